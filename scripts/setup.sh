@@ -38,8 +38,10 @@ fi
 stamp=.venv/.anamorph-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing anamorph and its dependencies into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip "setuptools>=68" wheel
-  .venv/bin/python -m pip install -q -e ".[test]"
+  log=.venv/pip-install.log
+  { .venv/bin/python -m pip install --upgrade pip "setuptools>=77" wheel &&
+    .venv/bin/python -m pip install -e ".[test]"; } >"$log" 2>&1 \
+    || { tail -30 "$log" >&2; say "pip install failed (full log: $log)"; exit 1; }
   touch "$stamp"
 fi
 
