@@ -18,6 +18,8 @@ from anamorph.errors import InputError
 from anamorph.ngspice.library import find_library
 
 _ERROR_LINE = re.compile(r"^(?:stderr )?(error|fatal)\b[: ]", re.IGNORECASE)
+# OSDI models report a parameter outside its declared `from [a:b]` range on a line of its own.
+_OUT_OF_BOUNDS = re.compile(r"^Parameter \S+ is out of bounds!?$")
 # Lines ngspice marks as errors although the run goes on correctly.
 _BENIGN = ("no compatibility mode selected", "note:", "warning:")
 
@@ -79,7 +81,7 @@ class Simulator:
         SimulationError
             Naming ``source`` (the netlist file or circuit name) and the offending line.
         """
-        from PySpice.Spice.NgSpice.Shared import NgSpiceCircuitError
+        from PySpice.Spice.NgSpice.Shared import NgSpiceCircuitError, NgSpiceCommandError
 
         where = source or "<netlist>"
         self._ng.clear_output()
@@ -91,7 +93,11 @@ class Simulator:
         try:
             if err:
                 raise SimulationError(f"ngspice rejected the netlist: {err}", where)
-            self._ng.run()
+            try:
+                self._ng.run()
+            except NgSpiceCommandError:
+                raise SimulationError(f"simulation failed: {self._errors() or 'ngspice aborted the run'}",
+                                      where) from None
             err = self._errors()
             plot = self._ng.last_plot
             if err or not plot or plot == "const":
@@ -115,7 +121,9 @@ class Simulator:
         lines = [ln.strip() for ln in (self._ng.stdout + "\n" + self._ng.stderr).splitlines()]
         bad = []
         for k, ln in enumerate(lines):
-            if _ERROR_LINE.match(ln) and not any(b in ln.lower() for b in _BENIGN):
+            if _OUT_OF_BOUNDS.match(ln):
+                bad.append(ln)
+            elif _ERROR_LINE.match(ln) and not any(b in ln.lower() for b in _BENIGN):
                 bad.append(" ".join(x for x in lines[k:k + 3] if x))
         return "; ".join(dict.fromkeys(bad))
 

@@ -1,0 +1,88 @@
+"""Benchmark: calibrate all 512 neurons of a sampled chip for every target.
+
+Prints ``name: value unit`` lines: wall time and emulator runs of a full calibration (no
+cache), the same for a cached repeat, and the across-neuron spread of each parameter before
+and after, measured through the chip and -- for illustration only, a benchmark may look --
+from the chip's true parameters (potentials as the neuron's ADC channel reports them).
+
+    .venv/bin/python bench/calibration.py [--seed 0] [--algorithm predictive] [--figure DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def observed(chip, param):
+    """What a neuron of ``chip`` truly does, as the comparison needs it (benchmark only).
+
+    Potentials as the neuron's ADC channel reports the true value (gain * V + offset: the
+    ADC is the chip's only voltage reference); the refractory time as the emulator applies
+    it (whole steps of 0.5 us); the synaptic gain averaged over the neuron's 256 synapses.
+    """
+    tp, h = chip.true_params(), chip.hidden
+    if param in ("v_leak", "v_th", "v_reset"):
+        return h["adc_gain"] * getattr(tp, param + "_v") + h["adc_offset_v"]
+    if param == "t_ref":
+        return np.rint(tp.t_ref_s / 0.5e-6) * 0.5e-6
+    if param == "syn_gain":
+        return tp.w_unit_a * h["syn_gain_exc"].mean(axis=0)
+    return getattr(tp, param + "_s")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seed", type=int, default=0, help="chip seed")
+    ap.add_argument("--algorithm", default="predictive", choices=("predictive", "binary", "noisy"))
+    ap.add_argument("--figure", type=Path, default=None, help="directory for the spread figure")
+    args = ap.parse_args(argv)
+
+    from anamorph.calibration import calibrate
+    from anamorph.calibration.figures import spread, spread_figure
+    from anamorph.calibration.targets import FIELD_OF
+    from anamorph.models.chip import sample_chip
+    from anamorph.models.process_model import ProcessModel
+
+    process = ProcessModel.default()
+    chip = sample_chip(process, args.seed)
+    with tempfile.TemporaryDirectory() as cache:
+        t0 = time.perf_counter()
+        cal = calibrate(chip, process=process, cache_dir=Path(cache), algorithm=args.algorithm)
+        wall = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        again = calibrate(chip, process=process, cache_dir=Path(cache), algorithm=args.algorithm)
+        wall_cached = time.perf_counter() - t0
+    assert again.from_cache
+    print(f"calibration_wall_time: {wall:.1f} s")
+    print(f"calibration_emulator_runs: {cal.n_runs} runs")
+    print(f"calibration_cached_wall_time: {wall_cached:.3f} s")
+    print(f"calibration_cached_speedup: {wall / wall_cached:.0f} x")
+    print(f"calibration_neurons_all_ok: {int(cal.all_success.sum())} of {cal.all_success.size} neurons")
+    after_chip = cal.apply(chip)
+    truth_before = {p: observed(chip, p) for p in FIELD_OF}
+    truth_after = {p: observed(after_chip, p) for p in FIELD_OF}
+    for p, f in FIELD_OF.items():
+        what, unit, scale = ("std", "mV", 1e3) if f.endswith("_v") else ("cv", "%", 100.0)
+        print(f"{p}_{what}_measured_before: {spread(cal.before[p], p) * scale:.3g} {unit}")
+        print(f"{p}_{what}_measured_after: {spread(cal.achieved[p], p) * scale:.3g} {unit}")
+        print(f"{p}_{what}_true_before: {spread(truth_before[p], p) * scale:.3g} {unit}")
+        print(f"{p}_{what}_true_after: {spread(truth_after[p], p) * scale:.3g} {unit}")
+        ratio = spread(truth_after[p], p) / spread(truth_before[p], p)
+        print(f"{p}_spread_ratio_true: {ratio:.3g} after/before")
+    raw_b, raw_a = chip.true_params(), after_chip.true_params()
+    for f in ("v_leak_v", "v_th_v", "v_reset_v"):
+        print(f"{f[:-2]}_std_true_unreferred_before: {np.std(getattr(raw_b, f)) * 1e3:.3g} mV")
+        print(f"{f[:-2]}_std_true_unreferred_after: {np.std(getattr(raw_a, f)) * 1e3:.3g} mV")
+    if args.figure is not None:
+        out = spread_figure(cal, args.figure / "calibration_spread.png", truth_before, truth_after)
+        print(f"# figure: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,157 @@
+"""Benchmark of the Brian2 chip emulator (issue 4), printed as ``name: value unit`` lines.
+
+Network 256-246-10 on a sampled chip (mismatch and noise on), latency-coded inputs
+(Cramer et al. 2022: t = tau_in log(x / (x - theta)), tau_in = 8 µs, theta = 0.2; the
+8x8 digits upsampled to 16x16), 100 µs of chip time per sample, batch 100. Side by side:
+
+* the emulator (ChipEmulator.run), at dt = 0.5 µs and 1 µs, spikes only and with the
+  membranes of all hidden and output neurons recorded (the training path);
+* a plain loop that builds and runs one Brian2 network per sample (SpikeGeneratorGroup,
+  Synapses, NeuronGroup with the LIF equations, the same parameters);
+* the numpy reference (:func:`anamorph.models.reference.simulate_reference`).
+
+Run: ``.venv/bin/python bench/emulator.py [--batches 5] [--plain-samples 4]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+
+import numpy as np
+
+from anamorph.models.backend import SpikeEvents
+from anamorph.models.chip import sample_chip
+from anamorph.models.emulator import ChipEmulator
+from anamorph.models.process_model import ProcessModel
+from anamorph.models.reference import simulate_reference
+
+DURATION_S = 100e-6
+SIZES = (256, 246, 10)
+
+
+def latency_inputs(n: int, seed: int) -> SpikeEvents:
+    from sklearn.datasets import load_digits
+
+    x = load_digits().data / 16.0
+    rng = np.random.default_rng(seed)
+    img = x[rng.integers(0, len(x), n)].reshape(n, 8, 8)
+    img = np.kron(img, np.ones((2, 2))).reshape(n, 256)
+    tau_in, theta = 8e-6, 0.2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lat = np.where(img > theta, tau_in * np.log(img / (img - theta)), np.inf)
+    return SpikeEvents.from_latencies(lat)
+
+
+def weights(seed: int):
+    rng = np.random.default_rng(seed)
+    w1 = np.clip(np.rint(rng.normal(2.0, 12.0, SIZES[:2])), -63, 63).astype(np.int64)
+    w2 = np.clip(np.rint(rng.normal(0.0, 20.0, SIZES[1:])), -63, 63).astype(np.int64)
+    return [w1, w2]
+
+
+def time_emulator(emu, inputs, w, batches, record):
+    """(samples per wall-clock second, samples per CPU second of this process, last result)."""
+    emu.run(inputs, w, DURATION_S, record=record)          # build + compile (not timed)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(batches):
+        obs = emu.run(inputs, w, DURATION_S, record=record)
+    n = batches * inputs.n_samples
+    return n / (time.perf_counter() - t0), n / (time.process_time() - c0), obs
+
+
+def plain_loop(chip, inputs, w, n_samples, dt_s):
+    """Build and run one ordinary Brian2 network per sample (the naive baseline)."""
+    import brian2 as b2
+
+    b2.prefs.codegen.target = "cython"
+    b2.prefs.logging.console_log_level = "ERROR"
+    p = chip.true_params()
+    n_hid, n_out = SIZES[1], SIZES[2]
+    emu = ChipEmulator(chip)
+    cur = emu.synaptic_currents(w)
+    eqs = """dv/dt = (v_leak - v)/tau_m + I_syn/c_mem + sigma*sqrt(2/tau_m)*xi : volt (unless refractory)
+dI_syn/dt = -I_syn/tau_syn : amp
+v_leak : volt
+v_th : volt
+v_reset : volt
+tau_m : second
+tau_syn : second
+t_ref : second
+c_mem : farad
+sigma : volt
+"""
+    t0, c0 = time.perf_counter(), time.process_time()
+    for s in range(n_samples):
+        b2.start_scope()
+        b2.defaultclock.dt = dt_s * b2.second
+        keep = inputs.samples == s
+        sgg = b2.SpikeGeneratorGroup(SIZES[0], inputs.units[keep], inputs.times_s[keep] * b2.second)
+        g = b2.NeuronGroup(n_hid + n_out, eqs, threshold="v >= v_th", reset="v = v_reset",
+                           refractory="t_ref", method="euler")
+        for name, unit in (("v_leak", b2.volt), ("v_th", b2.volt), ("v_reset", b2.volt),
+                           ("tau_m", b2.second), ("tau_syn", b2.second), ("t_ref", b2.second),
+                           ("c_mem", b2.farad)):
+            field = {"v_leak": "v_leak_v", "v_th": "v_th_v", "v_reset": "v_reset_v", "tau_m": "tau_m_s",
+                     "tau_syn": "tau_syn_s", "t_ref": "t_ref_s", "c_mem": "c_mem_f"}[name]
+            setattr(g, name, getattr(p, field)[:n_hid + n_out] * unit)
+        g.sigma = chip.hidden["noise_v_rms"][:n_hid + n_out] * b2.volt
+        g.v = p.v_leak_v[:n_hid + n_out] * b2.volt
+        s1 = b2.Synapses(sgg, g[:n_hid], "w : amp", on_pre="I_syn_post += w")
+        i1, j1 = np.nonzero(np.ones(SIZES[:2]))
+        s1.connect(i=i1, j=j1)
+        s1.w = cur[0].ravel() * b2.amp
+        s2 = b2.Synapses(g[:n_hid], g[n_hid:], "w : amp", on_pre="I_syn_post += w")
+        i2, j2 = np.nonzero(np.ones(SIZES[1:]))
+        s2.connect(i=i2, j=j2)
+        s2.w = cur[1].ravel() * b2.amp
+        mon = b2.SpikeMonitor(g)
+        b2.run(DURATION_S * b2.second, namespace={})
+        if s == 0:   # the first sample pays the one-off compilation; restart the clock
+            t0, c0 = time.perf_counter(), time.process_time()
+    return (n_samples - 1) / (time.perf_counter() - t0), (n_samples - 1) / (time.process_time() - c0)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batches", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--plain-samples", type=int, default=4)
+    args = ap.parse_args(argv)
+    chip = sample_chip(ProcessModel.default(), seed=0)
+    inputs = latency_inputs(args.batch_size, seed=1)
+    w = weights(2)
+    print(f"load_average_1min: {os.getloadavg()[0]:.1f} processes")
+    for dt_s in (0.5e-6, 1e-6):
+        emu = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0)
+        rate, cpu_rate, obs = time_emulator(emu, inputs, w, args.batches, None)
+        tag = f"dt{dt_s * 1e6:g}us"
+        print(f"emulator_{tag}: {rate:.0f} samples/s")
+        print(f"emulator_{tag}_per_cpu_second: {cpu_rate:.0f} samples/s")
+        rate_rec, cpu_rec, _ = time_emulator(emu, inputs, w, args.batches, "all")
+        print(f"emulator_record_all_{tag}: {rate_rec:.0f} samples/s")
+        print(f"emulator_record_all_{tag}_per_cpu_second: {cpu_rec:.0f} samples/s")
+        hidden = obs.spikes.select(0, SIZES[1]).counts(SIZES[1]).sum(axis=1).mean()
+        print(f"hidden_spikes_per_sample_{tag}: {hidden:.1f} spikes")
+    p = chip.true_params()
+    emu = ChipEmulator(chip, dt_s=0.5e-6)
+    cur = emu.synaptic_currents(w)
+    t0, c0 = time.perf_counter(), time.process_time()
+    simulate_reference(p, inputs, cur, DURATION_S, 0.5e-6, weights_in_amperes=True,
+                       noise_v_rms=chip.hidden["noise_v_rms"], seed=0)
+    print(f"numpy_reference_dt0.5us: {inputs.n_samples / (time.perf_counter() - t0):.0f} samples/s")
+    print(f"numpy_reference_dt0.5us_per_cpu_second: {inputs.n_samples / (time.process_time() - c0):.0f} samples/s")
+    if args.plain_samples > 1:
+        plain, plain_cpu = plain_loop(chip, inputs, w, args.plain_samples, 0.5e-6)
+        print(f"plain_brian2_loop_dt0.5us: {plain:.2f} samples/s")
+        print(f"plain_brian2_loop_dt0.5us_per_cpu_second: {plain_cpu:.2f} samples/s")
+        emu_rate, emu_cpu, _ = time_emulator(ChipEmulator(chip, dt_s=0.5e-6), inputs, w, args.batches, None)
+        print(f"speedup_emulator_vs_plain_loop_dt0.5us: {emu_rate / plain:.0f} x")
+        print(f"speedup_emulator_vs_plain_loop_dt0.5us_cpu: {emu_cpu / plain_cpu:.0f} x")
+    print(f"peak_memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Benchmark of in-the-loop training on Yin-Yang (issue 6).
+
+Prints, as ``name: value unit`` lines, measured side by side in one run:
+- the wall time of one Yin-Yang epoch in the loop, split into chip time (the Brian2
+  emulator, including writing weights and reading spikes/ADC traces) and software time
+  (latency coding, backward pass, Adam update, test evaluation's software part);
+- the epoch at which the test accuracy first reached the target and the wall time to it.
+
+Usage: .venv/bin/python bench/training.py [--epochs 20] [--target 0.95] [--n-train 5000]
+Runs on a calibrated chip sampled from the shipped process model (seed 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--target", type=float, default=0.95)
+    ap.add_argument("--n-train", type=int, default=None)
+    ap.add_argument("--dataset", default="yinyang")
+    args = ap.parse_args()
+
+    from anamorph.training.config import make_config
+    from anamorph.training.run import train_run
+    from anamorph.training.setup import load_chip
+
+    t0 = time.perf_counter()
+    chip, nominal, _ = load_chip(None, None, 0)
+    print(f"calibration_or_cache: {time.perf_counter() - t0:.1f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        c = make_config(args.dataset, out=tmp, epochs=args.epochs, n_train=args.n_train)
+        res = train_run(c, chip=chip, nominal=nominal, progress=None)
+    h = res.history
+    n = len(h)
+    chip_s = sum(e["chip_s"] for e in h) / n
+    soft_s = sum(e["software_s"] for e in h) / n
+    print(f"epoch_wall: {chip_s + soft_s:.2f} s")
+    print(f"epoch_chip: {chip_s:.2f} s")
+    print(f"epoch_software: {soft_s:.2f} s")
+    print(f"chip_share: {100 * chip_s / (chip_s + soft_s):.1f} %")
+    reached = [e for e in h if e["test_accuracy"] >= args.target]
+    if reached:
+        k = reached[0]["epoch"]
+        print(f"epochs_to_{100 * args.target:.0f}pct: {k} epochs")
+        print(f"time_to_{100 * args.target:.0f}pct: {sum(e['wall_s'] for e in h[:k]):.1f} s")
+    else:
+        print(f"epochs_to_{100 * args.target:.0f}pct: not reached in {n} epochs "
+              f"(best test accuracy {100 * max(e['test_accuracy'] for e in h):.1f} %)")
+    print(f"final_test_accuracy: {100 * res.metrics['test_accuracy']:.1f} %")
+    print(f"spikes_per_hidden_neuron: {res.metrics['spikes_per_hidden_neuron']:.2f} spikes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Figures of the plasticity circuits: TSTDP protocol curves and gated-synapse conductance.
+
+- :func:`sweep_figures` (``anamorph sweep tstdp``): the hippocampal protocols, data with
+  their s.e.m. error bars against the Monte Carlo median and 5-95 % range; histograms.
+- :func:`gated_synapse_figures` (``anamorph sweep gated-synapse``): conductance against time
+  for a train of gate pulses, nominal device and the first Monte Carlo devices; histograms.
+- ``python -m anamorph.circuits.plasticity_figures --out DIR``: pairing-frequency curves
+  (visual-cortex nearest-spike set, circuit and ideal rule) and the BCM-like rate curve.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from anamorph import io
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    io.write_with(path, lambda p: fig.savefig(p, dpi=90, format="png"), suffix=".png")
+    _plt().close(fig)
+    return Path(path)
+
+
+def sweep_figures(table, out_dir) -> list[Path]:
+    """Protocol outcomes of a TSTDP sweep against the hippocampal data."""
+    from anamorph.circuits.figures import histograms
+    from anamorph.circuits.stdp_data import HIPPOCAMPAL
+    from anamorph.circuits.tstdp_sweep import column
+
+    plt = _plt()
+    ok = table[table["status"] == "ok"]
+    data = [d for d in HIPPOCAMPAL if column(d) in ok.columns]
+    fig, ax = plt.subplots(figsize=(9, 4))
+    x = np.arange(len(data))
+    ax.errorbar(x - 0.1, [d.dw for d in data], yerr=[d.sem for d in data], fmt="o", color="k", capsize=3,
+                label="data (Wang et al. 2005) ± s.e.m.")
+    if len(ok):
+        vals = np.array([ok[column(d)].to_numpy() for d in data])
+        med, lo, hi = np.median(vals, 1), np.percentile(vals, 5, 1), np.percentile(vals, 95, 1)
+        ax.errorbar(x + 0.1, med, yerr=[med - lo, hi - med], fmt="s", color="tab:red", capsize=3,
+                    label=f"circuit, Monte Carlo median, 5-95 % (n={len(ok)})")
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xticks(x, [d.label for d in data], rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("normalised weight change Δw (1)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return [_save(fig, Path(out_dir) / "tstdp-protocols.png"), *histograms(table, out_dir)]
+
+
+def gated_synapse_figures(table, out_dir) -> list[Path]:
+    """Conductance of the nominal and the first Monte Carlo devices for a train of gate pulses."""
+    from anamorph.circuits import gated_synapse as gs
+    from anamorph.circuits.figures import histograms
+
+    plt = _plt()
+    fig, (ax_g, ax_v) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    pulses = [*gs.SET_PULSES, gs.SUB_PULSE]
+    devices = [("nominal", gs.GatedSynapseParams())]
+    for _, row in table[table["status"] == "ok"].head(2).iterrows():
+        rng = np.random.default_rng([int(row["seed"]), int(row["instance"])])
+        devices.append((f"instance {int(row['instance'])}",
+                        gs.sample_params(gs.GatedSynapseParams(), gs.DeviceVariation(), rng)))
+    for label, params in devices:
+        out = gs.simulate(params, pulses, gs.T_STOP_S)
+        ax_g.plot(out["t_s"] * 1e6, out["g_s"] * 1e9, lw=2 if label == "nominal" else 1, label=label)
+        ax_v.plot(out["t_s"] * 1e6, out["gate_v"], color="0.4") if label == "nominal" else None
+    ax_g.set_ylabel("conductance g (nS)")
+    ax_g.legend(fontsize=8)
+    ax_v.axhline(gs.GatedSynapseParams().v_th_v, ls="--", color="tab:red", lw=0.8, label="gate threshold")
+    ax_v.set_ylabel("gate voltage (V)")
+    ax_v.set_xlabel("time (µs)")
+    ax_v.legend(fontsize=8)
+    fig.tight_layout()
+    return [_save(fig, Path(out_dir) / "gated-synapse-conductance.png"), *histograms(table, out_dir)]
+
+
+def pairing_frequency_figure(out_dir, frequencies_hz=(0.1, 10.0, 20.0, 40.0, 50.0)) -> Path:
+    """Pairing-frequency curves (Sjöström et al. 2001) of the circuit and the ideal rule."""
+    from anamorph.circuits import stdp_protocols as sp
+    from anamorph.circuits.stdp_data import PARAMETER_SETS
+    from anamorph.circuits.stdp_rule import weight_change
+    from anamorph.circuits.tstdp import protocol_weight_change
+    from anamorph.circuits.tstdp_bias import biases_for, params_for
+
+    biases = biases_for(PARAMETER_SETS["visual-nearest"])
+    mapped = params_for(biases)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    fine = np.linspace(0.1, 50, 60)
+    for dt, color in ((10e-3, "tab:blue"), (-10e-3, "tab:orange")):
+        ax.plot(fine, [weight_change(*sp.pairing_frequency(dt, f).trains(), mapped) for f in fine], color=color,
+                label=f"ideal rule, Δt = {dt * 1e3:+.0f} ms")
+        circ = [protocol_weight_change(sp.pairing_frequency(dt, f), biases) for f in frequencies_hz]
+        ax.plot(frequencies_hz, circ, "o", color=color, label=f"circuit, Δt = {dt * 1e3:+.0f} ms")
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("pairing frequency (Hz, biological time)")
+    ax.set_ylabel("weight change Δw after 60 pairs (1)")
+    ax.set_title("visual cortex, nearest-spike set (Pfister & Gerstner 2006)", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "tstdp-pairing-frequency.png")
+
+
+def bcm_figure(out_dir, rate_pre_hz: float = 10.0, duration_s: float = 100.0, seed: int = 0) -> Path:
+    """Weight-change rate against postsynaptic Poisson rate (ideal rule): BCM-like threshold."""
+    from anamorph.circuits import stdp_protocols as sp
+    from anamorph.circuits.stdp_data import PARAMETER_SETS
+    from anamorph.circuits.stdp_rule import weight_change
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    rates = np.linspace(0, 50, 26)
+    for name in ("visual-all-to-all", "visual-nearest"):
+        rng = np.random.default_rng(seed)
+        dw = [weight_change(*sp.poisson_trains(rate_pre_hz, r, duration_s, rng), PARAMETER_SETS[name]) / duration_s
+              for r in rates]
+        ax.plot(rates, dw, "o-", ms=3, label=name)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("postsynaptic rate (Hz)")
+    ax.set_ylabel("dw/dt (1/s)")
+    ax.set_title(f"Poisson pre {rate_pre_hz:g} Hz, {duration_s:g} s per point, seed {seed}", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, Path(out_dir) / "tstdp-bcm.png")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Pairing-frequency and BCM figures of the TSTDP circuit.")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+    out = io.ensure_writable_dir(args.out)
+    for path in (pairing_frequency_figure(out), bcm_figure(out)):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

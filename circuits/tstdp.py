@@ -1,0 +1,236 @@
+r"""Transistor-level triplet-STDP synapse (after Azghadi et al., Neural Networks 45, 2013).
+
+Our own log-domain design of the minimal nearest-spike triplet rule of Pfister & Gerstner
+(2006) in the project's generic 180 nm process, run 1000x faster than biology
+(``TIME_SCALE = 1e-3``: a 16.8 ms rule time constant is 16.8 us here, a protocol at 1 Hz
+repeats every 1 ms), like BrainScaleS-2.
+
+Traces (each a capacitor; a spike resets it, a bias-current-mirrored transistor ramps it
+linearly, and a subthreshold transistor turns the linear ramp into an exponential current,
+:math:`I \propto e^{-t/\tau}`, :math:`\tau = C / (S I_{leak})` with :math:`S = |d\ln I/dV|`):
+
+- ``r1`` (pre, tau_plus) and ``o1`` (post, tau_minus) drive the *gates* of the weight-update
+  transistors (pMOS gate reset low to ``v_r1``, nMOS gate reset high to ``v_o1``);
+- ``o2`` (post, tau_y) and ``r2`` (pre, tau_x) drive their *sources*: the ``o2`` node is reset
+  to the bias ``v_a3p_v`` and falls, the ``r2`` node is reset to ``v_a3m_v`` and rises.
+
+Weight update (``C_w`` holds the weight, ``w = V_w / w_scale``): during a post spike's read
+window the pMOS pair ``M_a2p`` (gate r1, source at the bias ``v_a2p_v``) and triplet
+``M_a3p`` (gate r1, source o2) charge ``C_w``: :math:`I \propto r_1 (A_2^+ + A_3^+ o_2)`,
+because a subthreshold current factorises as :math:`e^{\kappa V_{GB}/U_T} e^{-V_{SB}/U_T}`.
+At a pre spike the nMOS pair ``M_a2m`` (gate o1, source ``v_a2m_v``) and triplet
+``M_a3m`` (gate o1, source r2) discharge it: :math:`I \propto o_1 (A_2^- + A_3^- r_2)`.
+Each spike is a read pulse (``t_read_s``) followed by a reset pulse (``t_set_s``), so o2 and
+r2 are read just before their own update, as the rule requires. Resetting a trace to a
+fixed level gives the *nearest-spike* interaction.
+
+Biases (:class:`TstdpBiases`): four leak currents (time constants) and four source
+voltages (amplitudes). :mod:`anamorph.circuits.tstdp_bias` maps them to the rule's
+parameters and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from anamorph.errors import InputError
+
+TIME_SCALE = 1e-3  # circuit seconds per biological second
+FITTED_PATH = Path(__file__).with_name("tstdp_fitted.json")  # written by anamorph.circuits.stdp_fit
+
+
+@dataclass(frozen=True)
+class TstdpBiases:
+    """Bias currents (A) into the leak mirrors and amplitude source voltages (V)."""
+
+    i_tau_plus_a: float = 4e-9
+    i_tau_minus_a: float = 2e-9
+    i_tau_x_a: float = 20e-9
+    i_tau_y_a: float = 1e-9
+    v_a2p_v: float = 1.75
+    v_a3p_v: float = 1.75
+    v_a2m_v: float = 0.05
+    v_a3m_v: float = 0.05
+
+    def validate(self, vdd_v: float) -> "TstdpBiases":
+        for name, value in asdict(self).items():
+            if not np.isfinite(value):
+                raise InputError(f"bias {name} must be finite", field=name)
+            if name.startswith("i_") and not 1e-13 <= value <= 1e-6:
+                raise InputError(f"bias current {name} = {value:g} A outside [1e-13, 1e-6] A", field=name)
+            if name.startswith("v_") and not 0.0 <= value <= vdd_v:
+                raise InputError(f"bias voltage {name} = {value:g} V outside [0, {vdd_v:g}] V", field=name)
+        return self
+
+
+@dataclass(frozen=True)
+class TstdpDesign:
+    """Fixed design choices: capacitors (F), transistor sizes (m), reset levels (V), pulses (s)."""
+
+    c_w_f: float = 0.5e-12
+    c_gate_trace_f: float = 2e-12      # r1, o1
+    c_source_trace_f: float = 6e-12    # r2, o2
+    w_out_m: float = 2e-6
+    l_out_m: float = 0.5e-6
+    w_leak_m: float = 1e-6
+    l_leak_m: float = 1e-6
+    w_switch_m: float = 0.5e-6
+    w_switch_source_m: float = 4e-6   # resets and read switches of the r2 / o2 source traces
+    l_switch_m: float = 0.18e-6
+    v_r1_v: float = 1.34
+    v_o1_v: float = 0.45
+    v_w0_v: float = 0.9
+    w_scale_v: float = 1.0             # weight 1 = 1 V on C_w
+    t_read_s: float = 0.5e-6
+    t_set_s: float = 0.2e-6
+    t_edge_s: float = 5e-9
+    t_set_edge_s: float = 40e-9        # slow reset edges: switch charge goes to the bias source
+    t_lead_s: float = 20e-6            # rest before the first spike
+
+
+def _pulses(times, delay, width, edge):
+    """PWL points (s, 0/1) of unit pulses starting at ``times + delay``."""
+    pts = [(0.0, 0.0)]
+    for t in np.sort(np.asarray(times, dtype=float)):
+        a = t + delay
+        pts += [(a, 0.0), (a + edge, 1.0), (a + width - edge, 1.0), (a + width, 0.0)]
+    return pts
+
+
+def _pwl(name, node, pts, vdd, invert):
+    vals = " ".join(f"{t:.12g} {(vdd * (1 - v) if invert else vdd * v):.6g}" for t, v in pts)
+    return f"V{name} {node} 0 PWL({vals})"
+
+
+def spike_sources(prefix: str, times_s, design: TstdpDesign, vdd: float) -> list[str]:
+    """Read and reset pulses (and their complements) of one neuron's spikes (circuit time)."""
+    d = design
+    rd = _pulses(times_s, 0.0, d.t_read_s, d.t_edge_s)
+    st = _pulses(times_s, d.t_read_s + d.t_edge_s, d.t_set_s, d.t_set_edge_s)
+    # The park switches open just before a read starts and close just before it ends, so
+    # the read switch's turn-off charge lands on a parked node, not on C_w.
+    hold = _pulses(times_s, -2 * d.t_edge_s, d.t_read_s, d.t_edge_s)
+    return [_pwl(f"{prefix}rd", f"{prefix}_rd", rd, vdd, False), _pwl(f"{prefix}rdb", f"{prefix}_rdb", rd, vdd, True),
+            _pwl(f"{prefix}st", f"{prefix}_set", st, vdd, False), _pwl(f"{prefix}stb", f"{prefix}_setb", st, vdd, True),
+            _pwl(f"{prefix}hold", f"{prefix}_hold", hold, vdd, True)]
+
+
+def core_lines(biases: TstdpBiases, design: TstdpDesign, process, mismatch=None, corner="tt") -> list[str]:
+    """The synapse: traces, leak mirrors, reset switches, weight-update transistors, C_w."""
+    d, p = design, process
+
+    def m(name, dr, g, s, kind, w, l):
+        return p.mosfet(name, dr, g, s, "vdd" if kind == "p" else "0", kind, w, l, mismatch=mismatch, corner=corner)
+
+    lk, sw, out = (d.w_leak_m, d.l_leak_m), (d.w_switch_m, d.l_switch_m), (d.w_out_m, d.l_out_m)
+    sws = (d.w_switch_source_m, d.l_switch_m)
+    b = biases
+    return [
+        f"Vdd vdd 0 {p.vdd_v}", f"Vr1 vr1 0 {d.v_r1_v}", f"Vo1 vo1 0 {d.v_o1_v}",
+        f"Va2p va2p 0 {b.v_a2p_v}", f"Va3p va3p 0 {b.v_a3p_v}", f"Va2m va2m 0 {b.v_a2m_v}", f"Va3m va3m 0 {b.v_a3m_v}",
+        # leak mirrors: bias current into a diode-connected transistor
+        f"Itp btp 0 {b.i_tau_plus_a}", m("btp", "btp", "btp", "vdd", "p", *lk),
+        f"Itx btx 0 {b.i_tau_x_a}", m("btx", "btx", "btx", "vdd", "p", *lk),
+        f"Itm vdd btm {b.i_tau_minus_a}", m("btm", "btm", "btm", "0", "n", *lk),
+        f"Ity vdd bty {b.i_tau_y_a}", m("bty", "bty", "bty", "0", "n", *lk),
+        # traces
+        p.capacitor("cr1", "r1", "0", d.c_gate_trace_f, mismatch), m("r1set", "r1", "pre_setb", "vr1", "p", *sw),
+        m("r1leak", "r1", "btp", "vdd", "p", *lk),
+        p.capacitor("cr2", "r2", "0", d.c_source_trace_f, mismatch), m("r2set", "r2", "pre_set", "va3m", "n", *sws),
+        m("r2leak", "r2", "btx", "vdd", "p", *lk),
+        p.capacitor("co1", "o1", "0", d.c_gate_trace_f, mismatch), m("o1set", "o1", "post_set", "vo1", "n", *sw),
+        m("o1leak", "o1", "btm", "0", "n", *lk),
+        p.capacitor("co2", "o2", "0", d.c_source_trace_f, mismatch), m("o2set", "o2", "post_setb", "va3p", "p", *sws),
+        m("o2leak", "o2", "bty", "0", "n", *lk),
+        # potentiation at a post spike: w += r1 (A2p + A3p o2). Outside the read window the
+        # read transistors' sources are parked at v_w0 (no current, no floating node).
+        f"Vpark park 0 {d.v_w0_v}",
+        m("swa2p", "p2", "post_rdb", "va2p", "p", *sw), m("pka2p", "p2", "post_hold", "park", "n", *sw),
+        m("a2p", "w", "r1", "p2", "p", *out),
+        m("swa3p", "p3", "post_rdb", "o2", "p", *sw), m("pka3p", "p3", "post_hold", "park", "n", *sw),
+        m("a3p", "w", "r1", "p3", "p", *out),
+        # depression at a pre spike: w -= o1 (A2m + A3m r2)
+        m("swa2m", "n2", "pre_rd", "va2m", "n", *sw), m("pka2m", "n2", "pre_hold", "park", "n", *sw),
+        m("a2m", "w", "o1", "n2", "n", *out),
+        m("swa3m", "n3", "pre_rd", "r2", "n", *sw), m("pka3m", "n3", "pre_hold", "park", "n", *sw),
+        m("a3m", "w", "o1", "n3", "n", *out),
+        p.capacitor("cw", "w", "0", d.c_w_f, mismatch),
+    ]
+
+
+def netlist(pre_s, post_s, t_stop_s: float, biases: TstdpBiases, design: TstdpDesign = TstdpDesign(),
+            process=None, mismatch=None, corner="tt", max_step_s: float = 10e-6) -> str:
+    """Transient netlist for spike times ``pre_s``, ``post_s`` in circuit seconds."""
+    from anamorph.circuits.process import DEFAULT_PROCESS
+
+    p = process or DEFAULT_PROCESS
+    biases.validate(p.vdd_v)
+    lines = ["triplet STDP synapse", p.model_cards().strip(), *core_lines(biases, design, p, mismatch, corner),
+             *spike_sources("pre", pre_s, design, p.vdd_v), *spike_sources("post", post_s, design, p.vdd_v),
+             f".ic v(w)={design.v_w0_v}", ".save v(w) v(r1) v(r2) v(o1) v(o2)",
+             ".options reltol=1e-3 abstol=1e-13 vntol=1e-6 chgtol=1e-16",
+             f".tran {max_step_s / 4:.6g} {t_stop_s:.9g} 0 {max_step_s:.6g}", ".end"]
+    return "\n".join(lines) + "\n"
+
+
+def simulate(pre_s, post_s, t_stop_s: float, biases: TstdpBiases, design: TstdpDesign = TstdpDesign(),
+             process=None, mismatch=None, corner="tt") -> dict[str, np.ndarray]:
+    """Run the synapse for spike times in circuit seconds; returns ``t_s`` and the node voltages."""
+    from anamorph.ngspice import Simulator
+
+    res = Simulator().run(netlist(pre_s, post_s, t_stop_s, biases, design, process, mismatch, corner),
+                          source="tstdp")
+    return {"t_s": res["time"], **{k: res[k] for k in ("w", "r1", "r2", "o1", "o2")}}
+
+
+@dataclass(frozen=True)
+class CircuitRun:
+    """How a biological protocol is run: periods simulated before extrapolating."""
+
+    simulated_periods: int = 2
+    design: TstdpDesign = field(default_factory=TstdpDesign)
+
+
+def protocol_weight_change(protocol, biases: TstdpBiases, run: CircuitRun = CircuitRun(), process=None,
+                           mismatch=None, corner="tt", repetitions: int | None = None) -> float:
+    """Weight change of the circuit for a periodic protocol (biological times, 1000x faster here).
+
+    With the nearest-spike interaction every repetition after the first sees the same
+    traces once the previous one has relaxed, so when the period is long (>= 0.5 ms
+    circuit time) ``simulated_periods`` repetitions are simulated and the last per-period
+    change is repeated: ``dw = dw_1..k + (n - k) (dw_k - dw_(k-1))``. Shorter periods are
+    simulated in full.
+    """
+    n = protocol.repetitions if repetitions is None else repetitions
+    period = protocol.period_s * TIME_SCALE
+    k = n if period < 0.5e-3 or n <= run.simulated_periods else run.simulated_periods
+    pre, post = protocol.trains(k)
+    lead = run.design.t_lead_s
+    out = simulate(pre * TIME_SCALE + lead, post * TIME_SCALE + lead, lead + k * period, biases, run.design,
+                   process, mismatch, corner)
+    t, w = out["t_s"], out["w"] / run.design.w_scale_v
+    at = [float(np.interp(lead + j * period - 1e-9 if j else 0.0, t, w)) for j in range(k + 1)]
+    at[-1] = float(w[-1])
+    total = at[-1] - at[0]
+    if k < n:
+        total += (n - k) * (at[-1] - at[-2])
+    return total
+
+
+def load_fitted(path=FITTED_PATH) -> "TstdpBiases":
+    """The shipped biases fitted to the hippocampal data (:mod:`anamorph.circuits.stdp_fit`)."""
+    from anamorph import io
+
+    return TstdpBiases(**io.read_json(path)["biases"])
+
+
+def _sweepable():
+    from anamorph.circuits.tstdp_sweep import make_sweepable
+
+    return make_sweepable()
+
+
+SWEEPABLE = _sweepable()  # ``anamorph sweep tstdp`` (see tstdp_sweep)

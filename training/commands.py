@@ -1,0 +1,98 @@
+"""Command-line subcommands of the training layer: ``train``, ``evaluate``, ``experiment``."""
+
+from __future__ import annotations
+
+import json
+
+
+from anamorph.training.datasets import DATASET_HELP
+
+
+def _common(p) -> None:
+    p.add_argument("--dataset", required=True, help=DATASET_HELP)
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (data-set default)")
+    p.add_argument("--seed", type=int, default=0, help="seed of data split, chip, init, shuffling, noise")
+    p.add_argument("--hidden", type=int, default=None, dest="n_hidden", help="hidden LIF neurons")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate")
+    p.add_argument("--dropout", type=float, default=None, help="dropout of hidden neurons (0..1)")
+    p.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
+    p.add_argument("--n-test", type=int, default=None, help="use only the first N test samples")
+
+
+def _config(args, **extra):
+    from anamorph.training.config import make_config
+
+    return make_config(args.dataset, epochs=args.epochs, seed=args.seed, n_hidden=args.n_hidden,
+                       batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
+                       n_train=args.n_train, n_test=args.n_test, **extra)
+
+
+def _train(args) -> int:
+    from anamorph.training.run import train_run
+
+    c = _config(args, algo=args.algo, out=args.out, chip=args.chip, calibration=args.calibration,
+                mode=args.mode)
+    result = train_run(c, resume=args.resume)
+    m = result.metrics
+    print(f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
+          f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {result.run_dir}")
+    return 0
+
+
+def _evaluate(args) -> int:
+    from anamorph.training.run import evaluate_run
+
+    res = evaluate_run(args.run_dir, chip_path=args.chip, calibration_path=args.calibration,
+                       calibrate_chip=not args.uncalibrated)
+    print(json.dumps(res, indent=2))
+    return 0
+
+
+def _mismatch(args) -> int:
+    from anamorph.errors import InputError
+    from anamorph.training.experiment import mismatch_experiment
+
+    try:
+        sigmas = [float(s) / 100.0 for s in args.sigmas.split(",")]
+    except ValueError:
+        raise InputError("must be comma-separated percentages, e.g. 0,10,20,30,50", args.sigmas,
+                         "--sigmas") from None
+    rows = mismatch_experiment(_config(args), args.out, sigmas)
+    for r in rows:
+        print(f"sigma_d {100 * r['sigma_d']:4.0f} %: in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
+              f"software-trained deployed {100 * r['software_deployed_test_accuracy']:.1f} %")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a spiking network in the loop with the (emulated) chip")
+    p.add_argument("--algo", default="surrogate",
+                   help="surrogate (Cramer et al. 2022); eventprop, eqspike, convert: not yet")
+    _common(p)
+    p.add_argument("--chip", default=None, help="chip.json (default: sample the shipped process model)")
+    p.add_argument("--calibration", default=None, help="calibration.json (default: calibrate the chip)")
+    p.add_argument("--mode", choices=("chip", "software"), default="chip",
+                   help="chip: in the loop (default); software: ideal model only, then deployed")
+    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="deploy a trained run's weights on another chip")
+    p.add_argument("run_dir")
+    p.add_argument("--chip", required=True, help="chip.json to deploy on")
+    p.add_argument("--calibration", default=None, help="its calibration.json (default: calibrate it)")
+    p.add_argument("--uncalibrated", action="store_true", help="use the chip's codes as they are")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("experiment", help="experiments of the papers")
+    esub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(p))
+    esub.required = True
+    m = esub.add_parser("mismatch", help="in-the-loop vs software-trained accuracy against detuning "
+                                         "(Cramer et al. 2022, Fig. 4B)")
+    _common(m)
+    m.add_argument("--sigmas", default="0,10,20,30,50", help="detuning spreads in percent")
+    m.add_argument("--out", required=True, help="output directory")
+    m.set_defaults(func=_mismatch)
+
+

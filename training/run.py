@@ -1,0 +1,167 @@
+"""A training run on disk: ``train_run`` writes RUN_DIR, ``evaluate_run`` deploys it elsewhere.
+
+RUN_DIR holds ``config.json`` (the :class:`TrainConfig`), ``checkpoint.npz`` (every
+epoch), ``weights.npz`` (float weights ``w0, w1``, their chip codes ``codes0, codes1`` and
+``scale`` in codes per unit), ``metrics.json``, ``learning_curve.png``, ``raster.png`` and
+``manifest.json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from anamorph.errors import InputError
+from anamorph.io import ensure_writable_dir, read_json, write_json, write_manifest, write_with
+from anamorph.training import plots
+from anamorph.training.chip_loop import ChipForward
+from anamorph.training.config import TrainConfig, validate
+from anamorph.training.mapping import codes_per_unit, to_codes, w_max
+from anamorph.training.optim import Adam
+from anamorph.training.setup import load_chip, make_emulator, prepare_data
+from anamorph.training.trainer import (CHECKPOINT, Runner, init_weights, load_checkpoint, net_params,
+                                       print_progress, train_epochs)
+
+FINAL_EVAL = 1 << 30
+
+
+@dataclass
+class RunResult:
+    """What :func:`train_run` returns: the run directory, its metrics and float weights."""
+
+    run_dir: Path
+    metrics: dict
+    weights: list[np.ndarray]
+    history: list[dict]
+
+
+def _runner(c: TrainConfig, prep, chip, nominal):
+    n_classes = prep.data.n_classes
+    emu = make_emulator(chip, nominal, c.n_hidden, n_classes, c.seed, c.noise)
+    scale = codes_per_unit(nominal, c.dt_s)
+    n_steps = int(round(c.duration_s / c.dt_s))
+    runner = Runner(c, prep, net_params(c, nominal), ChipForward(emu, nominal, scale, c.dt_s, n_steps))
+    return runner, scale
+
+
+def _one_blas_thread(fn):
+    """Run ``fn`` with BLAS on one thread: the backward pass's many small products are
+    several hundred times slower with OpenBLAS threads on a busy 2-core machine."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+@_one_blas_thread
+def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
+              progress=print_progress) -> RunResult:
+    """Train per ``c`` into ``c.out`` and evaluate on the chip; see the module docstring.
+
+    ``chip``/``nominal`` (a configured Chip and its nominal NeuronParams) override
+    ``c.chip``/``c.calibration`` (used by the mismatch experiment). With ``resume`` an
+    existing checkpoint in ``c.out`` is continued up to ``c.epochs``.
+    """
+    c = validate(c)
+    if c.out is None:
+        raise InputError("a run needs an output directory", None, "--out")
+    prep = prepare_data(c)
+    if chip is None:
+        chip, nominal, chip_info = load_chip(c.chip, c.calibration, c.seed)
+    else:
+        chip_info = {"chip": "given", "fingerprint": chip.fingerprint()}
+    run_dir = ensure_writable_dir(c.out)
+    runner, scale = _runner(c, prep, chip, nominal)
+    sizes = [prep.n_inputs, c.n_hidden, prep.data.n_classes]
+    if resume and (run_dir / CHECKPOINT).is_file():
+        start, weights, opt, rng, history = load_checkpoint(run_dir, c, len(sizes) - 1)
+    else:
+        start, history = 0, []
+        weights = init_weights(c, sizes, w_max(scale))
+        opt, rng = Adam(lr=c.lr), np.random.default_rng([c.seed, 2])
+    write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir)})
+    history = train_epochs(c, runner, weights, opt, rng, history, start, w_max(scale), run_dir, progress)
+    data = prep.data
+    chip_eval = runner.evaluate(weights, data.X_test, data.y_test, True, FINAL_EVAL)
+    sw_eval = runner.evaluate(weights, data.X_test, data.y_test, False)
+    last = history[-1] if history else {}
+    metrics = {
+        "dataset": c.dataset, "mode": c.mode, "epochs": len(history),
+        "test_accuracy": chip_eval["accuracy"],
+        "train_accuracy": last.get("train_accuracy"),
+        "spikes_per_sample": chip_eval["spikes_per_sample"],
+        "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
+        "software_test_accuracy": sw_eval["accuracy"],
+        "software_spikes_per_hidden_neuron": sw_eval["spikes_per_hidden_neuron"],
+        "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
+        "layer_sizes": sizes, "codes_per_unit": scale,
+        "wall_s": float(sum(h["wall_s"] for h in history)),
+        "chip_s": float(sum(h["chip_s"] for h in history)),
+        "software_s": float(sum(h["software_s"] for h in history)),
+        "chip": chip_info,
+    }
+    _write_outputs(run_dir, c, runner, weights, scale, history, metrics)
+    return RunResult(run_dir, metrics, weights, history)
+
+
+def _write_outputs(run_dir: Path, c: TrainConfig, runner, weights, scale, history, metrics) -> None:
+    arrays = {f"w{k}": w for k, w in enumerate(weights)}
+    arrays.update({f"codes{k}": to_codes(w, scale) for k, w in enumerate(weights)})
+    arrays["scale"] = np.array(scale)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    write_with(run_dir / "weights.npz", write)
+    write_json(run_dir / "metrics.json", metrics)
+    if history:
+        plots.learning_curve(history, run_dir / "learning_curve.png", f"{c.dataset}, {c.mode}")
+    data = runner.prep.data
+    n = min(c.batch_size, len(data.y_test))
+    idx = np.minimum(np.arange(c.batch_size), len(data.y_test) - 1)
+    _, traces = runner.forward(data.X_test[idx], weights, True, FINAL_EVAL - 1)
+    plots.raster(traces, c.dt_s, data.y_test[idx][:n], run_dir / "raster.png")
+    write_manifest(run_dir, seeds={"seed": c.seed},
+                   inputs={"chip": c.chip, "calibration": c.calibration},
+                   extra={"config": c.identity()})
+
+
+def load_run(run_dir) -> tuple[TrainConfig, list[np.ndarray]]:
+    """The config and float weights of a finished run."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("run directory not found", run_dir)
+    if not (run_dir / "weights.npz").is_file():
+        raise InputError("no weights.npz (is the run finished?)", run_dir, "weights.npz")
+    c = TrainConfig.from_dict(read_json(run_dir / "config.json"))
+    with np.load(run_dir / "weights.npz", allow_pickle=False) as f:
+        weights = [np.array(f[f"w{k}"]) for k in range(sum(1 for k in f.files if k.startswith("w")))]
+    return c, weights
+
+
+@_one_blas_thread
+def evaluate_run(run_dir, chip=None, *, nominal=None, chip_path: str | None = None,
+                 calibration_path: str | None = None, calibrate_chip: bool = True, seed: int | None = None) -> dict:
+    """Deploy a run's weights on another chip; test accuracy and hidden spikes per sample.
+
+    ``chip`` (a configured Chip, with ``nominal``) or ``chip_path`` (+ ``calibration_path``;
+    without it the chip is calibrated unless ``calibrate_chip`` is False).
+    """
+    c, weights = load_run(run_dir)
+    c = replace(c, out=None, chip=chip_path, calibration=calibration_path)
+    prep = prepare_data(c)
+    if chip is None:
+        chip, nominal, _ = load_chip(chip_path, calibration_path, c.seed if seed is None else seed,
+                                     calibrate_chip)
+    runner, _ = _runner(c, prep, chip, nominal)
+    ev = runner.evaluate(weights, prep.data.X_test, prep.data.y_test, True, FINAL_EVAL)
+    return {"test_accuracy": ev["accuracy"], "spikes_per_sample": ev["spikes_per_sample"],
+            "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"], "run_dir": str(run_dir),
+            "chip_fingerprint": chip.fingerprint()}
