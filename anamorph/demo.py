@@ -33,7 +33,7 @@ class DemoSize:
     n_test: int | None
 
 
-QUICK = DemoSize(lif_instances=8, synapse_instances=8, epochs=4, n_train=1000, n_test=300)
+QUICK = DemoSize(lif_instances=6, synapse_instances=6, epochs=6, n_train=2000, n_test=500)
 FULL = DemoSize(lif_instances=48, synapse_instances=48, epochs=40, n_train=None, n_test=None)
 SEED = 1           # every seed of the demo derives from this one (recorded in the manifest)
 CHIP_SEEDS = {"A": 11, "B": 12}
@@ -65,6 +65,9 @@ def _fit(out: Path) -> dict:
 
     process = fit_process([out / "sweep_lif", out / "sweep_synapse"])
     process.save(out / "process.json")
+    from anamorph.demo_report import fit_overlay
+
+    fit_overlay(out)
     return {"line": f"process model fitted -> {out / 'process.json'}"}
 
 

@@ -5,9 +5,8 @@ An algorithm knows nothing about the chip: it receives a *measurement*, a callab
 the chip once and returns one measured value per neuron (NaN where nothing could be
 measured), and searches the codes whose measured value is closest to the per-neuron
 target. The only assumption is that each neuron's transfer ``code -> value`` is monotonic
-(increasing or decreasing, the same direction for all neurons), as for the DACs of
-BrainScaleS-2 (Billaudelle et al. 2022, "Accurate and efficient time-domain classification
-with adaptive spiking recurrent neural networks"; the calix calibration library).
+(increasing or decreasing, the same direction for all neurons), as for the capacitive-memory
+DACs of BrainScaleS-2, whose calibration library (calix) searches codes the same way.
 
 Three algorithms:
 

@@ -1,7 +1,7 @@
 """The calibration flow: check targets, measure before, search each parameter, verify.
 
-Order (each step needs the ones before it configured; Billaudelle et al. / calix follow
-the same logic on BrainScaleS-2): leak potential -> membrane time constant -> reset ->
+Order (each step needs the ones before it configured, as in the calix calibration library
+of BrainScaleS-2): leak potential -> membrane time constant -> reset ->
 threshold -> refractory time -> synaptic time constant -> synaptic gain. Each parameter
 is searched by an algorithm of :mod:`.algorithms` over a measurement of :mod:`.measure`;
 the two never see each other's internals.
@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from . import algorithms
-from .refine import plateau_search, refine
 from .measure import Measurements
+from .refine import plateau_search, refine
 from .result import (Calibration, cache_key, default_cache_dir, hardware_fingerprint,
                      load_cached, store_cached)
 from .runner import ChipRunner
@@ -29,7 +29,7 @@ ORDER = ("v_leak", "tau_m", "v_reset", "v_th", "t_ref", "tau_syn", "syn_gain")
 ALGORITHMS = ("predictive", "binary", "noisy")
 
 #: Extra probes (code offsets around the estimate) for the parameters whose measurement
-#: noise is comparable to one DAC step: they join the regression of :func:`algorithms.refine`.
+#: noise is comparable to one DAC step: they join the regression of :func:`.refine.refine`.
 POLISH = {"tau_m": (-6, -2, 2, 6), "tau_syn": (-6, -2, 2, 6), "syn_gain": (-6, -2, 2, 6),
           "v_th": (-3, 3)}
 
@@ -181,6 +181,10 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
             res = plateau_search(search, measure, target, n, process, p, *_adc_quantum(process))
         else:
             res = _search(algorithm, measure, target, n, process, p, increasing, seed=[seed, k])
+            # With DAC steps finer than the measurement noise, adjacent codes need not read in
+            # order: a neuron counts as out of reach only if its search ended at a DAC end.
+            at_end = (res.lo <= 0) | (res.hi >= 1023)  # the final bracket touches a DAC end
+            res.bracketed = res.bracketed | ~at_end
             lin = _linearise(process, p)
             c = np.where(res.bracketed, refine(res, target, lin), res.codes)
             # Polish: a few more probes around the estimate, then the regression again.

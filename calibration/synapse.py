@@ -20,11 +20,12 @@ class SynapseMeasurements:
     """PSP-based measurements (mixed into Measurements)."""
 
     def psp_tau_m_code(self) -> int:
-        """A tau_m code about 4x away from the tau_syn target (PSP's two exponentials separate)."""
+        """The tau_m code farthest from the tau_syn target, at most 4x away (so the PSP's two
+        exponentials separate best)."""
         lo, hi = self.value_range("tau_m")
-        want = self.targets.tau_syn_s * 4
-        if want > hi:
-            want = max(self.targets.tau_syn_s / 4, lo)
+        ts = self.targets.tau_syn_s
+        slow, fast = min(4 * ts, hi), max(ts / 4, lo)
+        want = slow if np.log(slow / ts) >= np.log(ts / fast) else fast
         return self.code_for("tau_m", want)
 
     def prepare_psp(self, codes: dict) -> None:
@@ -113,7 +114,11 @@ class SynapseMeasurements:
         area = (prof - base[None, :]).sum(axis=0) * self.dt_s
         area = area / (1.0 - self.dt_s ** 2 / (12.0 * tau_s * tau_m))
         i0 = area / (self.context["r_psp_ohm"] * tau_s)
-        return tau_s, i0 / (rows * weight)
+        # Current per code unit of the neuron's synaptic-gain DAC: the 6-bit weight transfer
+        # table (nominal, the same for every neuron) maps code ``weight`` to T(weight) units.
+        table = getattr(self.process, "weight_table_exc", None)
+        units = float(table[weight]) if table is not None else float(weight)
+        return tau_s, i0 / (rows * units)
 
     def psp_weight(self, rows: int, tau_m: float) -> int:
         """Weight code whose summed PSP over ``rows`` rows peaks near 0.3 V (nominal).

@@ -202,6 +202,19 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     return out
 
 
+def measure_operating_point(seed: int, instance: int, settings: dict) -> dict[str, float]:
+    """One simulation only: the resting membrane potential (``v_leak_v``) of an instance.
+
+    A cheap stand-in for :func:`measure` where many simulations are needed (benchmarks).
+    """
+    return {"v_leak_v": Instance(seed, instance, settings).v_leak()}
+
+
+def measure_leak_ota(seed: int, instance: int, settings: dict) -> dict[str, float]:
+    """One small simulation: the leak potential set by the instance's leak OTA alone."""
+    return {"v_leak_v": float(leak_potentials_v(seed, [instance], settings)[0])}
+
+
 def leak_potentials_v(seed: int, instances, settings: dict | None = None) -> np.ndarray:
     """v_leak set by the leak OTA alone of each of ``instances`` (one operating point).
 

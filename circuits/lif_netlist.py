@@ -9,7 +9,10 @@ Blocks (node names in brackets)::
                -> [spk] (high while V_mem > v_th)
     refractory [spk] sets an SR latch [q]/[qb]; while [qb] is high a PMOS holds C_ref
                [rf] at VDD; once the latch is set the t_ref DAC current discharges [rf]; when
-               [rf] falls below an inverter threshold [rdone] resets the latch.
+               [rf] falls below an inverter threshold [rdone] resets the latch; a
+               snap transistor pair (positive feedback while the latch is set) makes
+               that reset full-swing, and the precharge waits for the latch to flip
+               (three-inverter delay), so no analog equilibrium exists in between;
                [q] is high during the refractory time
     reset      NMOS switch [mem] -> [vrst] while [q] is high; [vrst] is driven by a
                unity-gain OTA buffer from the v_reset DAC line

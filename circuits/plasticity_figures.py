@@ -73,7 +73,7 @@ def gated_synapse_figures(table, out_dir) -> list[Path]:
         devices.append((f"instance {int(row['instance'])}",
                         gs.sample_params(gs.GatedSynapseParams(), gs.DeviceVariation(), rng)))
     for label, params in devices:
-        out = gs.simulate(params, pulses, gs.T_STOP_S)
+        out = gs.simulate(params, pulses, gs.T_STOP_S, gs.SWEEP_BENCH)
         ax_g.plot(out["t_s"] * 1e6, out["g_s"] * 1e9, lw=2 if label == "nominal" else 1, label=label)
         ax_v.plot(out["t_s"] * 1e6, out["gate_v"], color="0.4") if label == "nominal" else None
     ax_g.set_ylabel("conductance g (nS)")

@@ -57,7 +57,8 @@ class SweepableCircuit:
     default_settings : mapping
         Settings used when the caller gives none; ``"corner"`` names the process corner.
     timeout_s : float
-        Wall-clock limit per instance (including a worker's start-up of ~2 s).
+        Wall-clock limit per instance (a worker's start-up, which loads libngspice and
+        the circuit's module, does not count).
     figures : callable, optional
         ``figures(table, out_dir) -> list[Path]``: circuit-specific plots.
     """
@@ -151,7 +152,8 @@ def _progress(total: int, initial: int, name: str):
 
 
 def _run_local(circuit, seed, todo, settings, workers, max_tasks, on_row) -> None:
-    pool = [sweep_worker.Worker(max_tasks) for _ in range(max(1, min(workers, len(todo))))]
+    preload = getattr(circuit.measure, "__module__", None)
+    pool = [sweep_worker.Worker(max_tasks, preload) for _ in range(max(1, min(workers, len(todo))))]
     queue = list(reversed(todo))
     try:
         while queue or any(w.busy for w in pool):

@@ -16,6 +16,7 @@ runs inside daemonic Dask worker processes.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -60,8 +61,9 @@ def measure_one(task) -> tuple[str, dict, str]:
 class Worker:
     """One recycled child process that measures instances one at a time."""
 
-    def __init__(self, max_tasks: int = 20):
+    def __init__(self, max_tasks: int = 20, preload: str | None = None):
         self.max_tasks = max_tasks
+        self.preload = preload  # a module the child imports before it reports ready
         self.failure: str | None = None
         self._dead_r, self._dead_w = os.pipe()  # always readable once written: a stand-in
         os.write(self._dead_w, b"x")
@@ -74,7 +76,8 @@ class Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         env.setdefault("OMP_NUM_THREADS", "1")  # libngspice's OpenMP threads only contend here
-        self.proc = subprocess.Popen([sys.executable, "-m", "anamorph.circuits.sweep_worker"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "anamorph.circuits.sweep_worker",
+                                      *([self.preload] if self.preload else [])],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, env=env)
         self.n_done = 0
@@ -129,6 +132,13 @@ class Worker:
             self.proc.wait()
             self.proc = None
 
+    def __del__(self):
+        for fd in (self._dead_r, self._dead_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
     def close(self) -> None:
         if self.proc is not None:
             try:
@@ -160,8 +170,17 @@ def run_isolated(task, timeout_s: float, max_tasks: int = 20) -> tuple[str, dict
     A lock serialises the threads of one Dask worker: one child per worker process.
     """
     with _LOCK:
-        worker = _SHARED.setdefault("worker", Worker(max_tasks))
+        worker = _SHARED.setdefault("worker", Worker(max_tasks, task[0].measure.__module__))
         return worker.run(task, timeout_s)
+
+
+def _close_shared() -> None:
+    worker = _SHARED.pop("worker", None)
+    if worker is not None:
+        worker.close()
+
+
+atexit.register(_close_shared)
 
 
 def _child_main() -> None:
@@ -169,10 +188,14 @@ def _child_main() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     inp = os.fdopen(os.dup(0), "rb")
-    try:  # load libngspice now, so that start-up does not count against a task's timeout
+    try:  # load libngspice and the circuit now: start-up is not a task's time
+        import importlib
+
         from anamorph.ngspice import Simulator
 
         Simulator()
+        for name in sys.argv[1:]:
+            importlib.import_module(name)
     except Exception:
         pass  # reported by the first task that needs it
     _send(out, "ready")

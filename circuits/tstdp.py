@@ -191,6 +191,7 @@ class CircuitRun:
     """How a biological protocol is run: periods simulated before extrapolating."""
 
     simulated_periods: int = 2
+    relax_s: float = 0.6e-3
     design: TstdpDesign = field(default_factory=TstdpDesign)
 
 
@@ -198,23 +199,25 @@ def protocol_weight_change(protocol, biases: TstdpBiases, run: CircuitRun = Circ
                            mismatch=None, corner="tt", repetitions: int | None = None) -> float:
     """Weight change of the circuit for a periodic protocol (biological times, 1000x faster here).
 
-    With the nearest-spike interaction every repetition after the first sees the same
-    traces once the previous one has relaxed, so when the period is long (>= 0.5 ms
-    circuit time) ``simulated_periods`` repetitions are simulated and the last per-period
-    change is repeated: ``dw = dw_1..k + (n - k) (dw_k - dw_(k-1))``. Shorter periods are
-    simulated in full.
+    With the nearest-spike interaction every trace is reset in every repetition, so from
+    the second repetition on each one starts from the same state (traces and the reversible
+    gate-to-C_w coupling alike). ``simulated_periods`` repetitions are simulated, followed by
+    a rest of ``relax_s`` (circuit time) if a period is shorter, so the coupling has
+    relaxed when the final weight is read; the last per-period change is repeated for the
+    remaining repetitions: ``dw = dw_1..k + (n - k) (w(b_k) - w(b_(k-1)))``, ``b_j`` the
+    start of period ``j``.
     """
     n = protocol.repetitions if repetitions is None else repetitions
     period = protocol.period_s * TIME_SCALE
-    k = n if period < 0.5e-3 or n <= run.simulated_periods else run.simulated_periods
+    k = min(n, run.simulated_periods)
     pre, post = protocol.trains(k)
     lead = run.design.t_lead_s
-    out = simulate(pre * TIME_SCALE + lead, post * TIME_SCALE + lead, lead + k * period, biases, run.design,
+    t_stop = lead + k * period + max(0.0, run.relax_s - period)
+    out = simulate(pre * TIME_SCALE + lead, post * TIME_SCALE + lead, t_stop, biases, run.design,
                    process, mismatch, corner)
     t, w = out["t_s"], out["w"] / run.design.w_scale_v
     at = [float(np.interp(lead + j * period - 1e-9 if j else 0.0, t, w)) for j in range(k + 1)]
-    at[-1] = float(w[-1])
-    total = at[-1] - at[0]
+    total = float(w[-1]) - at[0]
     if k < n:
         total += (n - k) * (at[-1] - at[-2])
     return total

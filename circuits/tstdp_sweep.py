@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 
 from anamorph.circuits.stdp_data import HIPPOCAMPAL
-from anamorph.circuits.tstdp import CircuitRun, TstdpBiases, protocol_weight_change
 from anamorph.errors import InputError
+
+# anamorph.circuits.tstdp imports this module to build its SWEEPABLE: import it lazily here.
 
 PROTOCOL_SETS = ("hippocampal", "pairs")
 
@@ -28,9 +29,9 @@ def column(datum) -> str:
     return f"dw_{kind}_{datum.dt1_s * 1e3:.0f}_{datum.dt2_s * 1e3:.0f}ms"
 
 
-def default_biases() -> TstdpBiases:
+def default_biases():
     """The shipped fitted biases (``circuits/tstdp_fitted.json``), or the design defaults."""
-    from anamorph.circuits.tstdp import FITTED_PATH, load_fitted
+    from anamorph.circuits.tstdp import FITTED_PATH, TstdpBiases, load_fitted
 
     return load_fitted() if FITTED_PATH.is_file() else TstdpBiases()
 
@@ -38,6 +39,7 @@ def default_biases() -> TstdpBiases:
 def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     """Weight change of Monte Carlo instance ``instance`` for each protocol."""
     from anamorph.circuits.process import Mismatch
+    from anamorph.circuits.tstdp import CircuitRun, TstdpBiases, protocol_weight_change
 
     biases = TstdpBiases(**{f.name: float(settings[f.name]) for f in fields(TstdpBiases)})
     which = settings.get("protocols", "hippocampal")

@@ -3,9 +3,12 @@
 ``anamorph fit SWEEP_DIR... --out process.json`` fits a ProcessModel to LIF and synapse
 sweeps. The shipped default was made with::
 
-    anamorph sweep lif --instances 40 --seed 1 --out sweeps/lif
-    anamorph sweep synapse --instances 40 --seed 2 --out sweeps/synapse
-    anamorph fit sweeps/lif sweeps/synapse --out models/data/process_default.json
+    anamorph sweep lif --instances 40 --seed 1 --out models/data/sweeps/lif --workers 1
+    anamorph sweep synapse --instances 40 --seed 2 --out models/data/sweeps/synapse --workers 1
+    anamorph fit models/data/sweeps/lif models/data/sweeps/synapse --out models/data/process_default.json
+
+(the sweep tables are kept in ``models/data/sweeps``; the fit runs two ngspice training
+transients per LIF instance, about 15 minutes on a busy 2-core machine).
 
 ``anamorph chip [--process FILE] --seed S --out chip.json [--detune SIGMA]`` draws one
 chip (the shipped process model when ``--process`` is not given).

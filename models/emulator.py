@@ -14,14 +14,17 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   sparse matrix product in numpy and enter through a per-step table (``drive``) instead of
   millions of Brian2 synapses. The result is identical: each input spike adds its
   synapses' current jumps to ``I_syn`` in the step it is delivered.
-* The network is built and compiled once per (batch size, layer sizes, steps) and cached;
-  a batch only writes the TimedArray values, the synaptic weights and the initial state
-  in place, and steps the network's objects directly. ``Network.run`` is used once (it
+* The network is built once per (batch size, layer sizes, steps) and cached (compiled
+  code is shared by all sizes); a batch only writes the drive table, the synaptic
+  weights and the initial state in place, and steps the network's objects directly. ``Network.run`` is used once (it
   creates the code objects); later batches skip its per-call set-up (namespace
   resolution, code-object creation and a full garbage collection, ~0.3 s per call).
 * Membrane noise comes from a small counter-based generator inside the generated code
-  (:func:`_noise_function`), seeded per run from ``default_rng([seed, run])`` (recorded
-  in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the network.
+  (:mod:`anamorph.models.brian_network`), seeded per run from ``default_rng([seed, run])``
+  (recorded in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the
+  whole network update.
+* ADC samples are copied from the membrane array at the sampled steps inside the step
+  loop (no StateMonitor recording every step).
 * The tables are read by a small Cython function whose code does not depend on the
   network's size, so a new batch size or duration needs no new compilation.
 """
@@ -36,193 +39,12 @@ import numpy as np
 from anamorph.errors import InputError
 from anamorph.models.backend import Observables, SpikeEvents, Stimulus
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, WEIGHT_MAX, Chip
+from anamorph.models.brian_network import BuiltNetwork
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
 from anamorph.models.reference import input_drive, layer_offsets, stimulus_steps
 
 _CACHE_SIZE = 3
 _MAX_TRACE_VALUES = 400_000_000  # recorded membrane values per batch (3.2 GB) at most
-
-_NEURON_MODEL = """
-v : 1
-I_syn : 1
-refr : integer
-v_leak : 1 (constant)
-v_th : 1 (constant)
-v_reset : 1 (constant)
-e_m : 1 (constant)
-e_s : 1 (constant)
-p_syn : 1 (constant)
-p_stim : 1 (constant)
-sig : 1 (constant)
-i_stim : 1
-n_ref : integer (constant)
-t_on : second (shared)
-t_off : second (shared)
-"""
-
-_UPDATE = """
-row = int(t/dt + 0.5)*N
-stim_on = int(t >= t_on)*int(t < t_off)
-active = int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row + i)) + (1 - active)*v
-refr = refr - (1 - active)
-I_syn = I_syn*e_s + drive(row + i)
-"""
-
-
-def _step_table(b2, name: str, values: np.ndarray):
-    """A Brian2 function ``name(j)`` returning ``values.flat[j]``, read in place.
-
-    The generated code calls it with ``j = step * N + i``. Unlike a TimedArray, the code
-    does not contain the table's shape, so one compiled module serves every batch size and
-    duration; ``values`` is read through a pointer, so writing into it between runs needs
-    no recompilation.
-    """
-    flat = values.reshape(-1)
-
-    def python_version(j):  # for calls outside generated code
-        return flat[np.asarray(j, dtype=np.int64)]
-
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"],
-                    return_type="float")
-    code = f"""
-cdef inline double {name}(long j) noexcept nogil:
-    global _namespace_{name}_values
-    return _namespace_{name}_values[j]
-"""
-    f.implementations.add_implementation("cython", code, namespace={f"_{name}_values": flat}, name=name)
-    return f
-
-
-def _noise_function(b2, key: np.ndarray):
-    """A Brian2 function ``vnoise(j)``: approximately standard-normal numbers, fast.
-
-    Counter-based: a multiply-xorshift hash (two rounds, in the style of the splitmix64
-    finaliser of Steele, Lea & Flood 2014) of ``key[0] + j`` (``j = step * N + i``,
-    ``key`` a 64-bit number drawn per run from the recorded seed); the 64-bit result is split into four 16-bit uniforms whose centred, scaled sum
-    (Irwin-Hall, n = 4) has mean 0 and variance 1. The membrane sums many such
-    increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to
-    a good approximation, while a draw costs a few nanoseconds.
-    """
-    def python_version(j):
-        raise NotImplementedError("vnoise runs only inside the emulator's generated code")
-
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"],
-                    return_type="float")
-    code = """
-cdef inline double vnoise(long j) noexcept nogil:
-    global _namespace_vn_key
-    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>j) * <uint64_t>0x9E3779B97F4A7C15
-    z = (z ^ (z >> 32)) * <uint64_t>0xD6E8FEB86659FD93
-    z = z ^ (z >> 32)
-    return (<double>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
-            - 131070.0) * 2.6428997918226276e-05
-"""
-    f.implementations.add_implementation("cython", code, namespace={"_vn_key": key}, name="vnoise")
-    return f
-
-
-class _Built:
-    """One compiled Brian2 network for a fixed batch size, layer layout and length."""
-
-    def __init__(self, b2, batch: int, sizes: tuple[int, ...], n_used: int, n_steps: int, dt_s: float,
-                 prop, sig: np.ndarray):
-        self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
-        n_total = batch * n_used
-        self.clock = b2.Clock(dt=dt_s * b2.second)
-        self.drive = np.zeros((n_steps, n_total))
-        self.noise_key = np.zeros(1, dtype=np.uint64)
-        drive = _step_table(b2, "drive", self.drive)
-        vnoise = _noise_function(b2, self.noise_key)
-        g = b2.NeuronGroup(n_total, _NEURON_MODEL, threshold="v >= v_th and refr == 0",
-                           reset="v = v_reset; refr = n_ref", clock=self.clock,
-                           namespace={"drive": drive, "vnoise": vnoise})
-        g.run_regularly(_UPDATE, when="groups", clock=self.clock)
-        self.group = g
-        self.set_params(prop, sig)
-        offsets = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(int)
-        self.synapses = []
-        objects = [g]
-        for layer in range(1, len(sizes) - 1):
-            n_pre, n_post = sizes[layer], sizes[layer + 1]
-            s = b2.Synapses(g, g, "w : 1", on_pre="I_syn_post += w", clock=self.clock)
-            base = (np.arange(batch) * n_used)[:, None, None]
-            pre = (base + offsets[layer - 1] + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
-            post = (base + offsets[layer] + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[None, :, None]
-            s.connect(i=pre.ravel(), j=post.ravel())
-            self.synapses.append(s)
-            objects.append(s)
-        self.spikes = b2.SpikeMonitor(g)
-        objects.append(self.spikes)
-        self.net = b2.Network(*objects)
-        prefs = b2.prefs.codegen.target
-        try:
-            b2.prefs.codegen.target = "cython"
-            self.net.run(0 * b2.second, namespace={})   # compiles and creates the code objects
-        finally:
-            b2.prefs.codegen.target = prefs
-        self.vars = {k: g.variables[k].get_value() for k in ("v", "I_syn", "refr", "i_stim")}
-        self.t_on = g.variables["t_on"].get_value()
-        self.t_off = g.variables["t_off"].get_value()
-        self.w = [s.variables["w"].get_value() for s in self.synapses]
-
-    def set_neurons(self, prop, sig: np.ndarray) -> None:
-        """Write new per-neuron constants (another DAC configuration) without recompiling."""
-        tile = lambda a: np.tile(np.asarray(a, dtype=np.float64), self.batch)  # noqa: E731
-        g = self.group
-        self.v0 = tile(prop.v_leak_v)
-        for name, value in (("v_leak", prop.v_leak_v), ("v_th", prop.v_th_v), ("v_reset", prop.v_reset_v),
-                            ("e_m", prop.e_m), ("e_s", prop.e_s), ("p_syn", prop.p_syn_ohm),
-                            ("p_stim", prop.p_stim_ohm), ("sig", sig)):
-            g.variables[name].set_value(tile(value))
-        g.variables["n_ref"].set_value(np.tile(prop.n_ref, self.batch).astype(np.int32))
-
-    def set_params(self, prop, sig: np.ndarray) -> None:
-        """Write the per-neuron constants (every copy) into the group's arrays in place."""
-        g, batch = self.group, self.batch
-        tile = lambda a: np.tile(np.asarray(a, dtype=np.float64), batch)
-        self.v0 = tile(prop.v_leak_v)
-        for name, value in (("v_leak", prop.v_leak_v), ("v_th", prop.v_th_v), ("v_reset", prop.v_reset_v),
-                            ("e_m", prop.e_m), ("e_s", prop.e_s), ("p_syn", prop.p_syn_ohm),
-                            ("p_stim", prop.p_stim_ohm), ("sig", sig)):
-            g.variables[name].get_value()[:] = tile(value)
-        g.variables["n_ref"].get_value()[:] = np.tile(prop.n_ref, batch)
-
-    def run(self, adc_steps: np.ndarray | None = None, neurons: np.ndarray | None = None) -> np.ndarray | None:
-        """Reset the state and monitor, then step every object ``n_steps`` times.
-
-        At the start of each step in ``adc_steps`` (before its update, where Brian2's
-        StateMonitor would record) the membranes of ``neurons`` of every copy are copied;
-        returns them as (len(adc_steps), batch, len(neurons)).
-        """
-        self.vars["v"][:] = self.v0
-        self.vars["I_syn"][:] = 0.0
-        self.vars["refr"][:] = 0
-        sm = self.spikes
-        sm.resize(0)
-        sm.variables["N"].set_value(0)
-        sm.variables["count"].get_value()[:] = 0
-        timestep = self.clock.variables["timestep"].get_value()
-        t = self.clock.variables["t"].get_value()
-        dt = float(self.clock.variables["dt"].get_value()[0])
-        timestep[0] = 0
-        t[0] = 0.0
-        objects = [o for o in self.net.sorted_objects if o.active]
-        v = self.vars["v"].reshape(self.batch, self.n_used)
-        trace = None
-        if adc_steps is not None:
-            trace = np.empty((len(adc_steps), self.batch, len(neurons)))
-            sample_at = np.full(self.n_steps, -1)
-            sample_at[adc_steps] = np.arange(len(adc_steps))
-            whole = len(neurons) == self.n_used and np.array_equal(neurons, np.arange(self.n_used))
-        for n in range(self.n_steps):
-            if trace is not None and sample_at[n] >= 0:
-                trace[sample_at[n]] = v if whole else v[:, neurons]
-            for obj in objects:
-                obj.run()
-            timestep[0] = n + 1
-            t[0] = (n + 1) * dt
-        return trace
 
 
 class ChipEmulator:
@@ -325,7 +147,7 @@ class ChipEmulator:
         return ws, sizes, n_used, rec
 
     # ----------------------------------------------------------------- running
-    def _built(self, batch, sizes, n_used, n_steps) -> _Built:
+    def _built(self, batch, sizes, n_used, n_steps) -> BuiltNetwork:
         key = (batch, sizes, n_steps)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -333,34 +155,11 @@ class ChipEmulator:
         import brian2 as b2
 
         b2.prefs.logging.console_log_level = "ERROR"
-        built = _Built(b2, batch, sizes, n_used, n_steps, self.dt_s, *self._constants(n_used))
+        built = BuiltNetwork(b2, batch, sizes, n_used, n_steps, self.dt_s, *self._constants(n_used))
         self._cache[key] = built
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return built
-
-    def reconfigure(self, chip: Chip) -> None:
-        """Switch to another DAC configuration of the same chip, keeping the compiled networks.
-
-        Like writing new DAC codes into a real chip between experiments (calibration does
-        this for every step of its searches). ``chip`` must have this chip's hardware
-        (same hidden properties); only its codes may differ.
-        """
-        same = (chip.seed == self.chip.seed and chip.detune == self.chip.detune
-                and chip.hidden.keys() == self.chip.hidden.keys()
-                and all(chip.hidden[k] is self.chip.hidden[k] or np.array_equal(chip.hidden[k], self.chip.hidden[k])
-                        for k in chip.hidden))
-        if not same:
-            raise InputError("reconfigure needs the same chip hardware (only codes may change)", "chip")
-        self.chip = chip
-        self._true = chip.true_params()
-        self._fingerprint = chip.fingerprint()
-        for built in self._cache.values():
-            n_used = built.n_used
-            prop = propagator(self._true.take(slice(0, n_used)), self.dt_s, n_used)
-            sig = (noise_step_scale(self.chip.hidden["noise_v_rms"][:n_used], prop) if self.noise
-                   else np.zeros(n_used))
-            built.set_neurons(prop, sig)
 
     def _constants(self, n_used: int):
         prop = propagator(self._true.take(slice(0, n_used)), self.dt_s, n_used)

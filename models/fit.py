@@ -38,7 +38,7 @@ import numpy as np
 from anamorph.errors import InputError
 from anamorph.io import file_sha256
 from anamorph.models.dac import fit_transfer
-from anamorph.models.lif_fit import TRAIN_I_A, TRAIN_T_S, fit_lif_instance, fit_lif_transient
+from anamorph.models.lif_fit import TRAIN_WAVEFORMS, fit_lif_instance, fit_lif_transient
 from anamorph.models.process_model import MISMATCH_NAMES, WEIGHT_CODES, ProcessModel, provisional
 
 LIF_DACS = {"v_leak": ("v_leak_v", "linear"), "v_th": ("v_th_v", "linear"), "v_reset": ("v_reset_v", "linear"),
@@ -125,16 +125,17 @@ def _lif_behaviour(row, transients: bool) -> dict:
     from anamorph.circuits.lif import simulate_lif_current
 
     settings = json.loads(row["settings"]) if isinstance(row.get("settings"), str) else None
-    spikes = simulate_lif_current(int(row["seed"]), int(row["instance"]), TRAIN_T_S, TRAIN_I_A, settings=settings)
+    transients = [(t_s, i_a, simulate_lif_current(int(row["seed"]), int(row["instance"]), t_s, i_a,
+                                                  settings=settings)) for t_s, i_a in TRAIN_WAVEFORMS]
     measured = {k: float(row[k]) for k in ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")}
-    return fit_lif_transient(measured, row, TRAIN_T_S, TRAIN_I_A, spikes)
+    return fit_lif_transient(measured, row, transients)
 
 
 def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
     """Fit a ProcessModel to LIF and/or synapse sweep directories (see module docstring).
 
     With ``transients`` each LIF instance is also simulated (ngspice, through
-    :func:`anamorph.circuits.lif.simulate_lif_current`) for the training waveform of
+    :func:`anamorph.circuits.lif.simulate_lif_current`) for the training waveforms of
     :mod:`anamorph.models.lif_fit`, and its behavioural parameters are fitted to those
     spike times as well (the latch delay is not in the sweep's measurements).
     """

@@ -105,7 +105,7 @@ build=$work/build
 mkdir -p "$build"
 cd "$build"
 "$work/src/configure" --prefix="$prefix" --with-ngshared --enable-osdi --enable-cider \
-  --disable-debug --without-x --enable-openmp CFLAGS="-O2" >configure.log 2>&1 \
+  --disable-debug --without-x CFLAGS="-O2" >configure.log 2>&1 \
   || { tail -30 configure.log >&2; say "configure failed"; exit 1; }
 make -j"$jobs" >make.log 2>&1 || { tail -40 make.log >&2; say "make failed"; exit 1; }
 mkdir -p "$prefix"

@@ -9,6 +9,7 @@ that are recycled; :func:`run_netlist` is the one-shot entry point for such work
 from __future__ import annotations
 
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -41,6 +42,9 @@ class Simulator:
 
     def __init__(self, library: str | Path | None = None):
         if Simulator._shared is None:
+            # libngspice is built with OpenMP; its threads only fight over the cores that
+            # parallel sweep workers already use. libgomp reads this when the library loads.
+            os.environ.setdefault("OMP_NUM_THREADS", "1")
             # ngspice output is collected and reported by _errors(); PySpice would log it again.
             logging.getLogger("PySpice").setLevel(logging.CRITICAL)
             from PySpice.Spice.NgSpice.Shared import NgSpiceShared

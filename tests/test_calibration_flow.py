@@ -101,13 +101,13 @@ def test_spread_falls_and_residual_within_dac_resolution(cal, chip, param):
     if param in ("v_leak", "v_th", "v_reset"):
         assert np.all(err <= step)
     else:
-        # Time constants and the gain are measured through a noisy membrane (2 mV rms) and
-        # the DAC steps are fine (0.17 % of tau_m, 0.3 % of tau_syn, 0.24 % of the gain):
-        # the measurement resolves them to about one DAC step, not a fraction of one.
-        within_one, within_two = {"tau_m": (0.75, 0.95), "tau_syn": (0.7, 0.9),
-                                  "syn_gain": (0.35, 0.7)}[param]
-        assert np.mean(err <= step) >= within_one
-        assert np.mean(err <= 2 * step) >= within_two
+        # Time constants and the gain are measured through a noisy membrane (2 mV rms) while
+        # their DAC steps are very fine (about 0.1 % of tau_m, 0.2 % of tau_syn and of the
+        # gain at the shipped process model): the measurement resolves about one to two DAC
+        # steps, not a fraction of one.
+        assert np.mean(err <= step) >= 0.5
+        assert np.mean(err <= 2 * step) >= 0.85
+        assert np.mean(err <= 3 * step) >= 0.97
         assert np.all(err <= 6 * step)
 
 
@@ -150,21 +150,23 @@ def test_cli_reads_cache_and_writes_file(cal, cache_dir, tmp_path, capsys):
 
 
 def test_unreachable_target_fails_only_those_neurons(chip, process, tmp_path):
-    """tau_m near the DAC's fast end: neurons whose fastest setting is slower must fail."""
+    """tau_m at the median of the neurons' fastest settings: about half cannot reach it."""
+    fast_code = 1023 if process.dac_nominal("tau_m", 1023) < process.dac_nominal("tau_m", 0) else 0
+    fastest = chip.dac_values("tau_m", np.full(512, fast_code))
     lo, _ = process.dac_range("tau_m")
-    target = lo * 1.04
-    res = calibrate(chip, replace(Targets.default(), tau_m_s=target), process=process, params=("tau_m",), cache_dir=tmp_path, measure_before=False)
-    fastest = chip.dac_values("tau_m", np.full(512, 1023)) if process.dac_nominal("tau_m", 1023) < \
-        process.dac_nominal("tau_m", 0) else chip.dac_values("tau_m", np.zeros(512, int))
-    reachable = fastest <= target * 0.995
-    unreachable = fastest >= target * 1.005
+    target = max(float(np.median(fastest)), lo * 1.001)  # inside the nominal DAC range
+    res = calibrate(chip, replace(Targets.default(), tau_m_s=target), process=process,
+                    params=("tau_m",), cache_dir=tmp_path, measure_before=False)
+    # 1 % margins: several times the tau_m measurement's resolution (~0.2 %).
+    reachable = fastest <= target * 0.99
+    unreachable = fastest >= target * 1.01
     assert unreachable.sum() > 10 and reachable.sum() > 10
     assert not res.success["tau_m"][unreachable].any()
     assert all("beyond" in res.reasons["tau_m"][int(i)] for i in np.flatnonzero(unreachable))
     assert res.success["tau_m"][reachable].mean() > 0.98
     true = chip.with_codes(res.codes).true_params().tau_m_s
     ok = res.success["tau_m"] & reachable
-    assert np.median(np.abs(true[ok] / target - 1)) < 0.005
+    assert np.median(np.abs(true[ok] / target - 1)) < 0.003
 
 
 def test_bad_input(process, chip, tmp_path, capsys):

@@ -31,7 +31,7 @@ def test_f_i_curve_matches_analytic_lif_rate(neuron):
     # constant currents through the spike-time API; reference: the LIF rate formula with
     # this instance's measured v_leak, v_th, v_reset, tau_m, t_ref and C
     currents = np.array([120e-9, 250e-9, 400e-9])
-    t_end = 40e-6
+    t_end = 30e-6
     for i in currents:
         spikes = simulate_lif_current(SEED, INSTANCE, np.array([0.0, t_end]), np.array([i, i]))
         assert spikes.size >= 4

@@ -42,7 +42,7 @@ def measure_leak(seed: int, instance: int, settings: dict) -> dict:
 
 
 LEAK = SweepableCircuit("leak-ota", measure_leak, {"fail": [], "hang": [], "delay_s": 0.0},
-                        timeout_s=5.0)
+                        timeout_s=10.0)
 
 
 def test_local_sweep_table_rows_failures_and_timeouts(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from anamorph.training.datasets import DATASET_HELP
 
 
@@ -94,5 +93,3 @@ def register(sub) -> None:
     m.add_argument("--sigmas", default="0,10,20,30,50", help="detuning spreads in percent")
     m.add_argument("--out", required=True, help="output directory")
     m.set_defaults(func=_mismatch)
-
-

@@ -10,7 +10,7 @@ reach threshold with 6-bit weights; a longer tau_in to spread its latencies).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 
 from anamorph.errors import InputError
 
@@ -133,6 +133,3 @@ def check_fits_chip(n_inputs: int, n_hidden: int, n_classes: int) -> None:
         raise InputError(f"network needs {n_hidden + n_classes} neurons, the chip has {N_NEURONS}",
                          None, "--hidden")
 
-
-def with_epochs(c: TrainConfig, epochs: int) -> TrainConfig:
-    return replace(c, epochs=epochs)

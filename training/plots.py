@@ -59,3 +59,30 @@ def raster(traces, dt_s: float, labels: np.ndarray, path: Path, n_samples: int =
     write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
     plt.close(fig)
     return Path(path)
+
+
+def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """``C[i, j]``: test samples of class i classified as j."""
+    counts = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return counts
+
+
+def confusion(counts: np.ndarray, path: Path, title: str = "") -> Path:
+    """The confusion matrix as an image, each row normalised to its class's sample count."""
+    plt = _plt()
+    rate = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(4.2, 3.6))
+    im = ax.imshow(100 * rate, cmap="Blues", vmin=0, vmax=100)
+    for (i, j), n in np.ndenumerate(counts):
+        if len(counts) <= 10:
+            ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
+                    color="white" if rate[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.colorbar(im, ax=ax, label="share of the true class (%)")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    plt.close(fig)
+    return Path(path)

@@ -98,6 +98,8 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
         "train_accuracy": last.get("train_accuracy"),
         "spikes_per_sample": chip_eval["spikes_per_sample"],
         "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
+        "confusion_matrix": plots.confusion_counts(data.y_test, chip_eval["predictions"],
+                                                   data.n_classes).tolist(),
         "software_test_accuracy": sw_eval["accuracy"],
         "software_spikes_per_hidden_neuron": sw_eval["spikes_per_hidden_neuron"],
         "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
@@ -123,6 +125,8 @@ def _write_outputs(run_dir: Path, c: TrainConfig, runner, weights, scale, histor
     write_json(run_dir / "metrics.json", metrics)
     if history:
         plots.learning_curve(history, run_dir / "learning_curve.png", f"{c.dataset}, {c.mode}")
+    plots.confusion(np.array(metrics["confusion_matrix"]), run_dir / "confusion.png",
+                    f"{c.dataset}, test set on the chip")
     data = runner.prep.data
     n = min(c.batch_size, len(data.y_test))
     idx = np.minimum(np.arange(c.batch_size), len(data.y_test) - 1)

@@ -81,17 +81,19 @@ class Runner:
         """Accuracy and hidden spikes per sample; batches padded to the run's batch size."""
         B = self.c.batch_size
         correct, spikes, n = 0, 0.0, len(y)
+        predictions = np.empty(n, dtype=np.int64)
         for k, s in enumerate(range(0, n, B)):
             idx = np.arange(s, s + B)
             valid = idx < n
             idx = np.minimum(idx, n - 1)
             _, tr = self.forward(X[idx], weights, on_chip, EVAL_RUN_BASE + run_base + k)
             m = tr.v[-1].max(axis=1)
+            predictions[idx[valid]] = np.argmax(m, axis=1)[valid]
             correct += int(np.sum((np.argmax(m, axis=1) == y[idx])[valid]))
             spikes += float(sum(sl[valid].sum() for sl in tr.s[:-1]))
         n_hidden = sum(w.shape[1] for w in weights[:-1])
         return {"accuracy": correct / n, "spikes_per_sample": spikes / n,
-                "spikes_per_hidden_neuron": spikes / n / n_hidden}
+                "spikes_per_hidden_neuron": spikes / n / n_hidden, "predictions": predictions}
 
 
 def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Adam, rng, history) -> None:
