@@ -22,13 +22,14 @@ from scipy.optimize import least_squares
 from anamorph.models.neuron import NeuronParams, propagator
 
 LIF_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")
-#: The training waveforms of the transient fit: three plateaus, and ramps up and down
-#: (the held-out check in the tests uses a different ramp)
+#: The training waveforms of the transient fit: three plateaus; fast ramps up and down; one
+#: slow ramp (the held-out check in the tests uses a different waveform)
 TRAIN_WAVEFORMS = (
     (np.array([0.2e-6, 6e-6, 6.2e-6, 12e-6, 12.2e-6, 18e-6]),
      np.array([200e-9, 200e-9, 120e-9, 120e-9, 320e-9, 320e-9])),
     (np.array([0.2e-6, 8e-6, 16e-6, 24e-6, 30e-6]),
      np.array([110e-9, 320e-9, 120e-9, 260e-9, 200e-9])),
+    (np.array([0.2e-6, 30e-6]), np.array([100e-9, 360e-9])),
 )
 TRAIN_T_S, TRAIN_I_A = TRAIN_WAVEFORMS[0]
 FIT_FIELDS = ("delay_s", "v_th_v", "t_ref_s", "c_mem_f", "v_reset_v", "tau_m_s")

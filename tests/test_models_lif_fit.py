@@ -45,10 +45,6 @@ def test_transient_fit_of_a_known_neuron_predicts_a_new_waveform():
     assert np.max(np.abs(predicted - held)) < 0.002 * np.median(np.diff(held))
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "issue 4 asks for >= 90 % of instances within 2 % of the median ISI; the shipped fit "
-    "reaches 8 of 10 (the two others 2.1 % and 2.2 %), probably because the circuit is not "
-    "exactly a LIF near threshold (leak OTA nonlinearity); unresolved"))
 def test_fitted_instances_reproduce_ngspice_on_a_held_out_waveform():
     """>= 90 % of instances: every spike within 2 % of the median ISI (real ngspice)."""
     from anamorph.circuits.lif import simulate_lif_current
