@@ -109,10 +109,10 @@ def _calibrate(out: Path) -> dict:
 
 def _train(size: DemoSize):
     def run(out: Path) -> dict:
-        from anamorph.training.config import TrainConfig
+        from anamorph.training import make_config
         from anamorph.training.run import train_run
 
-        c = TrainConfig(dataset="yinyang", out=str(out / "train"), chip=str(out / "chip_A.json"),
+        c = make_config("yinyang", out=str(out / "train"), chip=str(out / "chip_A.json"),
                         calibration=str(out / "calibration_A.json"), epochs=size.epochs, seed=SEED,
                         n_train=size.n_train, n_test=size.n_test)
         result = train_run(c, resume=True)
