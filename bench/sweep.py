@@ -20,7 +20,6 @@ import os
 import tempfile
 import time
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _rss_mb(pid: int) -> float:

@@ -75,7 +75,6 @@ class Worker:
     def _start(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        env.setdefault("OMP_NUM_THREADS", "1")  # libngspice's OpenMP threads only contend here
         self.proc = subprocess.Popen([sys.executable, "-m", "anamorph.circuits.sweep_worker",
                                       *([self.preload] if self.preload else [])],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,

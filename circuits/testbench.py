@@ -96,16 +96,7 @@ def lif_rate_hz(i_a, v_leak_v, v_th_v, v_reset_v, tau_m_s, t_ref_s, c_mem_f) -> 
 
 
 def simulate(netlist: str, source: str | None = None) -> dict:
-    """Run ``netlist`` in this process's libngspice (see :func:`anamorph.ngspice.run_netlist`).
+    """Run ``netlist`` in this process's libngspice (see :func:`anamorph.ngspice.run_netlist`)."""
+    from anamorph.ngspice import run_netlist
 
-    Before the library is first loaded, ``OMP_NUM_THREADS`` defaults to 1: this
-    libngspice is built with OpenMP, and on a small shared machine its threads made
-    BSIM3 device evaluation about 2.5x slower in a side-by-side test, not faster.
-    """
-    import os
-
-    from anamorph.ngspice import Simulator, run_netlist
-
-    if Simulator._shared is None:
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
     return run_netlist(netlist, source=source)

@@ -8,7 +8,7 @@ sweeps. The shipped default was made with::
     anamorph fit models/data/sweeps/lif models/data/sweeps/synapse --out models/data/process_default.json
 
 (the sweep tables are kept in ``models/data/sweeps``; the fit runs three ngspice training
-transients per LIF instance, under a minute with ``OMP_NUM_THREADS=1``).
+transients per LIF instance, about 2 minutes for 40 instances).
 
 ``anamorph chip [--process FILE] --seed S --out chip.json [--detune SIGMA]`` draws one
 chip (the shipped process model when ``--process`` is not given).
