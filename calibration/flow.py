@@ -33,6 +33,12 @@ ALGORITHMS = ("predictive", "binary", "noisy")
 POLISH = {"tau_m": (-6, -2, 2, 6), "tau_syn": (-6, -2, 2, 6), "syn_gain": (-6, -2, 2, 6),
           "v_th": (-3, 3)}
 
+#: Final stage for the parameters whose DAC step (0.1-0.2 %) is finer than one measurement
+#: resolves: (measurement, code offsets, repeats). Its probes alone are regressed with a
+#: window of a few codes, so that the line is not bent by the far probes of the search.
+FINE = {"tau_m": ("tau_m_fine", (-3, -1, 1, 3), 10), "tau_syn": ("tau_syn", (-2, 2), 8),
+        "syn_gain": ("syn_gain", (-2, 2), 8)}
+
 
 def _log(msg: str) -> None:
     if sys.stderr.isatty():
@@ -77,6 +83,22 @@ def _measure_all(meas: Measurements, codes: dict) -> dict:
         if k in saved:
             meas.context[k] = saved[k]
     return out
+
+
+def _fine(res, codes: dict, param: str, method, offsets, repeats: int, target, lin) -> np.ndarray:
+    """Codes from a regression over ``repeats`` rounds of probes at ``offsets`` around
+    ``res.codes`` with the fine measurement ``method`` (adds its runs to ``res``)."""
+    from .algorithms import SearchResult
+
+    history = []
+    for _ in range(repeats):
+        for off in offsets:
+            probe = np.clip(res.codes + off, 0, 1023)
+            history.append((probe, method({**codes, param: probe})))
+    res.n_runs += len(history)
+    fine = SearchResult(res.codes, res.measured, res.bracketed, len(history), history=history)
+    window = 2 * max(abs(o) for o in offsets)
+    return refine(fine, target, lin, window=window)
 
 
 def _linearise(process, param):
@@ -193,6 +215,9 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
                 res.history.append((probe, measure(probe)))
                 res.n_runs += 1
             res.codes = np.where(res.bracketed, refine(res, target, lin), res.codes)
+            if p in FINE:
+                res.codes = np.where(res.bracketed, _fine(res, codes, p, getattr(meas, FINE[p][0]),
+                                                          *FINE[p][1:], target, lin), res.codes)
         codes[p] = res.codes
         ok = res.bracketed & np.isfinite(res.measured)
         success[p] = ok

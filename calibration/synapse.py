@@ -19,6 +19,9 @@ from . import fits
 class SynapseMeasurements:
     """PSP-based measurements (mixed into Measurements)."""
 
+    PSP_TAU_RUNS = 12
+    PSP_R_RUNS = 8
+
     def psp_tau_m_code(self) -> int:
         """The tau_m code farthest from the tau_syn target, at most 4x away (so the PSP's two
         exponentials separate best)."""
@@ -33,18 +36,20 @@ class SynapseMeasurements:
         c = self.psp_tau_m_code()
         tau_guess = float(self.process.dac_nominal("tau_m", np.array([c]))[0])
         self.context["tau_m_psp_code"] = np.full(self.n, c)
-        # tau_m from a short step (precise decay), r from a long one (plateau). Both enter
-        # every PSP measurement as fixed per-neuron numbers, so they are measured with many
-        # copies (three runs each, averaged).
-        d = self._grid(self.t_on_s + 11 * tau_guess)
-        runs = [self.step_response({**codes, "tau_m": c}, tau_guess, duration_s=d, batch=64)[0]
-                for _ in range(3)]
+        # tau_m from steps of 3 tau_m (precise decays), r from a long one (plateau). Both
+        # enter every PSP measurement as fixed per-neuron numbers: an error of 0.1 % in tau_m
+        # moves every tau_syn found with it by about one DAC step, so they are measured with
+        # many copies (PSP_TAU_RUNS and PSP_R_RUNS runs, averaged).
+        d = self._grid(self.t_on_s + 9 * tau_guess)
+        runs = [self.step_response({**codes, "tau_m": c}, tau_guess, duration_s=d, dv_v=0.45,
+                                   step_taus=3.0, batch=self.batch_fine)[0]
+                for _ in range(self.PSP_TAU_RUNS)]
         tau = np.mean(runs, axis=0)
         self.context["tau_m_psp_s"] = tau
         d = self._grid(self.t_on_s + 13 * tau_guess)
         runs = [self.step_response({**codes, "tau_m": c}, tau_guess, plateau=True, duration_s=d,
-                                   batch=64, tau_known=np.where(np.isfinite(tau), tau, tau_guess))[1]
-                for _ in range(3)]
+                                   batch=self.batch_fine, tau_known=np.where(np.isfinite(tau), tau, tau_guess))[1]
+                for _ in range(self.PSP_R_RUNS)]
         self.context["r_psp_ohm"] = np.mean(runs, axis=0)
         self.context["psp_weight"] = np.full(self.n, self.psp_weight(self.runner.max_fan_in, tau_guess))
 

@@ -117,11 +117,14 @@ class Backend(Protocol):
     ``weights[l]`` is an int array of shape ``(n_l, n_{l+1})`` of signed 6-bit codes in
     -63..63 (positive: excitatory row, negative: inhibitory row). ``duration_s`` is the
     chip time each sample runs; ``record`` lists chip neurons whose membranes the ADC
-    samples (``None``: none, ``"all"``: every neuron of the network).
+    samples (``None``: none, ``"all"``: every neuron of the network). ``dt_s`` is the
+    resolution of the spike stamps: a spike stamped ``t`` crossed threshold within
+    ``[t, t + dt_s]``.
     """
 
     n_neurons: int
     max_fan_in: int
+    dt_s: float
 
     def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray], duration_s: float,
             record: Sequence[int] | str | None = None,

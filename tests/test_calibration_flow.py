@@ -103,12 +103,11 @@ def test_spread_falls_and_residual_within_dac_resolution(cal, chip, param):
     else:
         # Time constants and the gain are measured through a noisy membrane (2 mV rms) while
         # their DAC steps are very fine (about 0.1 % of tau_m, 0.2 % of tau_syn and of the
-        # gain at the shipped process model): the measurement resolves about one to two DAC
-        # steps, not a fraction of one.
-        assert np.mean(err <= step) >= 0.5
-        assert np.mean(err <= 2 * step) >= 0.85
-        assert np.mean(err <= 3 * step) >= 0.97
-        assert np.all(err <= 6 * step)
+        # gain at the shipped process model). The final regression over many probes places
+        # most neurons within one step; noise leaves a few percent between one and two
+        # (issue 5 notes: tau_m 97.5-98 %, tau_syn 98-99 %, gain 91-92 % within one).
+        assert np.mean(err <= step) >= (0.85 if param == "syn_gain" else 0.95)
+        assert np.all(err <= 2 * step)
 
 
 def test_achieved_values_are_what_the_chip_shows(cal, chip):

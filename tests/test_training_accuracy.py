@@ -20,10 +20,8 @@ def calibrated_chip():
 
 
 def _accuracy_target(acc: float) -> None:
-    """The issue's 95 % target. Not reached yet (measured about 93 % on both data sets):
-    reported as an expected failure, never weakened to the value the code reaches."""
-    if acc < 0.95:
-        pytest.xfail(f"test accuracy {100 * acc:.1f} % is below the 95 % target of issue 6 (known gap)")
+    """The issue's acceptance figure: at least 95 % test accuracy on the chip."""
+    assert acc >= 0.95, f"test accuracy {100 * acc:.1f} % is below the 95 % of issue 6"
 
 
 def _train(dataset, tmp_path, chip, **kw):
@@ -54,7 +52,9 @@ def test_mismatch_is_absorbed_in_the_loop(tmp_path):
     from anamorph.training.config import make_config
     from anamorph.training.experiment import mismatch_experiment
 
-    rows = mismatch_experiment(make_config("digits", seed=0), tmp_path / "mm", sigmas=(0.0, 0.3))
+    # A smaller network than the digits default keeps the four trainings short.
+    c = make_config("digits", seed=0, n_hidden=120, epochs=15)
+    rows = mismatch_experiment(c, tmp_path / "mm", sigmas=(0.0, 0.3))
     loop = [r["in_the_loop_test_accuracy"] for r in rows]
     dep = [r["software_deployed_test_accuracy"] for r in rows]
     print("in the loop", loop, "software deployed", dep)

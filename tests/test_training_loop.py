@@ -47,15 +47,19 @@ def _chip():
     return sample_chip(ProcessModel.default(), 0)
 
 
-def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("dataset", ["digits", "yinyang"])  # yinyang: with a validation split
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, dataset):
     from anamorph.training.config import make_config
     from anamorph.training.run import train_run
 
     chip = _chip()
     kw = dict(epochs=3, n_train=120, n_test=40, batch_size=40, n_hidden=20, dropout=0.2,
               input_dropout=0.1, seed=5)
-    full = train_run(make_config("digits", out=str(tmp_path / "full"), **kw), chip=chip,
+    full = train_run(make_config(dataset, out=str(tmp_path / "full"), **kw), chip=chip,
                      nominal=DEFAULT_TARGETS, progress=None)
+    if dataset == "yinyang":  # the epoch of the best validation accuracy is the one kept
+        val = [h["val_accuracy"] for h in full.history]
+        assert full.metrics["selected_epoch"] == 1 + int(np.argmax(val))
 
     class Killed(Exception):
         pass
@@ -64,7 +68,7 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
         if h["epoch"] == 1:
             raise Killed
 
-    c = make_config("digits", out=str(tmp_path / "cut"), **kw)
+    c = make_config(dataset, out=str(tmp_path / "cut"), **kw)
     with pytest.raises(Killed):
         train_run(c, chip=chip, nominal=DEFAULT_TARGETS, progress=kill_after_first_epoch)
     assert not (tmp_path / "cut" / "weights.npz").exists()
@@ -78,5 +82,33 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path):
     # a resume with other settings is refused
     from anamorph.errors import InputError
     with pytest.raises(InputError, match="different settings"):
-        train_run(make_config("digits", out=str(tmp_path / "cut"), **{**kw, "n_hidden": 21}),
+        train_run(make_config(dataset, out=str(tmp_path / "cut"), **{**kw, "n_hidden": 21}),
                   resume=True, chip=chip, nominal=DEFAULT_TARGETS, progress=None)
+
+
+def test_driven_membrane_is_the_model_given_its_own_spikes():
+    """Driven by the spikes the model itself emits, the reconstruction is the model's V."""
+    from anamorph.training.chip_loop import driven_membrane
+
+    rng = np.random.default_rng(4)
+    p = NetParams(dt_s=0.5e-6, tau_m_s=6e-6, tau_syn_s=6e-6, refractory_steps=4)
+    x = (rng.random((3, 60, 8)) < 0.1).astype(np.float64)
+    w = [rng.normal(0.3, 0.3, (8, 10)), rng.normal(0.0, 0.3, (10, 2))]
+    tr = forward(x, w, p)
+    assert tr.s[0].sum() > 5
+    np.testing.assert_allclose(driven_membrane(x, tr.s[0], w[0], p), tr.v[0], rtol=0, atol=1e-12)
+
+
+def test_assimilated_trace_passes_through_the_adc_samples():
+    """At the ADC's sample times the result is what the ADC read; a model that already
+    agrees with the samples is left as it is."""
+    from anamorph.training.chip_loop import assimilate
+
+    dt, T = 0.5e-6, 40
+    grid = np.arange(T) * dt
+    t_adc = np.arange(0, T * dt - 1e-12, 1.5e-6)       # every third grid point
+    model = np.sin(grid * 3e5)[None, :, None] * np.ones((2, 1, 3))
+    adc = model[:, ::3] + np.array([0.1, -0.2, 0.05])
+    out = assimilate(model, t_adc, adc, dt)
+    np.testing.assert_allclose(out[:, ::3], adc, atol=1e-12)
+    np.testing.assert_allclose(assimilate(model, t_adc, model[:, ::3], dt), model, atol=1e-12)

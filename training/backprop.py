@@ -8,14 +8,17 @@ Loss per batch of B samples, readout maxima m_c = max_t V_out,c[t]:
 
 Backward, layer by layer from the readout down, time reversed (g = dL/d.):
 
-    gI[t]   = gV[t+1] + exp(-dt/tau_s) gI[t+1]
+    g~[t]   = (1 - C[t+1]) gV[t+1]                          (nothing passes a clamp)
+    gI[t]   = g~[t] + exp(-dt/tau_s) gI[t+1]
     gS[t]   = dL/dS[t] (sparsity, layer above: gI_above[t+1] W_above^T)
-              - exp(-dt/tau_m) V[t] gV[t+1]                 (unless the reset is detached)
-    gV[t]   = dL/dV[t] + exp(-dt/tau_m)(1 - S[t]) gV[t+1] + S'(V[t]) gS[t]
+              - exp(-dt/tau_m) V[t] g~[t]                   (unless the reset is detached)
+    gV[t]   = dL/dV[t] + exp(-dt/tau_m)(1 - S[t]) g~[t] + S'(V[t]) gS[t]
     dL/dW   = sum_t S_in[t]^T gI[t+1]
 
-S'(V) is the SuperSpike surrogate (or the exact sigmoid derivative in the smooth check).
-V and S may be the model's own (:func:`snn.forward`) or the chip's (in the loop).
+S'(V) is the SuperSpike surrogate (or the exact sigmoid derivative in the smooth check);
+the refractory clamp C (:func:`snn.clamp_mask`) is, like the reset, a constant of the
+backward pass. The readout's ADC clipping passes gradients straight through. V and S may
+be the model's own (:func:`snn.forward`) or the chip's (in the loop).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anamorph.training.snn import NetParams, Traces, spike_grad
+from anamorph.training.snn import NetParams, Traces, clamp_mask, spike_grad
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,15 @@ def loss_and_grads(x: np.ndarray, traces: Traces, weights: list[np.ndarray], lab
         gv_next = np.zeros((B, n))
         gi_next = np.zeros((B, n))
         hidden = l < n_layers - 1
+        keep = np.ones_like(v)
         if hidden:
             g_s = g_s_direct + (2.0 * lp.rho_b / n / B) * counts[l][:, None, :]
             sg = spike_grad(v, p)
+            if p.refractory_steps > 0:
+                keep[:, :-1] = 1.0 - clamp_mask(s, p)[:, 1:]
         for t in range(T - 1, -1, -1):
             g_i_next_all[:, t] = gi_next
+            gv_next = keep[:, t] * gv_next
             gi = gv_next + b * gi_next
             gv = a * gv_next
             if hidden:

@@ -4,10 +4,18 @@ Cramer et al. 2022: each batch runs on the chip; its spikes and its ADC-sampled 
 traces replace the software model's S[t] and V[t] in the backward pass. Here the chip is
 any :class:`~anamorph.models.backend.Backend` (the Brian2 emulator); the traces are mapped
 to the model's dimensionless scale with the chip's *nominal* parameters
-(:func:`anamorph.training.mapping.membrane_to_model`) and linearly interpolated from the
-ADC's sample times onto the model's time grid ``t_k = k dt``; spikes are binned to that
-grid. The readout neurons are configured as non-spiking leaky integrators (threshold DAC
-at the top of its range), as on BrainScaleS-2.
+(:func:`anamorph.training.mapping.membrane_to_model`) and brought from the ADC's sample
+times (every 1.7 µs) onto the model's time grid ``t_k = k dt``: the readout by linear
+interpolation, hidden layers by linear interpolation too or by *assimilation* -- the model
+driven by the chip's own input and output spikes, shifted to pass through every ADC
+sample -- because a linear interpolation misses the approach to threshold that the
+surrogate gradient is made of (Yin-Yang in the loop, seed 0: 94.8 % interpolated, 95.3 %
+assimilated; on digits no clear difference over three seeds). Spikes are binned to the
+grid: a chip spike is placed on the first grid step at which the membrane has crossed
+(the model's ``S[k] = H(V[k] - 1)``); the emulator stamps a spike with the start of the
+step ``[t, t + dt_chip]`` in which it crossed, so its model step is ``ceil((t + dt_chip)/dt)``.
+The readout neurons are configured as non-spiking leaky integrators (threshold DAC at the
+top of its range), as on BrainScaleS-2.
 """
 
 from __future__ import annotations
@@ -16,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anamorph.models.backend import SpikeEvents
 from anamorph.training.mapping import membrane_to_model, to_codes
-from anamorph.training.snn import Traces
+from anamorph.training.snn import NetParams, Traces, clamp_mask
 
 
 def readout_as_integrators(chip, process, first: int, n: int):
@@ -39,6 +48,46 @@ def interpolate_traces(adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s: float, n_st
     return adc_v[:, j] * (1.0 - frac) + adc_v[:, j + 1] * frac
 
 
+def spikes_on_grid(events: SpikeEvents, chip_dt_s: float, dt_s: float) -> SpikeEvents:
+    """``events`` moved to the model step at which each crossing has happened (see above)."""
+    k = np.ceil((events.times_s + chip_dt_s) / dt_s - 1e-9)
+    return SpikeEvents(k * dt_s, events.units, events.samples, events.n_samples)
+
+
+def driven_membrane(s_in: np.ndarray, s_own: np.ndarray, w: np.ndarray, p: NetParams) -> np.ndarray:
+    """V[t] of one layer of the software model driven by observed spikes, (B, T, n).
+
+    The model's equations (:mod:`.snn`) with the layer's input spikes ``s_in`` and with its
+    resets and clamps at its own observed spikes ``s_own`` instead of at threshold crossings.
+    """
+    B, T, _ = s_in.shape
+    drive = s_in @ w
+    keep = np.ones_like(s_own)
+    keep[:, :-1] = 1.0 - clamp_mask(s_own, p)[:, 1:]
+    v = np.empty_like(drive)
+    vt = np.zeros((B, w.shape[1]))
+    it = np.zeros_like(vt)
+    for t in range(T):
+        v[:, t] = vt
+        vt = (p.decay_m * vt * (1.0 - s_own[:, t]) + it) * keep[:, t]
+        it = p.decay_s * it + drive[:, t]
+    return v
+
+
+def assimilate(v_model: np.ndarray, adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s: float) -> np.ndarray:
+    """The model's trace corrected to pass through the ADC samples.
+
+    The residual ``adc - v_model`` at the sample times is interpolated linearly onto the
+    grid and added: at the samples the result is what the chip reported, between them the
+    model supplies what the ADC's period misses (the approach to threshold before a spike).
+    """
+    x = adc_t_s / dt_s
+    j = np.clip(np.floor(x).astype(np.int64), 0, v_model.shape[1] - 2)
+    f = np.clip(x - j, 0.0, 1.0)[None, :, None]
+    at_samples = v_model[:, j] * (1.0 - f) + v_model[:, j + 1] * f
+    return v_model + interpolate_traces(adc_t_s, adc_v - at_samples, dt_s, v_model.shape[1])
+
+
 @dataclass
 class ChipForward:
     """Runs a network of float weights on a chip and returns :class:`Traces` in model units.
@@ -53,6 +102,11 @@ class ChipForward:
         Weight codes per unit of software weight (:func:`mapping.codes_per_unit`).
     dt_s : float
         The software model's time step; ``n_steps`` steps make one sample.
+    tables : (array, array), optional
+        Nominal weight transfers (excitatory, inhibitory) used to choose codes.
+    model : NetParams, optional
+        Given: hidden membranes are assimilated (:func:`driven_membrane`,
+        :func:`assimilate`); None: the ADC samples interpolated linearly.
     """
 
     backend: object
@@ -60,19 +114,21 @@ class ChipForward:
     scale: float
     dt_s: float
     n_steps: int
+    tables: tuple | None = None
+    model: NetParams | None = None
 
     def run(self, inputs, weights: list[np.ndarray], run_id: int | None = None):
         """Run one batch; returns (Traces, Observables).
 
         ``inputs`` are the batch's input :class:`SpikeEvents`; ``weights`` the float
         weights in effect (written as codes). Spikes of layer l are the chip's events of
-        that layer's neurons; V of every layer is the interpolated ADC trace. ``run_id``
+        that layer's neurons; V of every layer comes from its ADC trace (above). ``run_id``
         fixes the chip's noise draw (the emulator's run ``k`` uses rng([seed, k])), so a
         resumed run sees the same noise as an uninterrupted one.
         """
         if run_id is not None and hasattr(self.backend, "n_runs"):
             self.backend.n_runs = int(run_id)
-        codes = [to_codes(w, self.scale) for w in weights]
+        codes = [to_codes(w, self.scale, self.tables) for w in weights]
         duration_s = self.n_steps * self.dt_s
         obs = self.backend.run(inputs, codes, duration_s, record="all")
         v_all = interpolate_traces(obs.adc_t_s, membrane_to_model(obs.adc_v, self.nominal),
@@ -80,6 +136,7 @@ class ChipForward:
         pos = {int(n): k for k, n in enumerate(obs.adc_neurons)}
         vs, ss = [], []
         first = 0
+        s_in = inputs.raster(weights[0].shape[0], self.dt_s, self.n_steps) if self.model else None
         for l, w in enumerate(weights):
             n = w.shape[1]
             cols = [pos[first + k] for k in range(n)]
@@ -87,6 +144,12 @@ class ChipForward:
             if l == len(weights) - 1:
                 ss.append(np.zeros_like(vs[-1]))
             else:
-                ss.append(obs.spikes.select(first, n).raster(n, self.dt_s, self.n_steps))
+                events = spikes_on_grid(obs.spikes.select(first, n), self.backend.dt_s, self.dt_s)
+                ss.append(events.raster(n, self.dt_s, self.n_steps))
+                if self.model is not None:
+                    vs[-1] = assimilate(driven_membrane(s_in, ss[-1], w, self.model), obs.adc_t_s,
+                                        membrane_to_model(obs.adc_v[:, :, cols], self.nominal),
+                                        self.dt_s)
+                    s_in = ss[-1]
             first += n
         return Traces(vs, ss), obs

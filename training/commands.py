@@ -17,6 +17,8 @@ def _common(p) -> None:
     p.add_argument("--dropout", type=float, default=None, help="dropout of hidden neurons (0..1)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--n-test", type=int, default=None, help="use only the first N test samples")
+    p.add_argument("--membrane", choices=("assimilated", "interpolated"), default=None,
+                   help="how the chip's ADC samples of hidden membranes enter the backward pass")
 
 
 def _config(args, **extra):
@@ -24,7 +26,7 @@ def _config(args, **extra):
 
     return make_config(args.dataset, epochs=args.epochs, seed=args.seed, n_hidden=args.n_hidden,
                        batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
-                       n_train=args.n_train, n_test=args.n_test, **extra)
+                       n_train=args.n_train, n_test=args.n_test, membrane=args.membrane, **extra)
 
 
 def _train(args) -> int:

@@ -18,11 +18,13 @@ def _plt():
 
 
 def learning_curve(history: list[dict], path: Path, title: str = "") -> Path:
-    """Train and test accuracy (%) and train loss against epoch."""
+    """Train, validation (if any) and test accuracy (%) and train loss against epoch."""
     plt = _plt()
     ep = [h["epoch"] for h in history]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.5))
     a1.plot(ep, [100 * h["train_accuracy"] for h in history], "o-", label="train (running)")
+    if all("val_accuracy" in h for h in history):
+        a1.plot(ep, [100 * h["val_accuracy"] for h in history], "^-", label="validation")
     a1.plot(ep, [100 * h["test_accuracy"] for h in history], "s-", label="test")
     a1.set_xlabel("epoch")
     a1.set_ylabel("accuracy (%)")

@@ -18,7 +18,7 @@ from anamorph.io import ensure_writable_dir, read_json, write_json, write_manife
 from anamorph.training import plots
 from anamorph.training.chip_loop import ChipForward
 from anamorph.training.config import TrainConfig, validate
-from anamorph.training.mapping import codes_per_unit, to_codes, w_max
+from anamorph.training.mapping import codes_per_unit, readout_range, to_codes, w_max
 from anamorph.training.optim import Adam
 from anamorph.training.setup import load_chip, make_emulator, prepare_data
 from anamorph.training.trainer import (CHECKPOINT, Runner, init_weights, load_checkpoint, net_params,
@@ -42,7 +42,10 @@ def _runner(c: TrainConfig, prep, chip, nominal):
     emu = make_emulator(chip, nominal, c.n_hidden, n_classes, c.seed, c.noise)
     scale = codes_per_unit(nominal, c.dt_s)
     n_steps = int(round(c.duration_s / c.dt_s))
-    runner = Runner(c, prep, net_params(c, nominal), ChipForward(emu, nominal, scale, c.dt_s, n_steps))
+    p = net_params(c, nominal, readout_range(chip.process.data["adc"], nominal))
+    tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
+    runner = Runner(c, prep, p, ChipForward(emu, nominal, scale, c.dt_s, n_steps, tables,
+                                                p if c.membrane == "assimilated" else None))
     return runner, scale
 
 
@@ -81,13 +84,16 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
     runner, scale = _runner(c, prep, chip, nominal)
     sizes = [prep.n_inputs, c.n_hidden, prep.data.n_classes]
     if resume and (run_dir / CHECKPOINT).is_file():
-        start, weights, opt, rng, history = load_checkpoint(run_dir, c, len(sizes) - 1)
+        start, weights, opt, rng, history, best = load_checkpoint(run_dir, c, len(sizes) - 1)
     else:
-        start, history = 0, []
-        weights = init_weights(c, sizes, w_max(scale))
+        start, history, best = 0, [], None
+        weights = init_weights(c, sizes, w_max(scale, runner.chip_fwd.tables))
         opt, rng = Adam(lr=c.lr), np.random.default_rng([c.seed, 2])
     write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir)})
-    history = train_epochs(c, runner, weights, opt, rng, history, start, w_max(scale), run_dir, progress)
+    history, best = train_epochs(c, runner, weights, opt, rng, history, start,
+                                 w_max(scale, runner.chip_fwd.tables), run_dir, progress, best)
+    if best is not None:  # the epoch with the best validation accuracy
+        weights = best
     data = prep.data
     chip_eval = runner.evaluate(weights, data.X_test, data.y_test, True, FINAL_EVAL)
     sw_eval = runner.evaluate(weights, data.X_test, data.y_test, False)
@@ -96,6 +102,10 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
         "dataset": c.dataset, "mode": c.mode, "epochs": len(history),
         "test_accuracy": chip_eval["accuracy"],
         "train_accuracy": last.get("train_accuracy"),
+        "selected_epoch": (1 + int(np.argmax([h["val_accuracy"] for h in history]))
+                           if best is not None else len(history)),
+        "val_accuracy": max((h.get("val_accuracy", -1.0) for h in history), default=None)
+        if best is not None else None,
         "spikes_per_sample": chip_eval["spikes_per_sample"],
         "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
         "confusion_matrix": plots.confusion_counts(data.y_test, chip_eval["predictions"],
@@ -115,7 +125,7 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
 
 def _write_outputs(run_dir: Path, c: TrainConfig, runner, weights, scale, history, metrics) -> None:
     arrays = {f"w{k}": w for k, w in enumerate(weights)}
-    arrays.update({f"codes{k}": to_codes(w, scale) for k, w in enumerate(weights)})
+    arrays.update({f"codes{k}": to_codes(w, scale, runner.chip_fwd.tables) for k, w in enumerate(weights)})
     arrays["scale"] = np.array(scale)
 
     def write(tmp):

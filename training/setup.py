@@ -39,10 +39,14 @@ def prepare_data(c: TrainConfig) -> Prepared:
     if c.n_train is not None or c.n_test is not None:
         ntr = c.n_train or len(data.y_train)
         nte = c.n_test or len(data.y_test)
+        nva = c.n_test or (0 if data.y_val is None else len(data.y_val))
         data = Dataset(data.name, data.X_train[:ntr], data.y_train[:ntr], data.X_test[:nte],
-                       data.y_test[:nte], data.n_classes)
+                       data.y_test[:nte], data.n_classes,
+                       None if data.X_val is None else data.X_val[:nva],
+                       None if data.y_val is None else data.y_val[:nva])
     if data.n_classes < 2:
         raise InputError("a data set needs at least two classes", c.dataset, "--dataset")
+
     code = LatencyCode(c.tau_in_s, c.theta_in, c.t_max_s, c.bias_time_s)
     n_inputs = code.n_channels(data.n_features * c.input_repeat)
     check_fits_chip(n_inputs, c.n_hidden, data.n_classes)

@@ -3,12 +3,15 @@
 Discrete time, dimensionless membrane (leak 0, threshold 1), as in Cramer et al. 2022:
 
     S[t]   = H(V[t] - 1)                              (spike; reset below)
-    V[t+1] = V[t] * exp(-dt/tau_m) * (1 - S[t]) + I[t]
+    V[t+1] = (1 - C[t+1]) (V[t] * exp(-dt/tau_m) * (1 - S[t]) + I[t])
     I[t+1] = I[t] * exp(-dt/tau_s) + S_in[t] @ W
 
-The last layer does not spike (``S = 0``): its membrane ``V_out`` is the readout. For the
-gradient check :func:`spike_fn` can be a smooth sigmoid instead of the Heaviside step; the
-backward pass (:mod:`anamorph.training.backprop`) then is the exact gradient.
+``C[t] = 1`` for the ``refractory_steps`` steps after a spike (the chip clamps the membrane
+at reset for t_ref; its synaptic current keeps integrating). The last layer does not spike
+(``S = 0``): its membrane ``V_out`` is the readout, seen through the chip's ADC, whose range
+``readout_range`` clips it. For the gradient check :func:`spike_fn` can be a smooth sigmoid
+instead of the Heaviside step; the backward pass (:mod:`anamorph.training.backprop`) then is
+the exact gradient.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class NetParams:
         exact derivative in the backward pass (only for the finite-difference check).
     detach_reset : bool
         Treat the reset factor (1 - S) as a constant in the backward pass (Zenke & Vogels 2021).
+    refractory_steps : int
+        Steps the membrane stays clamped at reset after a spike (``round(t_ref / dt)``).
+    readout_range : (float, float) or None
+        The readout membranes the chip's ADC can report, dimensionless (None: unbounded).
     """
 
     dt_s: float = 1.7e-6
@@ -41,6 +48,8 @@ class NetParams:
     surrogate_beta: float = 50.0
     smooth_k: float | None = None
     detach_reset: bool = True
+    refractory_steps: int = 0
+    readout_range: tuple[float, float] | None = None
 
     @property
     def decay_m(self) -> float:
@@ -66,9 +75,22 @@ def spike_grad(v: np.ndarray, p: NetParams) -> np.ndarray:
     return p.smooth_k * s * (1.0 - s)
 
 
-def init_state(batch: int, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Zero (V, I) for every layer; ``sizes`` are the layer widths after the input."""
-    return [(np.zeros((batch, n)), np.zeros((batch, n))) for n in sizes]
+def init_state(batch: int, sizes: list[int]) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Zero (V, I, R) for every layer (R: refractory steps left); ``sizes`` after the input."""
+    return [(np.zeros((batch, n)), np.zeros((batch, n)), np.zeros((batch, n))) for n in sizes]
+
+
+def refractory_next(r: np.ndarray, s: np.ndarray, p: NetParams) -> np.ndarray:
+    """Refractory steps left after step t: a spike starts ``refractory_steps``, else one fewer."""
+    return np.where(s > 0.5, float(p.refractory_steps), np.maximum(r - 1.0, 0.0))
+
+
+def clamp_mask(spikes: np.ndarray, p: NetParams) -> np.ndarray:
+    """C[t] of spike rasters (batch, T, n): 1 within ``refractory_steps`` steps after a spike."""
+    c = np.zeros_like(spikes)
+    for k in range(1, p.refractory_steps + 1):
+        c[:, k:] = np.maximum(c[:, k:], spikes[:, :-k] > 0.5)
+    return c
 
 
 def step(state, inputs: np.ndarray, weights: list[np.ndarray], p: NetParams):
@@ -76,7 +98,7 @@ def step(state, inputs: np.ndarray, weights: list[np.ndarray], p: NetParams):
 
     Parameters
     ----------
-    state : list of (V, I) per layer, arrays (batch, n_l)
+    state : list of (V, I, R) per layer, arrays (batch, n_l)
     inputs : (batch, n_in) input spikes S_in[t]
     weights : list of (n_{l-1}, n_l) float arrays
 
@@ -88,12 +110,19 @@ def step(state, inputs: np.ndarray, weights: list[np.ndarray], p: NetParams):
     new_state, spikes = [], []
     s_in = inputs
     last = len(weights) - 1
-    for l, ((v, i), w) in enumerate(zip(state, weights)):
+    for l, ((v, i, r), w) in enumerate(zip(state, weights)):
         s = np.zeros_like(v) if l == last else spike_fn(v, p)
-        new_state.append((p.decay_m * v * (1.0 - s) + i, p.decay_s * i + s_in @ w))
+        r_new = refractory_next(r, s, p)
+        v_new = (p.decay_m * v * (1.0 - s) + i) * (r_new == 0)
+        new_state.append((v_new, p.decay_s * i + s_in @ w, r_new))
         spikes.append(s)
         s_in = s
     return new_state, spikes
+
+
+def observe_readout(v: np.ndarray, p: NetParams) -> np.ndarray:
+    """The readout membranes as the chip's ADC reports them (clipped to ``readout_range``)."""
+    return v if p.readout_range is None else np.clip(v, *p.readout_range)
 
 
 @dataclass
@@ -115,9 +144,10 @@ def forward(x: np.ndarray, weights: list[np.ndarray], p: NetParams) -> Traces:
     v = [np.zeros((batch, n_steps, n)) for n in sizes]
     s = [np.zeros((batch, n_steps, n)) for n in sizes]
     for t in range(n_steps):
-        for l, (vl, _) in enumerate(state):
+        for l, (vl, _, _) in enumerate(state):
             v[l][:, t] = vl
         state, spikes = step(state, x[:, t], weights, p)
         for l, sl in enumerate(spikes):
             s[l][:, t] = sl
+    v[-1] = observe_readout(v[-1], p)
     return Traces(v, s)

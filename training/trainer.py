@@ -33,10 +33,13 @@ CHECKPOINT = "checkpoint.npz"
 EVAL_RUN_BASE = 1 << 40  # noise-draw ids of evaluation batches (training steps count from 0)
 
 
-def net_params(c: TrainConfig, nominal) -> NetParams:
-    """The software model at the chip's nominal time constants."""
+def net_params(c: TrainConfig, nominal, readout_range=None) -> NetParams:
+    """The software model at the chip's nominal time constants and refractory time;
+    ``readout_range``: what the chip's ADC can report of the readout (dimensionless)."""
     return NetParams(dt_s=c.dt_s, tau_m_s=float(np.mean(nominal.tau_m_s)),
-                     tau_syn_s=float(np.mean(nominal.tau_syn_s)), surrogate_beta=c.surrogate_beta)
+                     tau_syn_s=float(np.mean(nominal.tau_syn_s)), surrogate_beta=c.surrogate_beta,
+                     refractory_steps=int(round(float(np.mean(nominal.t_ref_s)) / c.dt_s)),
+                     readout_range=readout_range)
 
 
 def loss_params(c: TrainConfig) -> LossParams:
@@ -96,8 +99,10 @@ class Runner:
                 "spikes_per_hidden_neuron": spikes / n / n_hidden, "predictions": predictions}
 
 
-def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Adam, rng, history) -> None:
+def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Adam, rng, history,
+                    best=None) -> None:
     arrays = {f"w{k}": w for k, w in enumerate(weights)}
+    arrays.update({f"best{k}": w for k, w in enumerate(best or [])})
     arrays.update(opt.state_arrays())
     arrays["epoch"] = np.array(epoch)
     arrays["lr"] = np.array(opt.lr)
@@ -112,7 +117,8 @@ def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Ada
 
 
 def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
-    """(epoch, weights, Adam, rng, history) from ``run_dir``; InputError if settings differ."""
+    """(epoch, weights, Adam, rng, history, best weights or None) from ``run_dir``;
+    InputError if the settings differ."""
     path = run_dir / CHECKPOINT
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -129,14 +135,21 @@ def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
     rng = np.random.default_rng()
     rng.bit_generator.state = json.loads(str(a["rng_state"]))
     weights = [np.array(a[f"w{k}"]) for k in range(n_layers)]
-    return int(a["epoch"]), weights, opt, rng, json.loads(str(a["history"]))
+    best = [np.array(a[f"best{k}"]) for k in range(n_layers)] if "best0" in a else None
+    return int(a["epoch"]), weights, opt, rng, json.loads(str(a["history"])), best
 
 
 def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, history: list,
-                 start_epoch: int, w_max: float, run_dir: Path | None, progress=None) -> list:
-    """Epochs ``start_epoch .. c.epochs-1``; checkpoints after each; returns the history."""
+                 start_epoch: int, w_max: float, run_dir: Path | None, progress=None, best=None):
+    """Epochs ``start_epoch .. c.epochs-1``; checkpoints after each.
+
+    Where the data set has a validation split, each epoch is also evaluated on it and the
+    weights of the epoch with the best validation accuracy (the first, on ties) are kept
+    (model selection that never sees the test set). Returns (history, best weights or None).
+    """
     on_chip = c.mode == "chip"
     data = runner.prep.data
+    has_val = data.X_val is not None and len(data.y_val) > 0
     lp = loss_params(c)
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
@@ -165,20 +178,27 @@ def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, histor
             correct += info["correct"]
             loss_sum += loss
             spikes += info["hidden_spikes"]
-        chip_s = runner.chip_s - chip0
         ev = runner.evaluate(weights, data.X_test, data.y_test, on_chip, run_base=epoch * 10_000)
         n = n_batches * c.batch_size
-        history.append({"epoch": epoch + 1, "train_accuracy": correct / n, "train_loss": loss_sum / n_batches,
+        val = {}
+        if has_val:
+            acc = runner.evaluate(weights, data.X_val, data.y_val, on_chip,
+                                  run_base=epoch * 10_000 + 5_000)["accuracy"]
+            val = {"val_accuracy": acc}
+            if best is None or acc > max(h["val_accuracy"] for h in history):
+                best = [w.copy() for w in weights]
+        chip_s = runner.chip_s - chip0
+        history.append({"epoch": epoch + 1, **val, "train_accuracy": correct / n, "train_loss": loss_sum / n_batches,
                         "train_spikes_per_sample": spikes / n, "test_accuracy": ev["accuracy"],
                         "test_spikes_per_sample": ev["spikes_per_sample"], "lr": opt.lr,
                         "wall_s": time.perf_counter() - t0, "chip_s": chip_s,
                         "software_s": time.perf_counter() - t0 - chip_s})
         opt.lr *= c.lr_decay
         if run_dir is not None:
-            save_checkpoint(run_dir, c, epoch + 1, weights, opt, rng, history)
+            save_checkpoint(run_dir, c, epoch + 1, weights, opt, rng, history, best)
         if progress is not None:
             progress(history[-1])
-    return history
+    return history, best
 
 
 def print_progress(h: dict) -> None:
