@@ -6,7 +6,7 @@ Prints, as ``name: value unit`` lines, measured side by side in one run:
   (latency coding, backward pass, Adam update, test evaluation's software part);
 - the epoch at which the test accuracy first reached the target and the wall time to it.
 
-Usage: .venv/bin/python bench/training.py [--epochs 20] [--target 0.95] [--n-train 5000]
+Usage: .venv/bin/python bench/training.py [--epochs E (data-set default)] [--target 0.95] [--n-train 5000]
 Runs on a calibrated chip sampled from the shipped process model (seed 0).
 """
 
@@ -19,7 +19,7 @@ import time
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--target", type=float, default=0.95)
     ap.add_argument("--n-train", type=int, default=None)
     ap.add_argument("--dataset", default="yinyang")
