@@ -1,6 +1,6 @@
 # The two commands of the README. Each sets everything up first (idempotent).
 #   make demo   - the whole chain on the shipped defaults -> results/demo/report.html
-#   make test   - the test suite (real ngspice, OpenVAF, Brian2; ~15 minutes on 2 cores)
+#   make test   - the test suite (real ngspice, OpenVAF, Brian2; ~16 minutes on 2 cores)
 
 DEMO_OUT ?= results/demo
 

@@ -14,9 +14,10 @@ code unit is worth
 and the codes are ``clip(rint(W / W_unit), -63, 63)`` (positive: excitatory row, negative:
 inhibitory row). Where the process model's nominal weight transfer ``T(code)`` (code ->
 current units; the DAC's systematic nonlinearity, the same on every chip) is given, the
-code is the one whose ``T`` lies nearest to ``|W| / W_unit`` instead. Only the chip's *nominal* parameters enter (what it is configured or
-calibrated to); its true, mismatched values stay hidden. The membrane readout is mapped the
-same way: v = (V - v_leak) / (v_th - v_leak).
+code is the one whose ``T`` lies nearest to ``|W| / W_unit`` instead. Only the chip's
+*nominal* parameters enter (what it is configured or calibrated to); its true, mismatched
+values stay hidden. The membrane readout is mapped the same way:
+v = (V - v_leak) / (v_th - v_leak).
 """
 
 from __future__ import annotations
