@@ -44,8 +44,8 @@ def _runner(c: TrainConfig, prep, chip, nominal):
     n_steps = int(round(c.duration_s / c.dt_s))
     p = net_params(c, nominal, readout_range(chip.process.data["adc"], nominal))
     tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
-    runner = Runner(c, prep, p, ChipForward(emu, nominal, scale, c.dt_s, n_steps, tables,
-                                                p if c.membrane == "assimilated" else None))
+    assimilate_with = p if c.membrane == "assimilated" else None
+    runner = Runner(c, prep, p, ChipForward(emu, nominal, scale, c.dt_s, n_steps, tables, assimilate_with))
     return runner, scale
 
 
@@ -98,14 +98,13 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
     chip_eval = runner.evaluate(weights, data.X_test, data.y_test, True, FINAL_EVAL)
     sw_eval = runner.evaluate(weights, data.X_test, data.y_test, False)
     last = history[-1] if history else {}
+    val = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     metrics = {
         "dataset": c.dataset, "mode": c.mode, "epochs": len(history),
         "test_accuracy": chip_eval["accuracy"],
         "train_accuracy": last.get("train_accuracy"),
-        "selected_epoch": (1 + int(np.argmax([h["val_accuracy"] for h in history]))
-                           if best is not None else len(history)),
-        "val_accuracy": max((h.get("val_accuracy", -1.0) for h in history), default=None)
-        if best is not None else None,
+        "selected_epoch": 1 + int(np.argmax(val)) if best is not None else len(history),
+        "val_accuracy": max(val) if best is not None else None,
         "spikes_per_sample": chip_eval["spikes_per_sample"],
         "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
         "confusion_matrix": plots.confusion_counts(data.y_test, chip_eval["predictions"],
