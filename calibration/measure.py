@@ -147,13 +147,17 @@ class Measurements(SynapseMeasurements):
         tau, _ = self.step_response(codes, self.targets.tau_m_s)
         return tau
 
-    def tau_m_fine(self, codes: dict) -> np.ndarray:
-        """tau_m of neurons already near the target: a step of 3 tau_m lifts the membrane to
-        ~0.43 V above the leak (1.7x the search's amplitude, so 1.7x less noise), which
-        only a neuron within ~10 % of the target keeps inside the ADC's range."""
-        tau, _ = self.step_response(codes, self.targets.tau_m_s, dv_v=0.45, step_taus=3.0,
-                                    batch=self.batch_fine)
+    def fine_decay(self, codes: dict, tau_guess_s: float, duration_s: float | None = None) -> np.ndarray:
+        """tau_m of neurons near ``tau_guess``: a step of 3 tau lifts the membrane to ~0.43 V
+        above the leak (1.7x the search's amplitude, so 1.7x less noise), which only a
+        neuron within ~10 % of the guess keeps inside the ADC's range."""
+        tau, _ = self.step_response(codes, tau_guess_s, dv_v=0.45, step_taus=3.0,
+                                    duration_s=duration_s, batch=self.batch_fine)
         return tau
+
+    def tau_m_fine(self, codes: dict) -> np.ndarray:
+        """tau_m near its target (:meth:`fine_decay`)."""
+        return self.fine_decay(codes, self.targets.tau_m_s)
 
     def characterise(self, codes: dict) -> None:
         """Leak and ``r = tau_m / c_mem`` at ``codes`` (sizes the drive of the firing runs)."""

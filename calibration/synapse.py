@@ -41,9 +41,7 @@ class SynapseMeasurements:
         # moves every tau_syn found with it by about one DAC step, so they are measured with
         # many copies (PSP_TAU_RUNS and PSP_R_RUNS runs, averaged).
         d = self._grid(self.t_on_s + 9 * tau_guess)
-        runs = [self.step_response({**codes, "tau_m": c}, tau_guess, duration_s=d, dv_v=0.45,
-                                   step_taus=3.0, batch=self.batch_fine)[0]
-                for _ in range(self.PSP_TAU_RUNS)]
+        runs = [self.fine_decay({**codes, "tau_m": c}, tau_guess, d) for _ in range(self.PSP_TAU_RUNS)]
         tau = np.mean(runs, axis=0)
         self.context["tau_m_psp_s"] = tau
         d = self._grid(self.t_on_s + 13 * tau_guess)

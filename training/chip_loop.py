@@ -26,7 +26,7 @@ import numpy as np
 
 from anamorph.models.backend import SpikeEvents
 from anamorph.training.mapping import membrane_to_model, to_codes
-from anamorph.training.snn import NetParams, Traces, clamp_mask
+from anamorph.training.snn import NetParams, Traces, clamp_mask, membrane_next
 
 
 def readout_as_integrators(chip, process, first: int, n: int):
@@ -69,7 +69,7 @@ def driven_membrane(s_in: np.ndarray, s_own: np.ndarray, w: np.ndarray, p: NetPa
     it = np.zeros_like(vt)
     for t in range(T):
         v[:, t] = vt
-        vt = (p.decay_m * vt * (1.0 - s_own[:, t]) + it) * keep[:, t]
+        vt = membrane_next(vt, it, s_own[:, t], keep[:, t], p)
         it = p.decay_s * it + drive[:, t]
     return v
 
@@ -131,25 +131,25 @@ class ChipForward:
         codes = [to_codes(w, self.scale, self.tables) for w in weights]
         duration_s = self.n_steps * self.dt_s
         obs = self.backend.run(inputs, codes, duration_s, record="all")
-        v_all = interpolate_traces(obs.adc_t_s, membrane_to_model(obs.adc_v, self.nominal),
-                                   self.dt_s, self.n_steps)
+        adc = membrane_to_model(obs.adc_v, self.nominal)
         pos = {int(n): k for k, n in enumerate(obs.adc_neurons)}
         vs, ss = [], []
         first = 0
         s_in = inputs.raster(weights[0].shape[0], self.dt_s, self.n_steps) if self.model else None
         for l, w in enumerate(weights):
             n = w.shape[1]
-            cols = [pos[first + k] for k in range(n)]
-            vs.append(np.ascontiguousarray(v_all[:, :, cols]))
+            layer_adc = adc[:, :, [pos[first + k] for k in range(n)]]
             if l == len(weights) - 1:
+                vs.append(interpolate_traces(obs.adc_t_s, layer_adc, self.dt_s, self.n_steps))
                 ss.append(np.zeros_like(vs[-1]))
             else:
                 events = spikes_on_grid(obs.spikes.select(first, n), self.backend.dt_s, self.dt_s)
                 ss.append(events.raster(n, self.dt_s, self.n_steps))
-                if self.model is not None:
-                    vs[-1] = assimilate(driven_membrane(s_in, ss[-1], w, self.model), obs.adc_t_s,
-                                        membrane_to_model(obs.adc_v[:, :, cols], self.nominal),
-                                        self.dt_s)
+                if self.model is None:
+                    vs.append(interpolate_traces(obs.adc_t_s, layer_adc, self.dt_s, self.n_steps))
+                else:
+                    vs.append(assimilate(driven_membrane(s_in, ss[-1], w, self.model), obs.adc_t_s,
+                                         layer_adc, self.dt_s))
                     s_in = ss[-1]
             first += n
         return Traces(vs, ss), obs

@@ -93,6 +93,11 @@ def clamp_mask(spikes: np.ndarray, p: NetParams) -> np.ndarray:
     return c
 
 
+def membrane_next(v: np.ndarray, i: np.ndarray, s: np.ndarray, free: np.ndarray, p: NetParams) -> np.ndarray:
+    """V[t+1] = free (V[t] exp(-dt/tau_m) (1 - S[t]) + I[t]); ``free`` = 1 - C[t+1]."""
+    return (p.decay_m * v * (1.0 - s) + i) * free
+
+
 def step(state, inputs: np.ndarray, weights: list[np.ndarray], p: NetParams):
     """One time step of the whole network (pure function).
 
@@ -113,8 +118,7 @@ def step(state, inputs: np.ndarray, weights: list[np.ndarray], p: NetParams):
     for l, ((v, i, r), w) in enumerate(zip(state, weights)):
         s = np.zeros_like(v) if l == last else spike_fn(v, p)
         r_new = refractory_next(r, s, p)
-        v_new = (p.decay_m * v * (1.0 - s) + i) * (r_new == 0)
-        new_state.append((v_new, p.decay_s * i + s_in @ w, r_new))
+        new_state.append((membrane_next(v, i, s, r_new == 0, p), p.decay_s * i + s_in @ w, r_new))
         spikes.append(s)
         s_in = s
     return new_state, spikes
