@@ -35,6 +35,17 @@ def observed(chip, param):
     return getattr(tp, param + "_s")
 
 
+def residual_steps(chip, cal, param):
+    """|achieved - target| of each neuron in DAC steps of its own transfer at its code (truth)."""
+    configured = cal.apply(chip)
+    codes = configured.codes
+    f0 = observed(configured, param)
+    up = observed(chip.with_codes({**codes, param: np.minimum(codes[param] + 1, 1023)}), param)
+    down = observed(chip.with_codes({**codes, param: np.maximum(codes[param] - 1, 0)}), param)
+    step = np.maximum(np.abs(up - f0), np.abs(f0 - down))
+    return np.abs(f0 - cal.targets.value(param)) / step
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=0, help="chip seed")
@@ -79,6 +90,9 @@ def main(argv=None) -> int:
         print(f"{p}_{what}_true_after: {spread(truth_after[p], p) * scale:.3g} {unit}")
         ratio = spread(truth_after[p], p) / spread(truth_before[p], p)
         print(f"{p}_spread_ratio_true: {ratio:.3g} after/before")
+    for p in ("v_leak", "v_th", "v_reset", "tau_m", "tau_syn", "syn_gain"):
+        r = residual_steps(chip, cal, p)[cal.success[p]]
+        print(f"{p}_within_one_dac_step_true: {np.mean(r <= 1) * 100:.1f} % (largest {r.max():.2f} steps)")
     raw_b, raw_a = chip.true_params(), after_chip.true_params()
     for f in ("v_leak_v", "v_th_v", "v_reset_v"):
         print(f"{f[:-2]}_std_true_unreferred_before: {np.std(getattr(raw_b, f)) * 1e3:.3g} mV")

@@ -241,9 +241,10 @@ def predictive_search(measure: Measure, target, n: int, predict: Callable[[np.nd
     m_hi = np.where(crossed, np.nan, m_hi)
     args = _bisect(counter, target, w_lo, w_hi, m_lo, m_hi, increasing)
     local = _finish(counter, target, *args, increasing)
-    # Neurons whose window did not bracket the target and that are not at the DAC's end.
-    at_edge = ((local.codes == np.clip(c - w, lo, hi)) & (local.codes > lo)) | \
-              ((local.codes == np.clip(c + w, lo, hi)) & (local.codes < hi))
+    # Neurons whose window did not bracket the target and that are not at the DAC's end:
+    # their final bracket touches an end of the window (whichever end's code was kept).
+    at_edge = ((local.lo <= np.clip(c - w, lo, hi)) & (local.lo > lo)) | \
+              ((local.hi >= np.clip(c + w, lo, hi)) & (local.hi < hi))
     redo = ~local.bracketed & at_edge
     if np.any(redo):
         full = binary_search(measure, target, n, increasing=increasing, lo=lo, hi=hi)

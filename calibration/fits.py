@@ -4,11 +4,12 @@ The central tool is a separable least-squares fit of sums of exponentials,
 
     v_n(t) = B_n + A_n exp(-t / tau_n) + sum_j C_nj exp(-t / tau_fixed_nj),
 
-where ``tau_n`` is searched on a coarse logarithmic grid, then on a fine grid between the
-coarse neighbours of the best point (for a given ``tau`` the model is linear in ``B, A, C``:
-variable projection, Golub & Pereyra 1973, SIAM J. Numer. Anal. 10(2)), and the minimum of
-the residual is refined by a parabola through the three fine points around it. The exponential decay of a membrane after a current step (tau_m) and the tail of a
-post-synaptic potential (tau_syn, with tau_m known) are both of this form.
+where ``tau_n`` is searched on a coarse logarithmic grid and refined by parabolas through
+the residual (for a given ``tau`` the model is linear in ``B, A, C``: variable projection,
+Golub & Pereyra 1973, SIAM J. Numer. Anal. 10(2)). The decay of a membrane after a current
+step (tau_m) and the tail of a post-synaptic potential (tau_syn, with tau_m known) are of
+this form; the whole response to a step, rise and decay (:func:`fit_step_response`), is
+fitted by the same separable search with another nonlinear basis function.
 """
 
 from __future__ import annotations
@@ -16,16 +17,104 @@ from __future__ import annotations
 import numpy as np
 
 
-def _solve_batched(a, b):
-    """Least-squares solutions of ``a[n] x = b[n]`` for a stack of small systems."""
-    ata = np.einsum("ntp,ntq->npq", a, a)
-    atb = np.einsum("ntp,nt->np", a, b)
-    # A tiny ridge keeps (near-)collinear bases solvable; it is far below any signal.
-    scale = np.maximum(np.einsum("npp->np", ata).max(axis=1), 1e-300)
-    ata = ata + 1e-12 * scale[:, None, None] * np.eye(ata.shape[1])[None]
-    x = np.linalg.solve(ata, atb[..., None])[..., 0]
-    resid = b - np.einsum("ntp,np->nt", a, x)
-    return x, resid
+def fit_separable(v, basis, phi, tau_grid_s, weights=None):
+    """Least squares ``v = B + sum_j C_j basis_j + A phi(tau)`` per neuron, ``tau`` nonlinear.
+
+    For a given ``tau`` the model is linear in ``B, C, A`` (variable projection, Golub &
+    Pereyra 1973, SIAM J. Numer. Anal. 10(2)): the residual is
+    ``|y|^2 - r^T G^{-1} r`` with the Gram matrix ``G`` and ``r = X^T y`` of the basis,
+    sums that cost a few products per candidate. ``tau`` is searched on the coarse grid,
+    then refined by parabolas through ever closer points.
+
+    Parameters
+    ----------
+    v : (n_t, n) array
+        Samples; NaN entries are ignored (weight 0).
+    basis : list of (n_t, 1) or (n_t, n) arrays
+        Further fixed basis functions (the constant ``B`` is always included).
+    phi : callable
+        ``phi(tau)`` with ``tau`` a scalar or an ``(n,)`` array returns the nonlinear basis
+        function, ``(n_t, 1)`` or ``(n_t, n)``.
+    tau_grid_s : (n_grid,) array
+        Increasing, logarithmically spaced candidate values of ``tau``.
+    weights : (n_t, n) array, optional
+        Per-sample weights (0 excludes a sample).
+
+    Returns
+    -------
+    tau_s, amplitude, offset : (n,) arrays
+        ``tau``, ``A`` and ``B``; NaN where the fit is undetermined (``tau`` at the grid's
+        end or fewer than ``3 + len(basis)`` samples).
+    coef : (len(basis), n) array
+        The amplitudes ``C_j``.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    n_t, n = v.shape
+    finite = np.isfinite(v)
+    w = np.ones((n_t, n)) if weights is None else np.asarray(weights, dtype=np.float64).copy()
+    w[~finite] = 0.0
+    # Centred data (the constant is a basis function, so B only shifts by the mean); the
+    # sums below then cancel far less.
+    mean = (w * np.where(finite, v, 0.0)).sum(axis=0) / np.maximum(w.sum(axis=0), 1e-300)
+    y = np.where(finite, v - mean, 0.0)
+    wy = w * y
+    yy = (wy * y).sum(axis=0)
+    basis = [np.ones((n_t, 1))] + [np.asarray(b, dtype=np.float64).reshape(n_t, -1) for b in basis]
+    p = len(basis) + 1
+    wb = [w * b for b in basis]                                      # (n_t, n) each
+    gram = np.empty((n, p, p))
+    rhs = np.empty((n, p))
+    for i in range(p - 1):
+        rhs[:, i] = (basis[i] * wy).sum(axis=0)
+        for j in range(i, p - 1):
+            gram[:, i, j] = gram[:, j, i] = (wb[i] * basis[j]).sum(axis=0)
+
+    def solve(tau):
+        """Coefficients and residual for candidate ``tau`` (scalar or (n,))."""
+        f = np.asarray(phi(tau), dtype=np.float64).reshape(n_t, -1)
+        if f.shape[1] == 1:   # one function for all neurons: matrix-vector products
+            f = f[:, 0]
+            cross = [f @ b for b in wb]
+            g_ff, r_f = (f * f) @ w, f @ wy
+        else:
+            cross = [(b * f).sum(axis=0) for b in wb]
+            g_ff, r_f = (w * f * f).sum(axis=0), (wy * f).sum(axis=0)
+        g = gram.copy()
+        for i, c in enumerate(cross):
+            g[:, i, -1] = g[:, -1, i] = c
+        g[:, -1, -1] = g_ff
+        r = rhs.copy()
+        r[:, -1] = r_f
+        # A tiny ridge keeps (near-)collinear bases solvable; it is far below any signal.
+        scale = np.maximum(np.einsum("npp->np", g).max(axis=1), 1e-300)
+        g += 1e-12 * scale[:, None, None] * np.eye(p)[None]
+        x = np.linalg.solve(g, r[..., None])[..., 0]
+        return x, yy - np.sum(r * x, axis=1)
+
+    def vertex(log_tau, h, k):
+        """Vertex of the least-squares parabola through the residuals at ``log_tau + h m``."""
+        m = np.arange(-k, k + 1)
+        sse = np.stack([solve(np.exp(log_tau + h * j))[1] for j in m])
+        coef = np.linalg.lstsq(np.stack([np.ones(m.size), m, m * m], axis=1), sse, rcond=None)[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = np.where(coef[2] > 0, -0.5 * coef[1] / coef[2], 0.0)
+        return log_tau + h * np.clip(shift, -k, k)
+
+    coarse = np.asarray(tau_grid_s, dtype=np.float64)
+    sse = np.stack([solve(tau)[1] for tau in coarse])
+    kc = np.argmin(sse, axis=0)
+    at_edge = (kc == 0) | (kc == len(coarse) - 1)
+    # The vertex of a residual that is not exactly quadratic moves with the spacing of the
+    # points (by ~1e-3 at the coarse spacing h, ~1e-7 at h/500).
+    h = np.log(coarse[1] / coarse[0])
+    log_tau = np.log(coarse[np.clip(kc, 1, len(coarse) - 2)])
+    for spacing, k in ((h / 5, 5), (h / 50, 5), (h / 500, 3)):
+        log_tau = vertex(log_tau, spacing, k)
+    tau = np.exp(log_tau)
+    x, _ = solve(tau)
+    enough = np.sum(w > 0, axis=0) >= 3 + len(basis) - 1
+    tau = np.where(at_edge | ~enough, np.nan, tau)
+    return tau, x[:, -1], x[:, 0] + mean, x[:, 1:-1].T
 
 
 def fit_exponentials(t_s, v, tau_grid_s, fixed_tau_s=None, weights=None):
@@ -46,67 +135,44 @@ def fit_exponentials(t_s, v, tau_grid_s, fixed_tau_s=None, weights=None):
 
     Returns
     -------
-    tau_s, amplitude, offset : (n,) arrays
-        ``tau``, ``A`` and ``B``; NaN where the fit is undetermined.
-    coef_fixed : (n_fixed, n) array
-        The amplitudes ``C_j``.
+    tau_s, amplitude, offset, coef_fixed
+        As :func:`fit_separable`.
     """
-    v = np.asarray(v, dtype=np.float64)
-    n_t, n = v.shape
-    t = np.broadcast_to(np.asarray(t_s, dtype=np.float64).reshape(n_t, -1), (n_t, n)).T  # (n, n_t)
-    w = np.ones((n_t, n)) if weights is None else np.asarray(weights, dtype=np.float64)
-    w = np.where(np.isfinite(v), w, 0.0).T
-    y = np.where(np.isfinite(v), v, 0.0).T * np.sqrt(w)
-    fixed = np.zeros((0, n)) if fixed_tau_s is None else np.atleast_2d(np.asarray(fixed_tau_s, float))
-    base = [np.ones((n, n_t))] + [np.exp(-t / ft[:, None]) for ft in fixed]
-    sw = np.sqrt(w)[..., None]
-    shared = weights is None and len(fixed) == 0 and np.all(np.isfinite(v)) and \
-        np.ndim(t_s) == 1
-    t1 = np.asarray(t_s, dtype=np.float64)
+    t = np.asarray(t_s, dtype=np.float64).reshape(np.shape(v)[0], -1)
+    fixed = np.zeros((0, 1)) if fixed_tau_s is None else np.atleast_2d(np.asarray(fixed_tau_s, float))
+    basis = [np.exp(-t / ft[None, :]) for ft in fixed]
+    return fit_separable(v, basis, lambda tau: np.exp(-t / np.reshape(tau, (1, -1))), tau_grid_s, weights)
 
-    def scan(grid):  # grid: (n_grid, n) candidate taus per neuron -> (n_grid, n) residuals
-        sse = np.empty(grid.shape)
-        if shared and np.all(grid == grid[:, :1]):
-            # Same basis [1, exp(-t/tau)] for every neuron: residual through 2x2 normal
-            # equations shared by all neurons, SSE = |y|^2 - r^T G^-1 r.
-            yy = np.sum(v * v, axis=0)
-            for k in range(grid.shape[0]):
-                phi = np.exp(-t1 / grid[k, 0])
-                g = np.array([[n_t, phi.sum()], [phi.sum(), phi @ phi]])
-                r = np.stack([v.sum(axis=0), phi @ v])
-                sse[k] = yy - np.sum(r * np.linalg.solve(g, r), axis=0)
-            return sse
-        for k in range(grid.shape[0]):
-            a = np.stack(base + [np.exp(-t / grid[k][:, None])], axis=-1) * sw
-            _, r = _solve_batched(a, y)
-            sse[k] = np.sum(r * r, axis=1)
-        return sse
 
-    coarse = np.asarray(tau_grid_s, dtype=np.float64)
-    sse = scan(np.repeat(coarse[:, None], n, axis=1))
-    kc = np.argmin(sse, axis=0)
-    at_edge = (kc == 0) | (kc == len(coarse) - 1)
-    # Fine grid (21 points) between the coarse neighbours of each neuron's minimum.
-    kc = np.clip(kc, 1, len(coarse) - 2)
-    lo, hi = np.log(coarse[kc - 1]), np.log(coarse[kc + 1])
-    frac = np.linspace(0.0, 1.0, 21)[:, None]
-    log_fine = lo + frac * (hi - lo)
-    sse = scan(np.exp(log_fine))
-    k = np.clip(np.argmin(sse, axis=0), 1, len(frac) - 2)
-    cols = np.arange(n)
-    s0, s1, s2 = sse[k - 1, cols], sse[k, cols], sse[k + 1, cols]
-    denom = s0 - 2 * s1 + s2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        shift = np.where(denom > 0, 0.5 * (s0 - s2) / denom, 0.0)
-    shift = np.clip(shift, -1.0, 1.0)
-    step = (hi - lo) / (len(frac) - 1)
-    tau = np.exp(log_fine[k, cols] + shift * step)
-    a = np.stack(base + [np.exp(-t / tau[:, None])], axis=-1) * sw
-    x, _ = _solve_batched(a, y)
-    enough = np.sum(w > 0, axis=1) >= 3 + len(fixed)
-    bad = at_edge | ~enough
-    tau = np.where(bad, np.nan, tau)
-    return tau, x[:, -1], x[:, 0], x[:, 1:-1].T
+def step_shape(t_s, t_on_s, t_off_s, tau_s):
+    """Membrane response to a current step, in units of its steady-state amplitude.
+
+    ``c dV/dt = -c (V - B)/tau + I`` for ``t_on <= t < t_off`` gives ``V = B + D g(t)``,
+    ``D = I tau / c`` and
+
+        g = 0                                         for t < t_on
+        g = 1 - exp(-(t - t_on)/tau)                  for t_on <= t < t_off
+        g = (1 - exp(-(t_off - t_on)/tau)) exp(-(t - t_off)/tau)   for t >= t_off
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    rise = 1.0 - np.exp(-np.clip(t - t_on_s, 0.0, t_off_s - t_on_s) / tau_s)
+    return rise * np.exp(-np.maximum(t - t_off_s, 0.0) / tau_s)
+
+
+def fit_step_response(t_s, v, t_on_s, t_off_s, tau_grid_s, weights=None):
+    """Fit ``v = B + D g(t; tau)`` (:func:`step_shape`) to the whole response per neuron.
+
+    Both the rise and the decay carry ``tau``; with the baseline before the step the fit
+    resolves ``tau`` about 1.7x as finely (three times in variance) as a 3-tau decay alone.
+
+    Returns
+    -------
+    tau_s, amplitude ``D``, offset ``B`` : (n,) arrays
+    """
+    t = np.asarray(t_s, dtype=np.float64).reshape(-1, 1)
+    shape = lambda tau: step_shape(t, t_on_s, t_off_s, np.reshape(tau, (1, -1)))  # noqa: E731
+    tau, amp, base, _ = fit_separable(v, [], shape, tau_grid_s, weights)
+    return tau, amp, base
 
 
 def log_grid(lo, hi, ratio=1.1):

@@ -5,6 +5,14 @@ of BrainScaleS-2): leak potential -> membrane time constant -> reset ->
 threshold -> refractory time -> synaptic time constant -> synaptic gain. Each parameter
 is searched by an algorithm of :mod:`.algorithms` over a measurement of :mod:`.measure`;
 the two never see each other's internals.
+
+The DAC steps of the time constants and the gain (0.08-0.24 % of the value) are finer than
+one measurement through the noisy membrane resolves (0.7-1 step per run even with the
+precise protocols). After the search, each of them ends with a regression over many
+probes around its estimate (:func:`.refine.refine`: each neuron's transfer is a straight
+line in the code after the map that linearises the nominal transfer), which averages the
+noise down to ~0.1-0.2 step: ``FINE`` for tau_m, ``PSP_FINE`` for tau_syn and the gain,
+which share their runs.
 """
 
 from __future__ import annotations
@@ -33,11 +41,17 @@ ALGORITHMS = ("predictive", "binary", "noisy")
 POLISH = {"tau_m": (-6, -2, 2, 6), "tau_syn": (-6, -2, 2, 6), "syn_gain": (-6, -2, 2, 6),
           "v_th": (-3, 3)}
 
-#: Final stage for the parameters whose DAC step (0.1-0.2 %) is finer than one measurement
-#: resolves: (measurement, code offsets, repeats). Its probes alone are regressed with a
-#: window of a few codes, so that the line is not bent by the far probes of the search.
-FINE = {"tau_m": ("tau_m_fine", (-3, -1, 1, 3), 10), "tau_syn": ("tau_syn", (-2, 2), 8),
-        "syn_gain": ("syn_gain", (-2, 2), 8)}
+#: Final stage for tau_m, whose DAC step (0.08 %) is finer than one measurement resolves:
+#: (measurement, code offsets, repeats). Its probes alone are regressed.
+FINE = {"tau_m": ("tau_m_fine", (-2, -1, 1, 2), 16)}
+FINE_WINDOW = 16
+
+#: Final stage for tau_syn and the gain (DAC steps 0.18 and 0.24 %), which every PSP run
+#: measures together: each run moves both codes by one pair of offsets (the two designs
+#: uncorrelated), then each parameter is regressed over every PSP run of the calibration
+#: within ``PSP_WINDOW`` codes.
+PSP_FINE = (((-2, 1), (-1, -2), (1, 2), (2, -1)), 8)
+PSP_WINDOW = 16
 
 
 def _log(msg: str) -> None:
@@ -87,18 +101,44 @@ def _measure_all(meas: Measurements, codes: dict) -> dict:
 
 def _fine(res, codes: dict, param: str, method, offsets, repeats: int, target, lin) -> np.ndarray:
     """Codes from a regression over ``repeats`` rounds of probes at ``offsets`` around
-    ``res.codes`` with the fine measurement ``method`` (adds its runs to ``res``)."""
+    the estimate with the fine measurement ``method`` (adds its runs to ``res``).
+
+    The rounds come in two halves, the second centred on the estimate from the first: when
+    the search ended a few codes off, the final line is then not extrapolated far beyond
+    the probes that determine it.
+    """
     from .algorithms import SearchResult
 
     history = []
-    for _ in range(repeats):
-        for off in offsets:
-            probe = np.clip(res.codes + off, 0, 1023)
-            history.append((probe, method({**codes, param: probe})))
+    centre = res.codes
+    for half in (repeats // 2, repeats - repeats // 2):
+        for _ in range(half):
+            for off in offsets:
+                probe = np.clip(centre + off, 0, 1023)
+                history.append((probe, method({**codes, param: probe})))
+        fine = SearchResult(centre, res.measured, res.bracketed, len(history), history=history)
+        centre = refine(fine, target, lin, window=FINE_WINDOW)
     res.n_runs += len(history)
-    fine = SearchResult(res.codes, res.measured, res.bracketed, len(history), history=history)
-    window = 2 * max(abs(o) for o in offsets)
-    return refine(fine, target, lin, window=window)
+    return centre
+
+
+def _psp_fine(meas: Measurements, codes: dict, params, success: dict, targets, process) -> None:
+    """Joint final stage of tau_syn and the gain (see ``PSP_FINE``); updates ``codes``."""
+    from .algorithms import SearchResult
+
+    mine = [p for p in ("tau_syn", "syn_gain") if p in params]
+    start = {p: codes[p].copy() for p in mine}
+    offsets, repeats = PSP_FINE
+    for _ in range(repeats):
+        for pair in offsets:
+            probe = {p: np.clip(start[p] + o, 0, 1023) for p, o in zip(("tau_syn", "syn_gain"), pair)
+                     if p in mine}
+            meas.psp({**codes, **probe})
+    for p in mine:
+        history = [(entry[p][0], entry[p][1]) for entry in meas.psp_log]
+        res = SearchResult(start[p], np.full(start[p].shape, np.nan), success[p], 0, history=history)
+        est = refine(res, targets.value(p), _linearise(process, p), window=PSP_WINDOW)
+        codes[p] = np.where(success[p], est, start[p])
 
 
 def _linearise(process, param):
@@ -179,6 +219,7 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
     n = runner.n_neurons
     initial = {p: np.asarray(c, dtype=np.int64).copy() for p, c in chip.codes.items()}
     before = _measure_all(meas, initial) if measure_before else {}
+    meas.psp_log.clear()
     codes = {p: np.full(n, c, dtype=np.int64) for p, c in predicted_codes(process, targets).items()}
     meas.characterise(codes)
     success, achieved, reasons = {}, {}, {}
@@ -234,6 +275,8 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
             meas.characterise(codes)
         if p == "tau_m":
             meas.context["tau_m_s"] = res.measured
+    if any(p in params for p in ("tau_syn", "syn_gain")):
+        _psp_fine(meas, codes, params, success, targets, process)
     # Verify: every parameter measured at the final configuration.
     after = _measure_all(meas, codes)
     for p in params:

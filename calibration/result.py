@@ -35,12 +35,18 @@ def hardware_fingerprint(chip) -> str:
     return chip.with_codes(zeros).fingerprint()
 
 
+#: Changes whenever the calibration's protocols change what it finds, so that a cache
+#: written by an earlier flow of the same package version is not read back.
+FLOW_REVISION = 2
+
+
 def cache_key(hw_fingerprint: str, targets: Targets, settings: dict) -> str:
-    """sha256 of the hardware fingerprint, the targets, the settings and the package version."""
+    """sha256 of the hardware fingerprint, the targets, the settings, the package version
+    and the flow's revision."""
     from anamorph import __version__
 
     blob = json.dumps({"chip": hw_fingerprint, "targets": targets.to_dict(), "settings": settings,
-                       "anamorph": __version__}, sort_keys=True)
+                       "anamorph": __version__, "flow": FLOW_REVISION}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -136,25 +136,39 @@ def refractory_time(v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: 
     m = (since_s >= lag_s + 0.5 * dt_s) & (since_s < s_max_s) & ~(until_s < dt_s * 0.999) & np.isfinite(v)
     n = v.shape[-1]
     m2 = m.reshape(-1, n)
-    keep = np.any(m2, axis=1)  # drop sample rows no neuron uses (most of them)
-    m2 = m2[keep]
-    s = np.where(m2, since_s.reshape(-1, n)[keep], 0.0)
-    y = np.where(m2, v.reshape(-1, n)[keep], 0.0)
-    w = m2.astype(np.float64)
+    # Sufficient statistics per distinct time since the spike: the model is the same for
+    # every sample at one ``s``, so counts, sums and sums of squares there give the exact
+    # residual. Sample and spike times share the emulator's step grid, so ``s`` takes few
+    # values (a few dozen, against thousands of samples).
+    rows, col = np.nonzero(m2)
+    s_all, y_all = since_s.reshape(-1, n)[rows, col], v.reshape(-1, n)[rows, col]
+    k = np.rint(s_all / dt_s).astype(np.int64)
+    if k.size and np.all(np.abs(s_all - k * dt_s) <= 1e-6 * dt_s):  # on the step grid: no sort
+        inv = k - k.min()
+        s = ((np.arange(inv.max() + 1) + k.min()) * dt_s)[:, None]
+    else:
+        key = np.rint(s_all / (1e-6 * dt_s)).astype(np.int64)
+        uniq, inv = np.unique(key, return_inverse=True)
+        s = (uniq * (1e-6 * dt_s))[:, None]
+    flat = inv.ravel() * n + col
+    size = s.size * n
+    cnt = np.bincount(flat, minlength=size).reshape(-1, n).astype(np.float64)
+    sum_y = np.bincount(flat, weights=y_all, minlength=size).reshape(-1, n)
+    yy = np.bincount(col, weights=y_all * y_all, minlength=n)
     tau = np.asarray(tau_m_s, dtype=np.float64)[None, :]
 
     def sse_at(T):  # T: (n,) candidate clamp ends -> (n,) residuals
         after = s >= T
         decay = np.exp(-np.maximum(s - T, 0.0) / tau)
-        b1 = w * np.where(after, decay, 1.0)
-        b2 = w * np.where(after, 1.0 - decay, 0.0)
-        a11, a12, a22 = (b1 * b1).sum(0), (b1 * b2).sum(0), (b2 * b2).sum(0)
-        r1, r2 = (b1 * y).sum(0), (b2 * y).sum(0)
+        b1 = np.where(after, decay, 1.0)
+        b2 = np.where(after, 1.0 - decay, 0.0)
+        a11, a12, a22 = (cnt * b1 * b1).sum(0), (cnt * b1 * b2).sum(0), (cnt * b2 * b2).sum(0)
+        r1, r2 = (b1 * sum_y).sum(0), (b2 * sum_y).sum(0)
         det = a11 * a22 - a12 * a12
         det = np.where(np.abs(det) > 0, det, np.inf)
         x1 = (a22 * r1 - a12 * r2) / det
         x2 = (a11 * r2 - a12 * r1) / det
-        return (w * (y - x1 * b1 - x2 * b2) ** 2).sum(0)
+        return yy - x1 * r1 - x2 * r2
 
     # Coarse grid, then a fine one (10x denser) around each neuron's best coarse point.
     coarse = np.asarray(grid_s, dtype=np.float64)[::10]
@@ -171,4 +185,4 @@ def refractory_time(v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: 
         shift = np.clip(np.where(denom > 0, 0.5 * (s0 - s2) / denom, 0.0), -1, 1)
     step = fine_step
     est = grid[k, cols] + shift * step - lag_s
-    return np.where(w.sum(axis=0) >= min_count, est, np.nan)
+    return np.where(cnt.sum(axis=0) >= min_count, est, np.nan)

@@ -68,6 +68,27 @@ def test_search_finds_best_code(which, increasing):
     assert np.array_equal(res.codes[~reachable], end[~reachable])
 
 
+def test_predictive_search_leaves_a_window_that_does_not_bracket():
+    """A quantised reading (plateaus, like the refractory clamp in whole time steps) far
+    from its prediction: the Newton step, made with the nominal slope on a flat plateau,
+    lands short, and the bisection window's unmeasured end does not bracket the target.
+    The search must notice it from the final bracket and search the whole range, whichever
+    end of the bracket it would have kept."""
+    xs = np.arange(1024)
+    nominal = 0.2 + 0.6 * xs / 1023
+    gain = np.linspace(0.8, 1.25, N)          # some neurons' edges lie far from the prediction
+
+    def measure(c):
+        return np.floor((0.2 + 0.6 * gain * np.asarray(c) / 1023) / 0.1) * 0.1
+
+    target = 0.45                              # an edge between the levels 0.4 and 0.5
+    res = algorithms.predictive_search(measure, target, N, lambda v: np.interp(v, nominal, xs),
+                                       lambda c: np.full(np.shape(c), 0.6 / 1023))
+    truth = np.ceil((0.5 - 0.2) * 1023 / (0.6 * gain))  # first code reading 0.5 (exact edge)
+    assert res.bracketed.all()
+    assert np.all((res.lo == truth - 1) & (res.hi == truth))
+
+
 def test_noisy_search_starts_from_different_codes():
     f, _, _ = _transfer(3)
     first = []
@@ -119,6 +140,52 @@ def test_fit_psp_with_known_tau_m():
     np.testing.assert_allclose(est, tau_s, rtol=1e-4)
     area = amp * est + cf[0] * tau_m  # = I0 tau_m tau_s / c
     np.testing.assert_allclose(area, i0 * tau_m * tau_s / c, rtol=1e-3)
+
+
+def test_fit_step_response_recovers_tau():
+    """Rise, plateau and decay of ``c dV/dt = -c (V - B)/tau + I`` (the analytic solution,
+    sampled at the ADC's uneven times) give back tau, the amplitude I tau / c and B."""
+    rng = np.random.default_rng(3)
+    n = 200
+    t = np.floor(np.arange(0, 60e-6, 1.7e-6) / 0.5e-6) * 0.5e-6
+    tau = 6e-6 * np.exp(0.1 * rng.standard_normal(n))
+    base, amp = 0.4 + 0.01 * rng.standard_normal(n), 0.45
+    t_on, t_off = 15e-6, 33e-6
+    rise = 1 - np.exp(-np.clip(t[:, None] - t_on, 0, t_off - t_on) / tau)
+    v = base + amp * rise * np.exp(-np.maximum(t[:, None] - t_off, 0) / tau)
+    v[t < 9e-6] = np.nan                      # samples left out, as the measurement does
+    est, a, b = fits.fit_step_response(t, v, t_on, t_off, fits.log_grid(2e-6, 18e-6))
+    np.testing.assert_allclose(est, tau, rtol=1e-6)
+    np.testing.assert_allclose(a, amp, rtol=1e-6)
+    np.testing.assert_allclose(b, base, atol=1e-9)
+
+
+def test_psp_train_fit_gives_tau_syn_and_area():
+    """A train of analytic PSPs, each starting a delay after its volley, on a settling
+    baseline: the separable fit with the train basis returns tau_syn, and the amplitudes
+    the area of one PSP, ``I_0 r tau_s`` (Rotter & Diesmann 1999 kernel, integrated)."""
+    from anamorph.calibration.synapse import psp_area, train_basis
+
+    rng = np.random.default_rng(4)
+    n = 100
+    dt, period, n_rep, t0 = 0.5e-6, 38e-6, 5, 32e-6
+    t = (np.floor(np.arange(0, t0 + n_rep * period, 1.7e-6) / dt) * dt)[:, None]
+    tau_s = 6e-6 * np.exp(0.1 * rng.standard_normal(n))
+    tau_m = 12.7e-6 * np.exp(0.02 * rng.standard_normal(n))
+    i0_r = 0.05 * (1 + 0.1 * rng.standard_normal(n))     # I_0 r (V)
+    k = i0_r * tau_s / (tau_s - tau_m)
+    delay = 0.5 * dt
+    v = 0.2 + 0.2 * np.exp(-t / tau_m)
+    for j in range(n_rep):
+        s = t - t0 - j * period - delay
+        v = v + np.where(s > 0, k * (np.exp(-s / tau_s) - np.exp(-s / tau_m)), 0.0)
+    basis = [np.exp(-t / tau_m), train_basis(t, t0, period, n_rep, tau_m)]
+    est, amp, off, (_, c_m) = fits.fit_separable(
+        v, basis, lambda tau: train_basis(t, t0, period, n_rep, np.reshape(tau, (1, -1))),
+        fits.log_grid(1e-6, 30e-6))
+    np.testing.assert_allclose(est, tau_s, rtol=1e-6)
+    np.testing.assert_allclose(off, 0.2, atol=1e-9)
+    np.testing.assert_allclose(psp_area(amp, c_m, est, tau_m, 2 * dt), i0_r * tau_s, rtol=1e-6)
 
 
 def test_spike_aligned_reset_threshold_refractory():
