@@ -117,8 +117,7 @@ class Measurements(SynapseMeasurements):
 
     # -- membrane time constant -------------------------------------------------------------
     def step_response(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4,
-                      plateau: bool = False, duration_s: float | None = None,
-                      batch: int | None = None, tau_known=None, step_taus: float = 1.0):
+                      plateau: bool = False):
         """(tau_m, r = dV_ss / I_stim) per neuron from one current step, no spikes.
 
         The current would lift a nominal neuron with ``tau_guess`` by ``dv`` at steady
@@ -126,15 +125,13 @@ class Measurements(SynapseMeasurements):
         neuron, whose membrane ramps as ``I t / c``, stays inside the ADC's range: at most
         ``dv``) and ``r`` is NaN; with ``plateau`` it lasts ``10 tau_guess`` (``dv`` 0.15 V,
         room for a neuron twice as slow) and the plateau gives ``r``. The decay
-        ``B + A exp(-t/tau)`` after the step is fitted to the rest of the run
-        (``duration_s``, default: the quiet runs' length).
-        ``step_taus`` sets the length of a non-plateau step in units of ``tau_guess``.
+        ``B + A exp(-t/tau)`` after the step is fitted to the rest of the quiet run.
         """
         dv_v = 0.15 if plateau else dv_v
         i = self._current_for(dv_v, tau_guess_s)
         t_on = self.t_on_s
-        t_off = self._grid(t_on + (10.0 if plateau else step_taus) * tau_guess_s)
-        obs = self._quiet(codes, Stimulus(i, t_on, t_off), duration_s, batch)
+        t_off = self._grid(t_on + (10.0 if plateau else 1.0) * tau_guess_s)
+        obs = self._quiet(codes, Stimulus(i, t_on, t_off))
         t, v = obs.adc_t_s, np.nanmean(obs.adc_v, axis=0)
         after = t > t_off
         tau, amp, off, _ = fits.fit_exponentials(t[after] - t_off, v[after],
@@ -145,8 +142,8 @@ class Measurements(SynapseMeasurements):
             t_top = t_off - 2 * tau_guess_s
             top = fits.window_mean(t, obs.adc_v, t_top, t_off)
             # The rise 1 - exp(-(t - t_on)/tau) averaged over the samples of the top window
-            # (tau from the decay, or a better one given): corrects for the incomplete rise.
-            tau_ok = np.where(np.isfinite(tau), tau, tau_guess_s) if tau_known is None else tau_known
+            # (tau from the decay): corrects for the incomplete rise.
+            tau_ok = np.where(np.isfinite(tau), tau, tau_guess_s)
             sel = (t >= t_top) & (t < t_off)
             rise = np.mean(1.0 - np.exp(-(t[sel, None] - t_on) / tau_ok[None, :]), axis=0)
             r = (top - base) / rise / i
@@ -157,7 +154,7 @@ class Measurements(SynapseMeasurements):
         return tau
 
     def transient(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45,
-                  step_taus: float = 3.0, batch: int | None = None):
+                  step_taus: float = 3.0):
         """(tau_m, r = D / I) of neurons near ``tau_guess`` from their whole step response.
 
         ``V = B + D g(t; tau_m)`` (:func:`.fits.fit_step_response`): rise, decay and the
@@ -182,7 +179,7 @@ class Measurements(SynapseMeasurements):
         top = float(self.process.data["adc"]["v_hi"]) - 0.04
         dv = np.clip(top - np.where(ok, vl, self.targets.v_leak_v), 0.05, dv_v)
         i = np.where(ok, dv / np.where(ok, r, 1.0), dv * self.c_mem_f / tau_guess_s)
-        obs = self._quiet(codes, Stimulus(i, t_on, t_off), duration, batch or self.batch_fine)
+        obs = self._quiet(codes, Stimulus(i, t_on, t_off), duration, self.batch_fine)
         v = np.nanmean(obs.adc_v, axis=0)
         # A run starts with the membrane at rest and noise-free: until its noise has grown
         # to full size (~1.5 tau) it does not dither the ADC, whose levels would then bias
