@@ -26,7 +26,7 @@ The protocols (equations: current-based LIF, ``c dV/dt = -(c/tau_m)(V - v_leak) 
 
 A run starts with every membrane at rest and noise-free; until the noise has grown to full
 size (~1.5 tau_m) it does not dither the 8-bit ADC, so the precise fits leave those
-samples out.
+samples out (:meth:`Measurements._settled_mean`).
 
 Runs share a few fixed shapes (batch size, duration, network) so that the emulator
 compiles each shape once: "quiet" runs (no spikes: leak, steps), "firing" runs and
@@ -100,6 +100,18 @@ class Measurements(SynapseMeasurements):
     def _grid(self, t_s: float) -> float:
         """``t_s`` moved to the middle of an emulator time step (no rounding ambiguity)."""
         return float((np.floor(t_s / self.dt_s) + 0.5) * self.dt_s)
+
+    @staticmethod
+    def _settled_mean(obs, tau_s: float) -> np.ndarray:
+        """Mean over the copies of the ADC samples, NaN before ``1.5 tau_s``.
+
+        A run starts with every membrane at rest and noise-free: until its noise has grown
+        to full size it does not dither the 8-bit ADC, whose levels would then bias each
+        neuron's early samples by up to half a step.
+        """
+        v = np.nanmean(obs.adc_v, axis=0)  # the copies share their sample times
+        v[obs.adc_t_s < 1.5 * tau_s] = np.nan
+        return v
 
     def _quiet(self, codes: dict, stimulus=None, duration_s=None, batch=None):
         codes = {**codes, "v_th": self.extreme_code("v_th", True)}
@@ -180,11 +192,7 @@ class Measurements(SynapseMeasurements):
         dv = np.clip(top - np.where(ok, vl, self.targets.v_leak_v), 0.05, dv_v)
         i = np.where(ok, dv / np.where(ok, r, 1.0), dv * self.c_mem_f / tau_guess_s)
         obs = self._quiet(codes, Stimulus(i, t_on, t_off), duration, self.batch_fine)
-        v = np.nanmean(obs.adc_v, axis=0)
-        # A run starts with the membrane at rest and noise-free: until its noise has grown
-        # to full size (~1.5 tau) it does not dither the ADC, whose levels would then bias
-        # the baseline by up to half a step per neuron.
-        v[obs.adc_t_s < 1.5 * tau_guess_s] = np.nan
+        v = self._settled_mean(obs, tau_guess_s)
         tau, amp, _ = fits.fit_step_response(obs.adc_t_s, v, t_on, t_off,
                                              fits.log_grid(tau_guess_s / 3, tau_guess_s * 3))
         return tau, amp / i

@@ -122,9 +122,7 @@ class SynapseMeasurements:
         obs = self.runner.run(codes, duration, inputs=inputs, weights=[w],
                               stimulus=Stimulus(i_low, 0.0, duration + 1.0))
         t = obs.adc_t_s[:, None]
-        v = np.nanmean(obs.adc_v, axis=0)  # the copies share their sample times
-        # Before ~1.5 tau_m the noise has not grown to full size and does not dither the ADC.
-        v[obs.adc_t_s < 1.5 * tau_nom] = np.nan
+        v = self._settled_mean(obs, tau_nom)
         basis = [np.exp(-t / tau_m), train_basis(t, t0, period, n_rep, tau_m)]
         lo, hi = self.value_range("tau_syn")
         tau_s, amp, _, (_, c_m) = fits.fit_separable(
