@@ -44,7 +44,7 @@ def fit_overlay(out: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from anamorph.circuits.lif import simulate_lif_current
+    from anamorph.circuits.lif.circuit import simulate_lif_current
     from anamorph.circuits.sweep import read_sweep
     from anamorph.models.lif_fit import fit_lif_instance, lif_spike_times
 

@@ -29,7 +29,7 @@ def _rss_mb(pid: int) -> float:
 
 
 def throughput(n: int, seed: int) -> None:
-    from anamorph.circuits import lif
+    from anamorph.circuits.lif import circuit as lif
     from anamorph.circuits.sweep import run_sweep
 
     settings = dict(lif.DEFAULT_SETTINGS)
@@ -50,7 +50,7 @@ def throughput(n: int, seed: int) -> None:
 
 
 def memory(sims: int, max_tasks: int, seed: int) -> None:
-    from anamorph.circuits import lif
+    from anamorph.circuits.lif import circuit as lif
     from anamorph.circuits.sweep import SweepableCircuit
     from anamorph.circuits.sweep_worker import Worker
 

@@ -27,9 +27,21 @@ def unit_of(column: str) -> str:
     return "1"
 
 
-def _save(fig, path: Path) -> Path:
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
     io.write_with(path, lambda p: fig.savefig(p, dpi=90, format="png"), suffix=".png")
-    return path
+    pyplot().close(fig)
+    return Path(path)
 
 
 def histograms(table: pd.DataFrame, out_dir, columns=None) -> list[Path]:
@@ -37,11 +49,7 @@ def histograms(table: pd.DataFrame, out_dir, columns=None) -> list[Path]:
 
     Pages are ``histograms-<n>.png``; returns their paths.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = table[table["status"] == "ok"]
     cols = [c for c in (columns or table.columns) if c not in META_COLUMNS
             and pd.api.types.is_float_dtype(table[c])]
@@ -61,18 +69,14 @@ def histograms(table: pd.DataFrame, out_dir, columns=None) -> list[Path]:
             ax.set_visible(False)
         fig.suptitle(f"{len(ok)} of {len(table)} instances ok")
         fig.tight_layout()
-        paths.append(_save(fig, Path(out_dir) / f"histograms-{page}.png"))
+        paths.append(save(fig, Path(out_dir) / f"histograms-{page}.png"))
         plt.close(fig)
     return paths
 
 
 def transfer_curves(table: pd.DataFrame, out_dir, name: str = "dac") -> list[Path]:
     """For each ``"<param>@<x>"`` family, every instance's value against ``x`` (one PNG each)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ok = table[table["status"] == "ok"]
     families: dict[str, list[tuple[float, str]]] = {}
     for col in table.columns:
@@ -92,6 +96,6 @@ def transfer_curves(table: pd.DataFrame, out_dir, name: str = "dac") -> list[Pat
         ax.set_title(f"{name}: {param}, {len(ok)} instances")
         fig.tight_layout()
         safe = re.sub(r"[^A-Za-z0-9_]+", "_", param)
-        paths.append(_save(fig, Path(out_dir) / f"transfer-{safe}.png"))
+        paths.append(save(fig, Path(out_dir) / f"transfer-{safe}.png"))
         plt.close(fig)
     return paths

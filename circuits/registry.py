@@ -10,10 +10,10 @@ from __future__ import annotations
 import importlib
 
 CIRCUITS: dict[str, str] = {
-    "lif": "anamorph.circuits.lif",
-    "synapse": "anamorph.circuits.synapse",
-    "tstdp": "anamorph.circuits.tstdp",
-    "gated-synapse": "anamorph.circuits.gated_synapse",
+    "lif": "anamorph.circuits.lif.circuit",
+    "synapse": "anamorph.circuits.synapse.circuit",
+    "tstdp": "anamorph.circuits.tstdp.sweep",
+    "gated-synapse": "anamorph.circuits.gated_synapse.device",
 }
 
 

@@ -122,7 +122,7 @@ def _lif_behaviour(row, transients: bool) -> dict:
         return p
     import json
 
-    from anamorph.circuits.lif import simulate_lif_current
+    from anamorph.circuits.lif.circuit import simulate_lif_current
 
     settings = json.loads(row["settings"]) if isinstance(row.get("settings"), str) else None
     transients = [(t_s, i_a, simulate_lif_current(int(row["seed"]), int(row["instance"]), t_s, i_a,
@@ -135,7 +135,7 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
     """Fit a ProcessModel to LIF and/or synapse sweep directories (see module docstring).
 
     With ``transients`` each LIF instance is also simulated (ngspice, through
-    :func:`anamorph.circuits.lif.simulate_lif_current`) for the training waveforms of
+    :func:`anamorph.circuits.lif.circuit.simulate_lif_current`) for the training waveforms of
     :mod:`anamorph.models.lif_fit`, and its behavioural parameters are fitted to those
     spike times as well (the latch delay is not in the sweep's measurements).
     """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anamorph.circuits.lif import Instance, simulate_lif_current
+from anamorph.circuits.lif.circuit import Instance, simulate_lif_current
 from anamorph.circuits.testbench import dac_value, lif_rate_hz
 
 SEED, INSTANCE = 5, 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anamorph.circuits.lif import leak_potentials_v
+from anamorph.circuits.lif.circuit import leak_potentials_v
 from anamorph.circuits.process import DEFAULT_PROCESS, Mismatch
 from anamorph.errors import InputError
 from anamorph.ngspice import run_netlist

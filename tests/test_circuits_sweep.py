@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from anamorph.circuits import sweep
-from anamorph.circuits.lif import leak_potentials_v
+from anamorph.circuits.lif.circuit import leak_potentials_v
 from anamorph.circuits.sweep import SweepableCircuit, run_sweep
 from anamorph.errors import InputError
 

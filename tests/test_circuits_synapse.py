@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anamorph.circuits.synapse import SynapseInstance, inl_dnl_lsb
-from anamorph.circuits.synapse_netlist import SynapseDesign
+from anamorph.circuits.synapse.circuit import SynapseInstance, inl_dnl_lsb
+from anamorph.circuits.synapse.netlist import SynapseDesign
 
 
 def test_weight_dac_is_monotonic_and_linear_at_nominal_corner():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from anamorph.circuits.gated_synapse import (GatedSynapseParams, MembraneBench, gate_pwl, simulate,
+from anamorph.circuits.gated_synapse.device import (GatedSynapseParams, MembraneBench, gate_pwl, simulate,
                                              validate)
 from anamorph.errors import InputError
 
@@ -70,7 +70,7 @@ def test_parameter_out_of_declared_range_is_an_input_error(field, value):
 
 def test_ngspice_itself_rejects_an_out_of_range_parameter():
     """Bypassing the Python check, ngspice's OSDI loader aborts with a clear message."""
-    from anamorph.circuits.gated_synapse import VA_PATH, netlist
+    from anamorph.circuits.gated_synapse.device import VA_PATH, netlist
     from anamorph.ngspice import Simulator, SimulationError, compile_va
 
     sim = Simulator()
@@ -82,7 +82,7 @@ def test_ngspice_itself_rejects_an_out_of_range_parameter():
 
 def test_monte_carlo_sweep_draws_devices_from_their_seed(tmp_path):
     """Two devices: the measured decay constant equals each device's own drawn tau_decay."""
-    from anamorph.circuits.gated_synapse import SWEEPABLE, DeviceVariation, sample_params
+    from anamorph.circuits.gated_synapse.device import SWEEPABLE, DeviceVariation, sample_params
     from anamorph.circuits.sweep import run_sweep
 
     table = run_sweep(SWEEPABLE, 2, 5, tmp_path, workers=1)

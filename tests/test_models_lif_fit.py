@@ -47,7 +47,7 @@ def test_transient_fit_of_a_known_neuron_predicts_a_new_waveform():
 
 def test_fitted_instances_reproduce_ngspice_on_a_held_out_waveform():
     """>= 90 % of instances: every spike within 2 % of the median ISI (real ngspice)."""
-    from anamorph.circuits.lif import simulate_lif_current
+    from anamorph.circuits.lif.circuit import simulate_lif_current
 
     pm = ProcessModel.default()
     instances = pm.data["instances"].get("lif", [])

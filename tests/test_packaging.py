@@ -32,5 +32,8 @@ def test_wheel_maps_folders_into_the_namespace(tmp_path):
     for layer in LAYERS:
         assert f"anamorph/{layer}/__init__.py" in names
     assert "anamorph/cli.py" in names and "anamorph/ngspice/build.sh" in names
+    for data in ("circuits/gated_synapse/gated_synapse.va", "circuits/tstdp/fitted.json",
+                 "models/data/process_default.json"):
+        assert f"anamorph/{data}" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "anamorph = anamorph.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()

@@ -7,12 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from anamorph.circuits import stdp_protocols as sp
-from anamorph.circuits.stdp_data import HIPPOCAMPAL, PARAMETER_SETS
-from anamorph.circuits.stdp_fit import circuit_predictions, fit_circuit, rule_predictions
-from anamorph.circuits.stdp_rule import weight_change
-from anamorph.circuits.tstdp import TstdpBiases, load_fitted, protocol_weight_change
-from anamorph.circuits.tstdp_bias import biases_for, params_for
+from anamorph.circuits.tstdp import protocols as sp
+from anamorph.circuits.tstdp.data import HIPPOCAMPAL, PARAMETER_SETS
+from anamorph.circuits.tstdp.fit import circuit_predictions, fit_circuit, rule_predictions
+from anamorph.circuits.tstdp.rule import weight_change
+from anamorph.circuits.tstdp.circuit import TstdpBiases, load_fitted, protocol_weight_change
+from anamorph.circuits.tstdp.bias import biases_for, params_for
 from anamorph.errors import InputError
 
 
@@ -76,7 +76,7 @@ def test_bias_out_of_range_is_an_input_error(field, value):
 
 def test_monte_carlo_spread_is_reported(tmp_path):
     from anamorph.circuits.sweep import run_sweep
-    from anamorph.circuits.tstdp import SWEEPABLE
+    from anamorph.circuits.tstdp.sweep import SWEEPABLE
 
     table = run_sweep(SWEEPABLE, 2, 11, tmp_path, workers=1, settings={"protocols": "pairs"})
     ok = table[table["status"] == "ok"]

@@ -7,10 +7,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from anamorph.circuits import stdp_protocols as sp
-from anamorph.circuits.stdp_data import HIPPOCAMPAL, PARAMETER_SETS
-from anamorph.circuits.stdp_fit import fit_rule, rule_predictions
-from anamorph.circuits.stdp_rule import TripletParams, weight_change
+from anamorph.circuits.tstdp import protocols as sp
+from anamorph.circuits.tstdp.data import HIPPOCAMPAL, PARAMETER_SETS
+from anamorph.circuits.tstdp.fit import fit_rule, rule_predictions
+from anamorph.circuits.tstdp.rule import TripletParams, weight_change
 from anamorph.errors import InputError
 
 P = TripletParams(a2p=5e-3, a3p=6e-3, a2m=3e-3, a3m=2e-3, tau_x_s=0.1, tau_y_s=0.12)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, fields
 
-from anamorph.circuits.stdp_data import HIPPOCAMPAL
+from anamorph.circuits.tstdp.data import HIPPOCAMPAL
 from anamorph.errors import InputError
 
-# anamorph.circuits.tstdp imports this module to build its SWEEPABLE: import it lazily here.
 
 PROTOCOL_SETS = ("hippocampal", "pairs")
 
@@ -30,8 +29,8 @@ def column(datum) -> str:
 
 
 def default_biases():
-    """The shipped fitted biases (``circuits/tstdp_fitted.json``), or the design defaults."""
-    from anamorph.circuits.tstdp import FITTED_PATH, TstdpBiases, load_fitted
+    """The shipped fitted biases (``circuits/tstdp/fitted.json``), or the design defaults."""
+    from anamorph.circuits.tstdp.circuit import FITTED_PATH, TstdpBiases, load_fitted
 
     return load_fitted() if FITTED_PATH.is_file() else TstdpBiases()
 
@@ -39,7 +38,7 @@ def default_biases():
 def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     """Weight change of Monte Carlo instance ``instance`` for each protocol."""
     from anamorph.circuits.process import Mismatch
-    from anamorph.circuits.tstdp import CircuitRun, TstdpBiases, protocol_weight_change
+    from anamorph.circuits.tstdp.circuit import CircuitRun, TstdpBiases, protocol_weight_change
 
     biases = TstdpBiases(**{f.name: float(settings[f.name]) for f in fields(TstdpBiases)})
     which = settings.get("protocols", "hippocampal")
@@ -47,20 +46,23 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
         raise InputError(f"protocols must be one of {PROTOCOL_SETS}", field="protocols")
     data = [d for d in HIPPOCAMPAL if which == "hippocampal" or d.kind == "pair"]
     mismatch = Mismatch(int(seed), int(instance), float(settings.get("mismatch_scale", 1.0)))
-    from anamorph.circuits import stdp_protocols
+    from anamorph.circuits.tstdp import protocols as stdp_protocols
 
     return {column(d): protocol_weight_change(stdp_protocols.for_datum(d), biases, CircuitRun(), None, mismatch,
                                               settings.get("corner", "tt")) for d in data}
 
 
 def _figures(table, out_dir):
-    from anamorph.circuits.plasticity_figures import sweep_figures
+    from anamorph.circuits.tstdp.figures import sweep_figures
 
     return sweep_figures(table, out_dir)
 
 
-def make_sweepable():
+def _sweepable():
     from anamorph.circuits.sweep import SweepableCircuit
 
     defaults = {**asdict(default_biases()), "corner": "tt", "mismatch_scale": 1.0, "protocols": "hippocampal"}
     return SweepableCircuit("tstdp", measure, defaults, timeout_s=900.0, figures=_figures)
+
+
+SWEEPABLE = _sweepable()  # ``anamorph sweep tstdp``

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from anamorph.circuits.stdp_rule import TripletParams
+from anamorph.circuits.tstdp.rule import TripletParams
 
 CITATION = ("Pfister & Gerstner, J. Neurosci. 26(38), 2006; data of Wang et al., Nat. Neurosci. 8, 2005; "
             "circuit after Azghadi et al., Neural Networks 45, 2013")

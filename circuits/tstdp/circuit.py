@@ -25,7 +25,7 @@ r2 are read just before their own update, as the rule requires. Resetting a trac
 fixed level gives the *nearest-spike* interaction.
 
 Biases (:class:`TstdpBiases`): four leak currents (time constants) and four source
-voltages (amplitudes). :mod:`anamorph.circuits.tstdp_bias` maps them to the rule's
+voltages (amplitudes). :mod:`anamorph.circuits.tstdp.bias` maps them to the rule's
 parameters and back.
 """
 
@@ -39,7 +39,7 @@ import numpy as np
 from anamorph.errors import InputError
 
 TIME_SCALE = 1e-3  # circuit seconds per biological second
-FITTED_PATH = Path(__file__).with_name("tstdp_fitted.json")  # written by anamorph.circuits.stdp_fit
+FITTED_PATH = Path(__file__).with_name("fitted.json")  # written by anamorph.circuits.tstdp.fit
 
 
 @dataclass(frozen=True)
@@ -224,16 +224,7 @@ def protocol_weight_change(protocol, biases: TstdpBiases, run: CircuitRun = Circ
 
 
 def load_fitted(path=FITTED_PATH) -> "TstdpBiases":
-    """The shipped biases fitted to the hippocampal data (:mod:`anamorph.circuits.stdp_fit`)."""
+    """The shipped biases fitted to the hippocampal data (:mod:`anamorph.circuits.tstdp.fit`)."""
     from anamorph import io
 
     return TstdpBiases(**io.read_json(path)["biases"])
-
-
-def _sweepable():
-    from anamorph.circuits.tstdp_sweep import make_sweepable
-
-    return make_sweepable()
-
-
-SWEEPABLE = _sweepable()  # ``anamorph sweep tstdp`` (see tstdp_sweep)

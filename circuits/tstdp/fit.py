@@ -10,12 +10,12 @@ pre-post-pre data make a real constraint.
 Two stages:
 
 1. :func:`fit_rule` fits the ideal nearest-spike rule (A2p, A3p, A2m, A3m, tau_x, tau_y;
-   tau_plus, tau_minus fixed at 16.8 and 33.7 ms); :func:`anamorph.circuits.tstdp_bias.biases_for`
+   tau_plus, tau_minus fixed at 16.8 and 33.7 ms); :func:`anamorph.circuits.tstdp.bias.biases_for`
    turns it into biases;
 2. :func:`fit_circuit` refines the four amplitude bias voltages with the transistor-level
    circuit in the loop (nominal corner, finite-difference Jacobian).
 
-``python -m anamorph.circuits.stdp_fit --out circuits/tstdp_fitted.json --max-nfev 3``
+``python -m anamorph.circuits.tstdp.fit --out circuits/tstdp/fitted.json --max-nfev 3``
 runs both (about eight minutes on a busy 2-core machine) and writes the fitted biases with
 the per-protocol fit; the file ships in the package.
 """
@@ -28,10 +28,10 @@ from dataclasses import asdict, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from anamorph.circuits import stdp_protocols
-from anamorph.circuits.stdp_data import CITATION, HIPPOCAMPAL
-from anamorph.circuits.stdp_rule import TripletParams, weight_change
-from anamorph.circuits.tstdp import FITTED_PATH, TstdpBiases, load_fitted  # noqa: F401 (re-exported)
+from anamorph.circuits.tstdp import protocols as stdp_protocols
+from anamorph.circuits.tstdp.data import CITATION, HIPPOCAMPAL
+from anamorph.circuits.tstdp.rule import TripletParams, weight_change
+from anamorph.circuits.tstdp.circuit import FITTED_PATH, TstdpBiases, load_fitted  # noqa: F401 (re-exported)
 SIGN_MARGIN = 0.005
 AMPLITUDE_BIASES = ("v_a2p_v", "v_a3p_v", "v_a2m_v", "v_a3m_v")
 _RULE_LOWER = np.log([1e-6, 1e-6, 1e-6, 1e-9, 1e-3, 5e-3])
@@ -73,7 +73,7 @@ def fit_rule(starts=None, data=HIPPOCAMPAL) -> TripletParams:
 
 def circuit_predictions(biases: TstdpBiases, data=HIPPOCAMPAL, **kw) -> np.ndarray:
     """The nominal circuit's weight change for each datum's protocol."""
-    from anamorph.circuits.tstdp import protocol_weight_change
+    from anamorph.circuits.tstdp.circuit import protocol_weight_change
 
     return np.array([protocol_weight_change(stdp_protocols.for_datum(d), biases, **kw) for d in data])
 
@@ -93,7 +93,7 @@ def fit_circuit(start: TstdpBiases, free=AMPLITUDE_BIASES, data=HIPPOCAMPAL, max
 
 def fit_report(biases: TstdpBiases, data=HIPPOCAMPAL) -> dict:
     """Per-protocol circuit and ideal-rule weight changes, with the mapped rule parameters."""
-    from anamorph.circuits.tstdp_bias import params_for
+    from anamorph.circuits.tstdp.bias import params_for
 
     mapped = params_for(biases)
     circ, rule = circuit_predictions(biases, data), rule_predictions(mapped, data)
@@ -104,7 +104,7 @@ def fit_report(biases: TstdpBiases, data=HIPPOCAMPAL) -> dict:
 
 def main(argv=None) -> int:
     from anamorph import io
-    from anamorph.circuits.tstdp_bias import biases_for
+    from anamorph.circuits.tstdp.bias import biases_for
 
     parser = argparse.ArgumentParser(description="Fit the TSTDP circuit's biases to the hippocampal data.")
     parser.add_argument("--out", default=str(FITTED_PATH))
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     rule = fit_rule()
     start = biases_for(replace(rule, tau_plus_s=16.8e-3, tau_minus_s=33.7e-3))
     biases = fit_circuit(start, max_nfev=args.max_nfev)
-    io.write_json(args.out, {"command": "python -m anamorph.circuits.stdp_fit --out circuits/tstdp_fitted.json --max-nfev 3",
+    io.write_json(args.out, {"command": "python -m anamorph.circuits.tstdp.fit --out circuits/tstdp/fitted.json --max-nfev 3",
                              "citation": CITATION, "rule_fit": asdict(rule), "start_biases": asdict(start),
                              "biases": asdict(biases), **fit_report(biases)})
     return 0

@@ -1,6 +1,6 @@
 """Testbenches of the transistor-level LIF neuron and its Monte Carlo sweep (``lif``).
 
-The neuron (:mod:`anamorph.circuits.lif_netlist`) obeys, between spikes,
+The neuron (:mod:`anamorph.circuits.lif.netlist`) obeys, between spikes,
 ``C_mem dV/dt = g_leak (v_leak - V) + I_in`` with ``tau_m = C_mem / g_leak``; when V
 reaches v_th it is held at v_reset for t_ref (Gerstner et al., "Neuronal Dynamics",
 2014, ch. 1; BrainScaleS-2 neuron: Aamir et al., IEEE TCAS-I 65(12), 2018).
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anamorph.circuits.lif_netlist import LifDesign, leak_ota_array, lif_netlist
+from anamorph.circuits.lif.netlist import LifDesign, leak_ota_array, lif_netlist
 from anamorph.circuits.sweep import SweepableCircuit
 from anamorph.circuits.testbench import (MeasurementError, crossings, dac_value, first_crossing,
                                          fit_exponential, lif_rate_hz, simulate)

@@ -1,10 +1,8 @@
-"""Figures of the plasticity circuits: TSTDP protocol curves and gated-synapse conductance.
+"""Figures of the TSTDP circuit: protocol curves, pairing frequency, rate dependence.
 
 - :func:`sweep_figures` (``anamorph sweep tstdp``): the hippocampal protocols, data with
   their s.e.m. error bars against the Monte Carlo median and 5-95 % range; histograms.
-- :func:`gated_synapse_figures` (``anamorph sweep gated-synapse``): conductance against time
-  for a train of gate pulses, nominal device and the first Monte Carlo devices; histograms.
-- ``python -m anamorph.circuits.plasticity_figures --out DIR``: pairing-frequency curves
+- ``python -m anamorph.circuits.tstdp.figures --out DIR``: pairing-frequency curves
   (visual-cortex nearest-spike set, circuit and ideal rule) and the BCM-like rate curve.
 """
 
@@ -15,31 +13,16 @@ from pathlib import Path
 
 import numpy as np
 
-from anamorph import io
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path) -> Path:
-    io.write_with(path, lambda p: fig.savefig(p, dpi=90, format="png"), suffix=".png")
-    _plt().close(fig)
-    return Path(path)
+from anamorph.circuits.figures import pyplot, save
 
 
 def sweep_figures(table, out_dir) -> list[Path]:
     """Protocol outcomes of a TSTDP sweep against the hippocampal data."""
     from anamorph.circuits.figures import histograms
-    from anamorph.circuits.stdp_data import HIPPOCAMPAL
-    from anamorph.circuits.tstdp_sweep import column
+    from anamorph.circuits.tstdp.data import HIPPOCAMPAL
+    from anamorph.circuits.tstdp.sweep import column
 
-    plt = _plt()
+    plt = pyplot()
     ok = table[table["status"] == "ok"]
     data = [d for d in HIPPOCAMPAL if column(d) in ok.columns]
     fig, ax = plt.subplots(figsize=(9, 4))
@@ -56,47 +39,20 @@ def sweep_figures(table, out_dir) -> list[Path]:
     ax.set_ylabel("normalised weight change Δw (1)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return [_save(fig, Path(out_dir) / "tstdp-protocols.png"), *histograms(table, out_dir)]
-
-
-def gated_synapse_figures(table, out_dir) -> list[Path]:
-    """Conductance of the nominal and the first Monte Carlo devices for a train of gate pulses."""
-    from anamorph.circuits import gated_synapse as gs
-    from anamorph.circuits.figures import histograms
-
-    plt = _plt()
-    fig, (ax_g, ax_v) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    pulses = [*gs.SET_PULSES, gs.SUB_PULSE]
-    devices = [("nominal", gs.GatedSynapseParams())]
-    for _, row in table[table["status"] == "ok"].head(2).iterrows():
-        rng = np.random.default_rng([int(row["seed"]), int(row["instance"])])
-        devices.append((f"instance {int(row['instance'])}",
-                        gs.sample_params(gs.GatedSynapseParams(), gs.DeviceVariation(), rng)))
-    for label, params in devices:
-        out = gs.simulate(params, pulses, gs.T_STOP_S, gs.SWEEP_BENCH)
-        ax_g.plot(out["t_s"] * 1e6, out["g_s"] * 1e9, lw=2 if label == "nominal" else 1, label=label)
-        ax_v.plot(out["t_s"] * 1e6, out["gate_v"], color="0.4") if label == "nominal" else None
-    ax_g.set_ylabel("conductance g (nS)")
-    ax_g.legend(fontsize=8)
-    ax_v.axhline(gs.GatedSynapseParams().v_th_v, ls="--", color="tab:red", lw=0.8, label="gate threshold")
-    ax_v.set_ylabel("gate voltage (V)")
-    ax_v.set_xlabel("time (µs)")
-    ax_v.legend(fontsize=8)
-    fig.tight_layout()
-    return [_save(fig, Path(out_dir) / "gated-synapse-conductance.png"), *histograms(table, out_dir)]
+    return [save(fig, Path(out_dir) / "tstdp-protocols.png"), *histograms(table, out_dir)]
 
 
 def pairing_frequency_figure(out_dir, frequencies_hz=(0.1, 10.0, 20.0, 40.0, 50.0)) -> Path:
     """Pairing-frequency curves (Sjöström et al. 2001) of the circuit and the ideal rule."""
-    from anamorph.circuits import stdp_protocols as sp
-    from anamorph.circuits.stdp_data import PARAMETER_SETS
-    from anamorph.circuits.stdp_rule import weight_change
-    from anamorph.circuits.tstdp import protocol_weight_change
-    from anamorph.circuits.tstdp_bias import biases_for, params_for
+    from anamorph.circuits.tstdp import protocols as sp
+    from anamorph.circuits.tstdp.data import PARAMETER_SETS
+    from anamorph.circuits.tstdp.rule import weight_change
+    from anamorph.circuits.tstdp.circuit import protocol_weight_change
+    from anamorph.circuits.tstdp.bias import biases_for, params_for
 
     biases = biases_for(PARAMETER_SETS["visual-nearest"])
     mapped = params_for(biases)
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     fine = np.linspace(0.1, 50, 60)
     for dt, color in ((10e-3, "tab:blue"), (-10e-3, "tab:orange")):
@@ -110,16 +66,16 @@ def pairing_frequency_figure(out_dir, frequencies_hz=(0.1, 10.0, 20.0, 40.0, 50.
     ax.set_title("visual cortex, nearest-spike set (Pfister & Gerstner 2006)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, Path(out_dir) / "tstdp-pairing-frequency.png")
+    return save(fig, Path(out_dir) / "tstdp-pairing-frequency.png")
 
 
 def bcm_figure(out_dir, rate_pre_hz: float = 10.0, duration_s: float = 100.0, seed: int = 0) -> Path:
     """Weight-change rate against postsynaptic Poisson rate (ideal rule): BCM-like threshold."""
-    from anamorph.circuits import stdp_protocols as sp
-    from anamorph.circuits.stdp_data import PARAMETER_SETS
-    from anamorph.circuits.stdp_rule import weight_change
+    from anamorph.circuits.tstdp import protocols as sp
+    from anamorph.circuits.tstdp.data import PARAMETER_SETS
+    from anamorph.circuits.tstdp.rule import weight_change
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     rates = np.linspace(0, 50, 26)
     for name in ("visual-all-to-all", "visual-nearest"):
@@ -133,7 +89,7 @@ def bcm_figure(out_dir, rate_pre_hz: float = 10.0, duration_s: float = 100.0, se
     ax.set_title(f"Poisson pre {rate_pre_hz:g} Hz, {duration_s:g} s per point, seed {seed}", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, Path(out_dir) / "tstdp-bcm.png")
+    return save(fig, Path(out_dir) / "tstdp-bcm.png")
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 r"""Map between the TSTDP circuit's biases and the triplet rule's parameters.
 
-The map comes from the circuit's design equations (:mod:`anamorph.circuits.tstdp`) with
+The map comes from the circuit's design equations (:mod:`anamorph.circuits.tstdp.circuit`) with
 the nominal transistors characterised by one DC operating-point run in ngspice:
 
 - time constants: a trace ramps at :math:`I_{leak}/C`, the read transistor's current falls
@@ -28,8 +28,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from anamorph.circuits.stdp_rule import TripletParams
-from anamorph.circuits.tstdp import TIME_SCALE, TstdpBiases, TstdpDesign
+from anamorph.circuits.tstdp.rule import TripletParams
+from anamorph.circuits.tstdp.circuit import TIME_SCALE, TstdpBiases, TstdpDesign
 
 DELTA_V = 0.03
 # term -> (kind, gate node level attr, source bias attr, gate step sign, source step sign)
@@ -56,7 +56,7 @@ def reset_levels(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
 
     They differ from the bias levels by the reset switches' charge injection (about a mV).
     """
-    from anamorph.circuits.tstdp import simulate
+    from anamorph.circuits.tstdp.circuit import simulate
 
     d, t0 = design, 2e-6
     t_end = t0 + d.t_read_s + d.t_edge_s + d.t_set_s + d.t_set_edge_s + 20e-9

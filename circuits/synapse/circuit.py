@@ -20,7 +20,7 @@ import numpy as np
 
 from anamorph.circuits.process import Mismatch
 from anamorph.circuits.sweep import SweepableCircuit
-from anamorph.circuits.synapse_netlist import N_BITS, SynapseDesign, dac_transfer_netlist, synapse_netlist
+from anamorph.circuits.synapse.netlist import N_BITS, SynapseDesign, dac_transfer_netlist, synapse_netlist
 from anamorph.circuits.testbench import MeasurementError, fit_exponential, simulate
 
 TRAN = ".options method=gear\n.tran 20n {stop:.6g} 0 {step:.6g}"

@@ -1,7 +1,7 @@
 """Spike protocols of the STDP experiments: pairs, triplets, pairing frequency, Poisson rates.
 
 Times are biological seconds; the circuit runs them ``time_scale`` faster (see
-:mod:`anamorph.circuits.tstdp`). A periodic protocol is one pattern (pre and post spike
+:mod:`anamorph.circuits.tstdp.circuit`). A periodic protocol is one pattern (pre and post spike
 times within one period) repeated ``repetitions`` times at ``frequency_hz``:
 
 - pair ``dt``: pre at 0, post at ``dt`` (``dt = t_post - t_pre``, either sign);
@@ -87,7 +87,7 @@ def post_pre_post(dt1_s: float, dt2_s: float, repetitions: int = 60, frequency_h
 
 
 def for_datum(datum, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
-    """The protocol of one :class:`~anamorph.circuits.stdp_data.Datum`."""
+    """The protocol of one :class:`~anamorph.circuits.tstdp.data.Datum`."""
     if datum.kind == "pair":
         return pair(datum.dt1_s, repetitions, frequency_hz)
     if datum.kind == "pre-post-pre":

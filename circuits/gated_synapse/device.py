@@ -1,4 +1,4 @@
-r"""Gated-synapse compact model (Verilog-A, ``va/gated_synapse.va``) in a membrane testbench.
+r"""Gated-synapse compact model (Verilog-A, ``gated_synapse.va``) in a membrane testbench.
 
 A three-terminal behavioural device in the spirit of Jones & Jha, "A compact gated-synapse
 model for neuromorphic circuits", IEEE TCAD 40(9), 2021. The published equations were not
@@ -41,7 +41,7 @@ import numpy as np
 
 from anamorph.errors import InputError
 
-VA_PATH = Path(__file__).with_name("va") / "gated_synapse.va"
+VA_PATH = Path(__file__).with_name("gated_synapse.va")
 
 # Python field name -> Verilog-A parameter name.
 _VA_NAMES = {"v_th_v": "v_th", "v_w_v": "v_w", "t_set_s": "t_set", "tau_decay_s": "tau_decay",
@@ -210,7 +210,7 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
 
 
 def _figures(table, out_dir):
-    from anamorph.circuits.plasticity_figures import gated_synapse_figures
+    from anamorph.circuits.gated_synapse.figures import gated_synapse_figures
 
     return gated_synapse_figures(table, out_dir)
 

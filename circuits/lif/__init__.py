@@ -1,0 +1,1 @@
+"""The accelerated LIF neuron circuit: netlist (:mod:`.netlist`) and testbenches (:mod:`.circuit`)."""
