@@ -7,6 +7,7 @@ times within one period) repeated ``repetitions`` times at ``frequency_hz``:
 - pair ``dt``: pre at 0, post at ``dt`` (``dt = t_post - t_pre``, either sign);
 - pre-post-pre ``(dt1, dt2)``: pre at 0, post at ``dt1``, pre at ``dt1 + dt2``;
 - post-pre-post ``(dt1, dt2)``: post at 0, pre at ``dt1``, post at ``dt1 + dt2``;
+- quadruplet ``T`` (Wang et al. 2005): a post-pre and a pre-post pair, ``T`` apart;
 - Poisson: independent Poisson trains at given rates (the BCM-like rate dependence,
   Pfister & Gerstner 2006, Fig. 6; Azghadi et al. 2013).
 
@@ -84,6 +85,21 @@ def post_pre_post(dt1_s: float, dt2_s: float, repetitions: int = 60, frequency_h
     _positive("post-pre-post", dt1_s=dt1_s, dt2_s=dt2_s)
     return Protocol(f"post-pre-post ({dt1_s * 1e3:g},{dt2_s * 1e3:g}) ms", (dt1_s,), (0.0, dt1_s + dt2_s),
                     frequency_hz, repetitions)
+
+
+def quadruplet(t_s: float, dt_s: float = 5e-3, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
+    """Wang et al. 2005 quadruplet: a post-pre and a pre-post pair (offsets ``dt``), ``T`` apart.
+
+    ``T > 0``: post, pre ``dt`` later, pre ``T`` after that, post ``dt`` later (the
+    depressing pair first); ``T < 0``: pre, post ``dt`` later, post ``|T|`` after that, pre
+    ``dt`` later. ``|T|`` is the inner interval, between the two middle spikes.
+    """
+    if not (np.isfinite(t_s) and t_s != 0):
+        raise InputError("quadruplet: T must be finite and non-zero", field="t_s")
+    _positive("quadruplet", dt_s=dt_s)
+    first, second = (0.0, 2 * dt_s + abs(t_s)), (dt_s, dt_s + abs(t_s))
+    pre, post = (second, first) if t_s > 0 else (first, second)
+    return Protocol(f"quadruplet T={t_s * 1e3:+g} ms", pre, post, frequency_hz, repetitions)
 
 
 def for_datum(datum, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
