@@ -13,7 +13,7 @@ CIRCUITS: dict[str, str] = {
     "lif": "anamorph.circuits.lif.circuit",
     "synapse": "anamorph.circuits.synapse.circuit",
     "tstdp": "anamorph.circuits.tstdp.sweep",
-    "gated-synapse": "anamorph.circuits.gated_synapse.device",
+    "gated-synapse": "anamorph.circuits.gated_synapse.sweep",
 }
 
 

@@ -1,34 +1,39 @@
-r"""Gated-synapse compact model (Verilog-A, ``gated_synapse.va``) in a membrane testbench.
+r"""Gated-synapse weight memory (Verilog-A, ``gated_synapse.va``) in a membrane testbench.
 
-A three-terminal behavioural device in the spirit of Jones & Jha, "A compact gated-synapse
-model for neuromorphic circuits", IEEE TCAD 40(9), 2021. The published equations were not
-available here; this model is our own, with the features that paper names: a gate that
-sets the conductance state when its voltage passes a threshold, an ideal set time, a
-conductance that follows its set value in time, and a decay of the state.
+A behavioural three-terminal device (pre, post, gate) in the spirit of Jones & Jha, "A
+compact gated-synapse model for neuromorphic circuits", IEEE TCAD 40(9), 2021, with the
+step-size behaviour of memristive and ferroelectric synapses: gate pulses above a
+threshold potentiate (positive) or depress (negative) a state ``s in [0, 1]`` with
+state-dependent, saturating, asymmetric steps; a drive that rises as a power of the
+overdrive above threshold (VTEAM, Kvatinsky et al., IEEE TCAS-II 62(8), 2015); retention
+decay; device-to-device and cycle-to-cycle variation. The published equations were not
+available here; the model is our own.
 
-Equations (gate voltage :math:`V_g` referred to ground, state :math:`s \in [0, 1]`)::
+Equations (gate voltage :math:`V_g` referred to ground)::
 
-    sigma(V_g) = 0                      for u <= 0,   u = (V_g - v_th) / v_w
-               = 3 u^2 - 2 u^3          for 0 < u < 1
-               = 1                      for u >= 1
-    ds/dt = sigma(V_g) (1 - s) / t_set - s / tau_decay
-    dx/dt = (s - x) / tau_g
-    g     = g_min + (g_max - g_min) x
-    I(pre -> post) = g V(pre, post)
+    f_p(V_g) = (V_g / v_th_p - 1)^a_p     for V_g >  v_th_p, else 0
+    f_d(V_g) = (-V_g / v_th_d - 1)^a_d    for V_g < -v_th_d, else 0
+    ds/dt = m [f_p (1 - s)^gamma_p / t_p - f_d s^gamma_d / t_d] - s / tau_ret
+    dx/dt = (s - x) / tau_g,   g = g_min + (g_max - g_min) x,   I(pre -> post) = g V(pre, post)
 
-A gate below ``v_th`` leaves the set dynamics exactly off (sigma = 0). ``t_set`` is the
-ideal set time: a gate held at full overdrive brings ``s`` to within 1/e of 1 after
-``t_set``. The device starts reset (``s = x = 0``: the DC operating point with a low gate).
+Cycle-to-cycle variation: ``m = exp(sigma_c2c V(eta))``, where ``eta`` is a fourth
+(control) terminal that carries one standard-normal draw per gate pulse as a
+piecewise-linear voltage (:func:`eta_pwl`). OpenVAF compiles no random-number functions
+(``$random``/``$rdist_*``) for transient analysis, and ngspice's own random sources
+cannot be replayed outside ngspice; a PWL input drawn from a recorded seed makes the
+noise both random across pulses and reproducible, so a behavioural model can be compared
+pulse by pulse. ``eta`` tied to ground is a noise-free device. Device-to-device variation:
+:class:`DeviceVariation`, drawn per instance by :func:`sample_params`.
 
-Defaults (accelerated, BrainScaleS-2-like time scale): ``v_th = 0.5 V``, ``v_w = 0.1 V``,
-``t_set = 1 us``, ``tau_decay = 1 ms``, ``tau_g = 0.2 us``, ``g_min = 1 nS``,
-``g_max = 1 uS``. Each parameter has a range declared in the Verilog-A file
-(``from [a:b]``); ngspice's OSDI loader then prints "Parameter X is out of bounds!" and
-aborts the run. :func:`validate` checks the same ranges, read from the .va file, before
-anything runs and raises :class:`~anamorph.errors.InputError` naming the parameter.
+Each parameter has a range declared in the Verilog-A file (``from [a:b]``); ngspice's
+OSDI loader prints "Parameter X is out of bounds!" and aborts. :func:`validate` checks
+the same ranges, read from the .va file, before anything runs and raises
+:class:`~anamorph.errors.InputError` naming the parameter. ``gamma`` and ``a`` are >= 1 so
+the right-hand side stays Lipschitz in ``s`` (no finite-time sticking at 0 or 1).
 
-Testbench: the device drives a leaky membrane capacitor (the synaptic input of a neuron),
-``C_mem dV/dt = g(t) (E_syn - V) - g_leak V``, with the presynaptic side held at ``E_syn``.
+Testbench: the device drives a leaky membrane capacitor, ``C_mem dV/dt = g(t) (E_syn - V)
+- g_leak V``, its presynaptic side held at ``E_syn``. The sweep (:func:`measure`) lives in
+:mod:`.sweep`.
 """
 
 from __future__ import annotations
@@ -44,32 +49,47 @@ from anamorph.errors import InputError
 VA_PATH = Path(__file__).with_name("gated_synapse.va")
 
 # Python field name -> Verilog-A parameter name.
-_VA_NAMES = {"v_th_v": "v_th", "v_w_v": "v_w", "t_set_s": "t_set", "tau_decay_s": "tau_decay",
-             "tau_g_s": "tau_g", "g_min_s": "g_min", "g_max_s": "g_max"}
+_VA_NAMES = {"v_th_p_v": "v_th_p", "v_th_d_v": "v_th_d", "a_p": "a_p", "a_d": "a_d", "t_p_s": "t_p",
+             "t_d_s": "t_d", "gamma_p": "gamma_p", "gamma_d": "gamma_d", "tau_ret_s": "tau_ret",
+             "tau_g_s": "tau_g", "g_min_s": "g_min", "g_max_s": "g_max", "sigma_c2c": "sigma_c2c"}
 
 
 @dataclass(frozen=True)
 class GatedSynapseParams:
-    """Device parameters (SI units; ``g_*_s`` in siemens, ``t_*_s``/``tau_*_s`` in seconds)."""
+    """Device parameters (SI units; ``g_*_s`` siemens, ``t_*_s``/``tau_*_s`` seconds).
 
-    v_th_v: float = 0.5
-    v_w_v: float = 0.1
-    t_set_s: float = 1e-6
-    tau_decay_s: float = 1e-3
-    tau_g_s: float = 2e-7
+    ``v_th_p_v``/``v_th_d_v`` potentiation/depression gate thresholds (the latter for a
+    negative gate), ``a_p``/``a_d`` drive exponents, ``t_p_s``/``t_d_s`` step time at unit
+    drive, ``gamma_p``/``gamma_d`` state nonlinearity, ``tau_ret_s`` retention time,
+    ``tau_g_s`` conductance lag, ``sigma_c2c`` log-normal cycle-to-cycle spread of a step.
+    """
+
+    v_th_p_v: float = 0.8
+    v_th_d_v: float = 0.6
+    a_p: float = 2.0
+    a_d: float = 3.0
+    t_p_s: float = 2e-6
+    t_d_s: float = 3e-6
+    gamma_p: float = 2.0
+    gamma_d: float = 1.5
+    tau_ret_s: float = 5e-3
+    tau_g_s: float = 2e-8
     g_min_s: float = 1e-9
     g_max_s: float = 1e-6
+    sigma_c2c: float = 0.1
 
 
 @dataclass(frozen=True)
 class DeviceVariation:
-    """Device-to-device spread for Monte Carlo: absolute for ``v_th``, relative (lognormal) otherwise."""
+    """Device-to-device spread: absolute (V) for thresholds, relative (log-normal) otherwise."""
 
-    sigma_v_th_v: float = 0.02
-    sigma_t_set_rel: float = 0.10
-    sigma_tau_decay_rel: float = 0.20
-    sigma_tau_g_rel: float = 0.05
-    sigma_g_max_rel: float = 0.10
+    sigma_v_th_v: float = 0.03
+    sigma_a_rel: float = 0.05
+    sigma_t_rel: float = 0.15
+    sigma_gamma_rel: float = 0.08
+    sigma_tau_ret_rel: float = 0.25
+    sigma_g_min_rel: float = 0.10
+    sigma_g_max_rel: float = 0.08
 
 
 @dataclass(frozen=True)
@@ -94,40 +114,64 @@ def va_ranges(path: Path = VA_PATH) -> dict[str, tuple[float, float, bool, bool]
     return out
 
 
+def field_ranges() -> dict[str, tuple[float, float, bool, bool]]:
+    """The declared ranges by Python field name (``"t_p_s"`` -> ``(1e-9, 1.0, True, True)``)."""
+    ranges = va_ranges()
+    return {f: ranges[v] for f, v in _VA_NAMES.items()}
+
+
+def check_range(name: str, value, rng: tuple[float, float, bool, bool], where: str) -> None:
+    """Raise InputError naming ``name`` unless every element of ``value`` lies in ``rng``."""
+    lo, hi, lo_in, hi_in = rng
+    v = np.asarray(value, dtype=np.float64)
+    ok = np.isfinite(v) & ((v >= lo) if lo_in else (v > lo)) & ((v <= hi) if hi_in else (v < hi))
+    if not np.all(ok):
+        bad = v[~ok].flat[0] if v.ndim else float(v)
+        lb, rb = "[" if lo_in else "(", "]" if hi_in else ")"
+        raise InputError(f"gated synapse parameter {name} = {float(bad)!r} is outside its declared "
+                         f"range {lb}{lo:g}, {hi:g}{rb}", where, name)
+
+
 def validate(params: GatedSynapseParams) -> GatedSynapseParams:
     """Raise InputError if a parameter lies outside its declared Verilog-A range."""
-    ranges = va_ranges()
+    ranges = field_ranges()
     for f in fields(params):
-        value = getattr(params, f.name)
-        lo, hi, lo_in, hi_in = ranges[_VA_NAMES[f.name]]
-        ok = np.isfinite(value) and (value >= lo if lo_in else value > lo) and (value <= hi if hi_in else value < hi)
-        if not ok:
-            lb, rb = "[" if lo_in else "(", "]" if hi_in else ")"
-            raise InputError(f"gated synapse parameter {f.name} = {value!r} is outside its declared "
-                             f"range {lb}{lo:g}, {hi:g}{rb}", str(VA_PATH.name), f.name)
+        check_range(f.name, getattr(params, f.name), ranges[f.name], VA_PATH.name)
     if params.g_max_s <= params.g_min_s:
-        raise InputError("g_max_s must exceed g_min_s", str(VA_PATH.name), "g_max_s")
+        raise InputError("g_max_s must exceed g_min_s", VA_PATH.name, "g_max_s")
     return params
 
 
 def sample_params(nominal: GatedSynapseParams, variation: DeviceVariation,
                   rng: np.random.Generator) -> GatedSynapseParams:
-    """One device of a Monte Carlo population (device-to-device variation)."""
-    z = rng.standard_normal(5)
+    """One device of a Monte Carlo population (device-to-device variation; 11 normal draws)."""
+    z = rng.standard_normal(11)
+    v = variation
     return replace(nominal,
-                   v_th_v=nominal.v_th_v + variation.sigma_v_th_v * z[0],
-                   t_set_s=nominal.t_set_s * np.exp(variation.sigma_t_set_rel * z[1]),
-                   tau_decay_s=nominal.tau_decay_s * np.exp(variation.sigma_tau_decay_rel * z[2]),
-                   tau_g_s=nominal.tau_g_s * np.exp(variation.sigma_tau_g_rel * z[3]),
-                   g_max_s=nominal.g_max_s * np.exp(variation.sigma_g_max_rel * z[4]))
+                   v_th_p_v=nominal.v_th_p_v + v.sigma_v_th_v * z[0],
+                   v_th_d_v=nominal.v_th_d_v + v.sigma_v_th_v * z[1],
+                   a_p=max(1.0, nominal.a_p * np.exp(v.sigma_a_rel * z[2])),
+                   a_d=max(1.0, nominal.a_d * np.exp(v.sigma_a_rel * z[3])),
+                   t_p_s=nominal.t_p_s * np.exp(v.sigma_t_rel * z[4]),
+                   t_d_s=nominal.t_d_s * np.exp(v.sigma_t_rel * z[5]),
+                   gamma_p=max(1.0, nominal.gamma_p * np.exp(v.sigma_gamma_rel * z[6])),
+                   gamma_d=max(1.0, nominal.gamma_d * np.exp(v.sigma_gamma_rel * z[7])),
+                   tau_ret_s=nominal.tau_ret_s * np.exp(v.sigma_tau_ret_rel * z[8]),
+                   g_min_s=nominal.g_min_s * np.exp(v.sigma_g_min_rel * z[9]),
+                   g_max_s=nominal.g_max_s * np.exp(v.sigma_g_max_rel * z[10]))
+
+
+def train(amplitudes_v, t0_s: float, period_s: float, width_s: float) -> list[tuple[float, float, float]]:
+    """Gate pulses ``[(t_start_s, width_s, amplitude_v), ...]`` one per ``period_s`` from ``t0_s``."""
+    return [(t0_s + k * period_s, width_s, float(a)) for k, a in enumerate(amplitudes_v)]
 
 
 def gate_pwl(pulses, t_stop_s: float, edge_s: float) -> list[tuple[float, float]]:
     """Piecewise-linear gate waveform for ``pulses`` = [(t_start_s, width_s, amplitude_v), ...]."""
     points = [(0.0, 0.0)]
     for t0, width, amp in sorted(pulses):
-        if t0 < points[-1][0] + edge_s or width <= edge_s:
-            raise InputError("gate pulses must not overlap and must be longer than their edges",
+        if t0 < points[-1][0] + 3 * edge_s or width <= edge_s:
+            raise InputError("gate pulses must be longer than their edges and at least three edges apart",
                              "gate pulses", "t_start_s")
         points += [(t0, 0.0), (t0 + edge_s, amp), (t0 + width, amp), (t0 + width + edge_s, 0.0)]
     if t_stop_s > points[-1][0]:
@@ -135,16 +179,39 @@ def gate_pwl(pulses, t_stop_s: float, edge_s: float) -> list[tuple[float, float]
     return points
 
 
-def netlist(params: GatedSynapseParams, pulses, t_stop_s: float, bench: MembraneBench = MembraneBench()) -> str:
-    """The device between ``E_syn`` and a leaky membrane node, its gate driven by ``pulses``."""
+def eta_pwl(pulses, noise, t_stop_s: float, edge_s: float) -> list[tuple[float, float]]:
+    """The cycle-to-cycle input: ``noise[k]`` held from two edges before pulse ``k`` to its end."""
+    points = [(0.0, 0.0)]
+    previous = 0.0
+    for (t0, _, _), xi in zip(sorted(pulses), noise):
+        points += [(t0 - 2 * edge_s, previous), (t0 - edge_s, float(xi))]
+        previous = float(xi)
+    points.append((max(t_stop_s, points[-1][0] + edge_s), previous))
+    return points
+
+
+def _pwl(points) -> str:
+    return " ".join(f"{t:.12g} {v:.12g}" for t, v in points)
+
+
+def netlist(params: GatedSynapseParams, pulses, t_stop_s: float, bench: MembraneBench = MembraneBench(),
+            noise=None) -> str:
+    """The device between ``E_syn`` and a leaky membrane node, its gate driven by ``pulses``.
+
+    ``noise`` (one standard-normal value per pulse, or None for none) drives ``eta``.
+    """
     model = " ".join(f"{_VA_NAMES[k]}={v:.12g}" for k, v in asdict(params).items())
-    pwl = " ".join(f"{t:.12g} {v:.12g}" for t, v in gate_pwl(pulses, t_stop_s, bench.edge_s))
+    if noise is not None and len(noise) != len(pulses):
+        raise InputError(f"needs one noise value per gate pulse ({len(pulses)}), got {len(noise)}",
+                         "noise", "noise")
+    eta = f"PWL({_pwl(eta_pwl(pulses, noise, t_stop_s, bench.edge_s))})" if noise is not None else "0"
     return f"""gated synapse driving a membrane
 .model gsyn gated_synapse {model}
 Vpre pre 0 {bench.e_syn_v}
 Vsense pre syn 0
-Vg gate 0 PWL({pwl})
-N1 syn post gate gsyn
+Vg gate 0 PWL({_pwl(gate_pwl(pulses, t_stop_s, bench.edge_s))})
+Veta eta 0 {eta}
+N1 syn post gate eta gsyn
 Cmem post 0 {bench.c_mem_f}
 Rleak post 0 {1.0 / bench.g_leak_s}
 .options reltol=1e-6 abstol=1e-15 vntol=1e-9 chgtol=1e-18
@@ -154,8 +221,8 @@ Rleak post 0 {1.0 / bench.g_leak_s}
 
 
 def simulate(params: GatedSynapseParams, pulses, t_stop_s: float,
-             bench: MembraneBench = MembraneBench()) -> dict[str, np.ndarray]:
-    """Compile (cached), run in ngspice and return ``t_s, gate_v, s, x, g_s, v_mem_v``.
+             bench: MembraneBench = MembraneBench(), noise=None) -> dict[str, np.ndarray]:
+    """Compile (cached), run in ngspice and return ``t_s, gate_v, eta, s, x, g_s, v_mem_v``.
 
     ``g_s`` is measured from the device current, ``I / V(pre, post)``.
     """
@@ -164,62 +231,8 @@ def simulate(params: GatedSynapseParams, pulses, t_stop_s: float,
     validate(params)
     sim = Simulator()
     sim.load_osdi(compile_va(VA_PATH))
-    res = sim.run(netlist(params, pulses, t_stop_s, bench), source="gated-synapse")
+    res = sim.run(netlist(params, pulses, t_stop_s, bench, noise), source="gated-synapse")
     v_post = res["post"]
     current = res["vsense#branch"]
-    return {"t_s": res["time"], "gate_v": res["gate"], "s": res["n1#sn"], "x": res["n1#xn"],
-            "g_s": current / (bench.e_syn_v - v_post), "v_mem_v": v_post}
-
-
-# The sweep protocol: three set pulses at full overdrive, one sub-threshold pulse, then rest.
-SET_PULSES = ((2e-6, 0.5e-6, 1.0), (6e-6, 0.5e-6, 1.0), (10e-6, 0.5e-6, 1.0))
-SUB_PULSE = (14e-6, 1e-6, 0.4)
-T_STOP_S = 30e-6
-SWEEP_BENCH = MembraneBench(t_step_s=50e-9)  # coarser output grid for sweeps (steps stay error-controlled)
-
-
-def _at(t, y, when):
-    return float(np.interp(when, t, y))
-
-
-def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
-    """Monte Carlo instance ``instance``: device parameters drawn from ``default_rng([seed, instance])``.
-
-    Returns the conductance settled 3 us after each set pulse (``g_pulse<k>_s``, siemens),
-    the membrane voltage then (``v_mem_pulse<k>_v``), the state's decay time constant
-    measured from ``s`` after the gate is released (``tau_decay_s``), and the change of ``s``
-    across the sub-threshold pulse beyond that decay (``ds_subthreshold``).
-    """
-    nominal = GatedSynapseParams(**{k: float(settings[k]) for k in _VA_NAMES if k in settings})
-    variation = DeviceVariation(**{k: float(settings[k]) * float(settings.get("variation_scale", 1.0))
-                                   for k in asdict(DeviceVariation()) if k in settings})
-    params = validate(sample_params(nominal, variation, np.random.default_rng([seed, instance])))
-    out = simulate(params, [*SET_PULSES, SUB_PULSE], T_STOP_S, SWEEP_BENCH)
-    t = out["t_s"]
-    result = {}
-    for k, (t0, width, _) in enumerate(SET_PULSES, start=1):
-        result[f"g_pulse{k}_s"] = _at(t, out["g_s"], t0 + width + 3e-6)
-        result[f"v_mem_pulse{k}_v"] = _at(t, out["v_mem_v"], t0 + width + 3e-6)
-    t1, t2 = 18e-6, T_STOP_S
-    tau = (t2 - t1) / np.log(_at(t, out["s"], t1) / _at(t, out["s"], t2))
-    result["tau_decay_s"] = tau
-    t_sub, w_sub, _ = SUB_PULSE
-    before, after = t_sub - 0.1e-6, t_sub + w_sub + 0.1e-6
-    result["ds_subthreshold"] = _at(t, out["s"], after) - _at(t, out["s"], before) * np.exp(-(after - before) / tau)
-    return result
-
-
-def _figures(table, out_dir):
-    from anamorph.circuits.gated_synapse.figures import gated_synapse_figures
-
-    return gated_synapse_figures(table, out_dir)
-
-
-def _sweepable():
-    from anamorph.circuits.sweep import SweepableCircuit
-
-    defaults = {**asdict(GatedSynapseParams()), **asdict(DeviceVariation()), "variation_scale": 1.0}
-    return SweepableCircuit("gated-synapse", measure, defaults, timeout_s=60.0, figures=_figures)
-
-
-SWEEPABLE = _sweepable()
+    return {"t_s": res["time"], "gate_v": res["gate"], "eta": res["eta"], "s": res["n1#sn"],
+            "x": res["n1#xn"], "g_s": current / (bench.e_syn_v - v_post), "v_mem_v": v_post}

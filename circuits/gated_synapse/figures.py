@@ -1,7 +1,7 @@
 """Figure of the gated-synapse sweep (``anamorph sweep gated-synapse``).
 
-Conductance against time for a train of gate pulses, nominal device and the first Monte
-Carlo devices; histograms of every measured column.
+Conductance after each gate pulse of the sweep protocol for the first Monte Carlo devices
+(read from the table, no simulation), with the gate amplitudes (the sweep engine adds the histograms).
 """
 
 from __future__ import annotations
@@ -10,30 +10,24 @@ from pathlib import Path
 
 import numpy as np
 
-from anamorph.circuits.figures import histograms, pyplot, save
+from anamorph.circuits.figures import pyplot, save
 
 
 def gated_synapse_figures(table, out_dir) -> list[Path]:
-    """Conductance of the nominal and the first Monte Carlo devices for a train of gate pulses."""
-    from anamorph.circuits.gated_synapse import device as gs
-
+    """Conductance against pulse number for up to five devices, and the gate amplitudes."""
     plt = pyplot()
+    ok = table[table["status"] == "ok"]
+    n = sum(1 for c in table.columns if str(c).startswith("gate_v@"))
+    k = np.arange(n + 1)
     fig, (ax_g, ax_v) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
-    pulses = [*gs.SET_PULSES, gs.SUB_PULSE]
-    devices = [("nominal", gs.GatedSynapseParams())]
-    for _, row in table[table["status"] == "ok"].head(2).iterrows():
-        rng = np.random.default_rng([int(row["seed"]), int(row["instance"])])
-        devices.append((f"instance {int(row['instance'])}",
-                        gs.sample_params(gs.GatedSynapseParams(), gs.DeviceVariation(), rng)))
-    for label, params in devices:
-        out = gs.simulate(params, pulses, gs.T_STOP_S, gs.SWEEP_BENCH)
-        ax_g.plot(out["t_s"] * 1e6, out["g_s"] * 1e9, lw=2 if label == "nominal" else 1, label=label)
-        ax_v.plot(out["t_s"] * 1e6, out["gate_v"], color="0.4") if label == "nominal" else None
+    for _, row in ok.head(5).iterrows():
+        g = np.array([row[f"g_s@{i}"] for i in k])
+        ax_g.plot(k, g * 1e9, marker=".", ms=3, lw=1, label=f"instance {int(row['instance'])}")
+    if len(ok):
+        ax_v.stem(k[1:], [ok.iloc[0][f"gate_v@{i}"] for i in k[1:]], markerfmt=" ", basefmt="k-")
     ax_g.set_ylabel("conductance g (nS)")
     ax_g.legend(fontsize=8)
-    ax_v.axhline(gs.GatedSynapseParams().v_th_v, ls="--", color="tab:red", lw=0.8, label="gate threshold")
-    ax_v.set_ylabel("gate voltage (V)")
-    ax_v.set_xlabel("time (µs)")
-    ax_v.legend(fontsize=8)
+    ax_v.set_ylabel("gate amplitude (V)")
+    ax_v.set_xlabel("pulse number")
     fig.tight_layout()
-    return [save(fig, Path(out_dir) / "gated-synapse-conductance.png"), *histograms(table, out_dir)]
+    return [save(fig, Path(out_dir) / "gated-synapse-conductance.png")]
