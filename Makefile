@@ -4,7 +4,7 @@
 
 DEMO_OUT ?= results/demo
 
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench lint
 
 setup:
 	bash scripts/setup.sh
@@ -18,3 +18,7 @@ test:
 
 bench: setup
 	for b in bench/*.py; do .venv/bin/python $$b || exit 1; done
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .

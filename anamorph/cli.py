@@ -4,22 +4,25 @@ Each layer registers its own subcommands in its ``commands`` module through a
 ``register(subparsers)`` function; those modules import heavy dependencies (Brian2,
 PySpice) only inside the handlers, so ``anamorph --help`` stays fast.
 Bad input raises :class:`~anamorph.errors.InputError`, which ends here as one line on
-stderr and exit code 2.
+stderr and exit code 2; any other :class:`~anamorph.errors.AnamorphError` (a simulator or
+toolchain failure) as one line and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from anamorph import __version__
-from anamorph.errors import InputError
+from anamorph.errors import AnamorphError, InputError
 
 COMMAND_MODULES = (
     "anamorph.ngspice.commands",      # doctor
     "anamorph.circuits.commands",     # sweep
     "anamorph.models.commands",       # fit, chip
+    "anamorph.models.stdp_command",   # stdp
     "anamorph.calibration.commands",  # calibrate
     "anamorph.training.commands",     # train, evaluate, experiment
     "anamorph.demo",                  # demo
@@ -45,7 +48,24 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         module.register(sub)
+    parser.commands = dict(sub.choices)  # command name -> its parser (for _as_option)
     return parser
+
+
+def _as_option(err: InputError, parser, args) -> InputError:
+    """``err`` with its field named as the command-line option it came from.
+
+    Library code names its parameters (``seed``, ``n_hidden``); when such a parameter is an
+    argument of the command that ran (and the error is not about a field of an existing
+    file), the message names the option (``--seed``, ``--hidden``) instead.
+    """
+    sub = getattr(parser, "commands", {}).get(getattr(args, "command", None))
+    if sub is None or not err.field or (err.path is not None and os.path.isfile(err.path)):
+        return err
+    options = {a.dest: a.option_strings[-1] for a in sub._actions if a.option_strings}
+    if err.field not in options:
+        return err
+    return InputError(err.message, err.path, options[err.field])
 
 
 def main(argv=None) -> int:
@@ -54,8 +74,11 @@ def main(argv=None) -> int:
     try:
         result = args.func(args)
     except InputError as e:
-        print(f"anamorph: error: {e}", file=sys.stderr)
+        print(f"anamorph: error: {_as_option(e, parser, args)}", file=sys.stderr)
         return 2
+    except AnamorphError as e:
+        print(f"anamorph: {e.kind}: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("anamorph: interrupted; run again with the same --out (and --resume) to continue",
               file=sys.stderr)

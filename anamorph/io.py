@@ -80,6 +80,32 @@ def read_json(path) -> Any:
         raise InputError(f"not valid JSON ({e})", path) from None
 
 
+#: keys naming a file's schema version: ``schema_version`` (written today) and ``version``
+#: (older calibration and targets files), both read
+VERSION_KEYS = ("schema_version", "version")
+
+
+def check_schema(d, schema: str, version: int, path=None, *, what: str = "file",
+                 optional: bool = False) -> dict:
+    """Check that ``d`` is a JSON object of ``schema`` at ``version``; return ``d``.
+
+    Files name their version under ``schema_version`` (or, older ones, ``version``). With
+    ``optional`` (hand-written input files) a missing schema or version is accepted; a
+    present one must still match. Raises :class:`InputError` naming the bad field.
+    """
+    if not isinstance(d, dict):
+        raise InputError(f"not a {what} (expected a JSON object, got {type(d).__name__})", path)
+    got = d.get("schema", schema if optional else None)
+    if got != schema:
+        raise InputError(f"not a {what} (schema {got!r}, expected {schema!r})", path, "schema")
+    key = next((k for k in VERSION_KEYS if k in d), VERSION_KEYS[0])
+    got = d.get(key, version if optional else None)
+    if isinstance(got, bool) or got != version:
+        raise InputError(f"unsupported schema version {got!r} (this anamorph reads version {version})",
+                         path, key)
+    return d
+
+
 def write_with(path, writer: Callable[[Path], None], suffix: str = "") -> Path:
     """Atomically write ``path`` with ``writer(tmp_path)`` (for savefig, to_parquet, np.savez)."""
     with atomic_path(path, suffix=suffix) as tmp:

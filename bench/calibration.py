@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from anamorph.models.dac import CODE_MAX
+
 
 def observed(chip, param):
     """What a neuron of ``chip`` truly does, as the comparison needs it (benchmark only).
@@ -40,7 +42,7 @@ def residual_steps(chip, cal, param):
     configured = cal.apply(chip)
     codes = configured.codes
     f0 = observed(configured, param)
-    up = observed(chip.with_codes({**codes, param: np.minimum(codes[param] + 1, 1023)}), param)
+    up = observed(chip.with_codes({**codes, param: np.minimum(codes[param] + 1, CODE_MAX)}), param)
     down = observed(chip.with_codes({**codes, param: np.maximum(codes[param] - 1, 0)}), param)
     step = np.maximum(np.abs(up - f0), np.abs(f0 - down))
     return np.abs(f0 - cal.targets.value(param)) / step
@@ -63,10 +65,10 @@ def main(argv=None) -> int:
     chip = sample_chip(process, args.seed)
     with tempfile.TemporaryDirectory() as cache:
         t0, c0 = time.perf_counter(), time.process_time()
-        cal = calibrate(chip, process=process, cache_dir=Path(cache), algorithm=args.algorithm)
+        cal = calibrate(chip, process_model=process, cache_dir=Path(cache), algorithm=args.algorithm)
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         t0 = time.perf_counter()
-        again = calibrate(chip, process=process, cache_dir=Path(cache), algorithm=args.algorithm)
+        again = calibrate(chip, process_model=process, cache_dir=Path(cache), algorithm=args.algorithm)
         wall_cached = time.perf_counter() - t0
     assert again.from_cache
     print(f"calibration_wall_time: {wall:.1f} s")

@@ -1,4 +1,4 @@
-"""Benchmark of the Brian2 chip emulator (issue 4), printed as ``name: value unit`` lines.
+"""Benchmark of the Brian2 chip emulator, printed as ``name: value unit`` lines.
 
 Network 256-246-10 on a sampled chip (mismatch and noise on), latency-coded inputs
 (Cramer et al. 2022: t = tau_in log(x / (x - theta)), tau_in = 8 µs, theta = 0.2; the

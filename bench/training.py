@@ -1,4 +1,4 @@
-"""Benchmark of in-the-loop training on Yin-Yang (issue 6).
+"""Benchmark of in-the-loop training on Yin-Yang.
 
 Prints, as ``name: value unit`` lines, measured side by side in one run:
 - the wall time of one Yin-Yang epoch in the loop, split into chip time (the Brian2
@@ -27,7 +27,7 @@ def main() -> None:
 
     from anamorph.training.config import make_config
     from anamorph.training.run import train_run
-    from anamorph.training.setup import load_chip
+    from anamorph.training.prepare import load_chip
 
     t0 = time.perf_counter()
     chip, nominal, _ = load_chip(None, None, 0)

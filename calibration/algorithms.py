@@ -23,13 +23,14 @@ Three algorithms:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
+from anamorph.models.dac import CODE_MAX
+
 CODE_MIN = 0
-CODE_MAX = 1023
 
 Measure = Callable[[np.ndarray], np.ndarray]
 

@@ -45,7 +45,7 @@ def _run(args) -> int:
     if targets is not None:
         from .targets import check_targets
         check_targets(targets, process, args.targets)
-    cal = calibrate(chip, targets, process=process, cache_dir=args.cache_dir, seed=args.seed,
+    cal = calibrate(chip, targets, process_model=process, cache_dir=args.cache_dir, seed=args.seed,
                     use_cache=not args.no_cache)
     cal.save(args.out)
     if args.figures is not None:

@@ -1,57 +1,38 @@
-"""The calibration flow: check targets, measure before, search each parameter, verify.
+"""The calibration flow: check targets, measure before, run each parameter's step, verify.
 
-Order (each step needs the ones before it configured, as in the calix calibration library
-of BrainScaleS-2): leak potential -> membrane time constant -> reset ->
-threshold -> refractory time -> synaptic time constant -> synaptic gain. Each parameter
-is searched by an algorithm of :mod:`.algorithms` over a measurement of :mod:`.measure`;
-the two never see each other's internals.
-
-The DAC steps of the time constants and the gain (0.08-0.24 % of the value) are finer than
-one measurement through the noisy membrane resolves (0.7-1 step per run even with the
-precise protocols). After the search, each of them ends with a regression over many
-probes around its estimate (:func:`.refine.refine`: each neuron's transfer is a straight
-line in the code after the map that linearises the nominal transfer), which averages the
-noise down to ~0.1-0.2 step: ``FINE`` for tau_m, ``PSP_FINE`` for tau_syn and the gain,
-which share their runs.
+The steps are data (:mod:`.steps`): one row per DAC parameter, in the order they run,
+naming its measurement (:mod:`.measure`), its search (:mod:`.algorithms`, :mod:`.refine`)
+and its final stage. The measurements and the searches never see each other's internals.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from . import algorithms
 from .measure import Measurements
-from .refine import plateau_search, refine
-from .result import (Calibration, cache_key, default_cache_dir, hardware_fingerprint,
-                     load_cached, store_cached)
+from .result import Calibration, cache_key, default_cache_dir, hardware_fingerprint, load_cached, store_cached
 from .runner import ChipRunner
+from .steps import (
+    ALGORITHMS,
+    ORDER,
+    STEPS,
+    FineStage,
+    PSPStage,
+    fine_stage,
+    increasing,
+    linearise,
+    psp_stage,
+    search_step,
+)
 from .targets import Targets, check_targets
 
-#: The order in which parameters are calibrated.
-ORDER = ("v_leak", "tau_m", "v_reset", "v_th", "t_ref", "tau_syn", "syn_gain")
-
-ALGORITHMS = ("predictive", "binary", "noisy")
-
-#: Extra probes (code offsets around the estimate) for the parameters whose measurement
-#: noise is comparable to one DAC step: they join the regression of :func:`.refine.refine`.
-POLISH = {"tau_m": (-6, -2, 2, 6), "tau_syn": (-6, -2, 2, 6), "syn_gain": (-6, -2, 2, 6),
-          "v_th": (-3, 3)}
-
-#: Final stage for tau_m, whose DAC step (0.08 %) is finer than one measurement resolves:
-#: (measurement, code offsets, repeats). Its probes alone are regressed.
-FINE = {"tau_m": ("tau_m_fine", (-2, -1, 1, 2), 16)}
-FINE_WINDOW = 16
-
-#: Final stage for tau_syn and the gain (DAC steps 0.18 and 0.24 %), which every PSP run
-#: measures together: each run moves both codes by one pair of offsets (the two designs
-#: uncorrelated), then each parameter is regressed over every PSP run of the calibration
-#: within ``PSP_WINDOW`` codes.
-PSP_FINE = (((-2, 1), (-1, -2), (1, 2), (2, -1)), 8)
-PSP_WINDOW = 16
+__all__ = ["ALGORITHMS", "ORDER", "calibrate", "calibrate_backend", "default_backend",
+           "predicted_codes"]
 
 
 def _log(msg: str) -> None:
@@ -61,134 +42,48 @@ def _log(msg: str) -> None:
 
 def predicted_codes(process, targets: Targets) -> dict:
     """Codes the process model's nominal transfers give for the targets (the first guess)."""
-    return {p: int(np.clip(np.rint(float(process.dac_inverse(p, targets.value(p)))), 0, 1023))
-            for p in ORDER}
-
-
-def _search(algorithm, measure, target, n, process, param, increasing, seed):
-    if algorithm == "binary":
-        return algorithms.binary_search(measure, target, n, increasing=increasing)
-    if algorithm == "noisy":
-        return algorithms.noisy_binary_search(measure, target, n, increasing=increasing, seed=seed)
-
-    def predict(values):
-        return np.array([float(process.dac_inverse(param, float(v))) for v in np.atleast_1d(values)])
-
-    def slope(codes):
-        c = np.asarray(codes, dtype=np.float64)
-        return (process.dac_nominal(param, np.clip(c + 1, 0, 1023)) -
-                process.dac_nominal(param, np.clip(c - 1, 0, 1023))) / np.where(
-                    (c > 0) & (c < 1023), 2.0, 1.0)
-
-    return algorithms.predictive_search(measure, target, n, predict, slope, increasing=increasing)
+    return {p: int(process.code_for(p, targets.value(p))) for p in ORDER}
 
 
 def _measure_all(meas: Measurements, codes: dict) -> dict:
-    """Every parameter measured at one configuration (before / after figures)."""
-    saved = dict(meas.context)
+    """Every parameter measured at one configuration (before / after figures), row by row."""
+    keep = ("v_leak_v", "r_ohm") + tuple(s.context for s in STEPS if s.context)
+    saved = {k: meas.context[k] for k in keep if k in meas.context}
     meas.characterise(codes)
-    out = {"v_leak": meas.context["v_leak_v"], "tau_m": meas.tau_m(codes)}
-    meas.context["tau_m_s"] = out["tau_m"]
-    out["v_reset"] = meas.reset(codes)
-    out["v_th"] = meas.threshold(codes)
-    out["t_ref"] = meas.t_ref(codes)
-    out["tau_syn"], out["syn_gain"] = meas.psp(codes)
-    for k in ("v_leak_v", "r_ohm", "tau_m_s"):  # keep the calibration's own context
-        if k in saved:
-            meas.context[k] = saved[k]
+    out = {}
+    for step in STEPS:
+        if step.param in out:
+            continue
+        if step.known:
+            out[step.param] = meas.context[step.known]
+        elif isinstance(step.finish, PSPStage):  # one run measures all of the stage's parameters
+            out.update(zip(step.finish.params, getattr(meas, step.finish.measure)(codes)))
+        else:
+            out[step.param] = getattr(meas, step.measure)(codes)
+        if step.context:
+            meas.context[step.context] = out[step.param]
+    meas.context.update(saved)  # keep the calibration's own context
     return out
 
 
-def _fine(res, codes: dict, param: str, method, offsets, repeats: int, target, lin) -> np.ndarray:
-    """Codes from a regression over ``repeats`` rounds of probes at ``offsets`` around
-    the estimate with the fine measurement ``method`` (adds its runs to ``res``).
-
-    The rounds come in two halves, the second centred on the estimate from the first: when
-    the search ended a few codes off, the final line is then not extrapolated far beyond
-    the probes that determine it.
-    """
-    from .algorithms import SearchResult
-
-    history = []
-    centre = res.codes
-    for half in (repeats // 2, repeats - repeats // 2):
-        for _ in range(half):
-            for off in offsets:
-                probe = np.clip(centre + off, 0, 1023)
-                history.append((probe, method({**codes, param: probe})))
-        fine = SearchResult(centre, res.measured, res.bracketed, len(history), history=history)
-        centre = refine(fine, target, lin, window=FINE_WINDOW)
-    res.n_runs += len(history)
-    return centre
+def _failure(measured: float, code: int, target: float, up: bool) -> str:
+    if not np.isfinite(measured):
+        return "no valid measurement (e.g. no spikes or no decay to fit)"
+    end = "highest" if (measured < target) == up else "lowest"
+    return (f"target {target:.4g} is beyond the neuron's {end} reachable "
+            f"value ({measured:.4g} at code {code})")
 
 
-def _psp_fine(meas: Measurements, codes: dict, params, success: dict, targets, process) -> None:
-    """Joint final stage of tau_syn and the gain (see ``PSP_FINE``); updates ``codes``."""
-    from .algorithms import SearchResult
+def default_backend(chip, seed: int = 0):
+    """The backend :func:`calibrate` runs by default: ``chip``'s emulator, its temporal noise
+    on and seeded by ``seed`` (the one place calibration builds a chip's backend)."""
+    from anamorph.models.emulator import ChipEmulator
 
-    mine = [p for p in ("tau_syn", "syn_gain") if p in params]
-    start = {p: codes[p].copy() for p in mine}
-    offsets, repeats = PSP_FINE
-    for _ in range(repeats):
-        for pair in offsets:
-            probe = {p: np.clip(start[p] + o, 0, 1023) for p, o in zip(("tau_syn", "syn_gain"), pair)
-                     if p in mine}
-            meas.psp({**codes, **probe})
-    for p in mine:
-        history = [(entry[p][0], entry[p][1]) for entry in meas.psp_log]
-        res = SearchResult(start[p], np.full(start[p].shape, np.nan), success[p], 0, history=history)
-        est = refine(res, targets.value(p), _linearise(process, p), window=PSP_WINDOW)
-        codes[p] = np.where(success[p], est, start[p])
+    return ChipEmulator(chip, seed=seed, noise=True)
 
 
-def _linearise(process, param):
-    """The map under which the nominal transfer is linear in the code (1/x for reciprocal)."""
-    kind = process.transfers[param].kind if hasattr(process, "transfers") else "linear"
-    if kind == "reciprocal":
-        return lambda v: 1.0 / np.asarray(v, dtype=np.float64)
-    return lambda v: np.asarray(v, dtype=np.float64)
-
-
-def _adc_quantum(process):
-    """(LSB, lowest level) of the ADC from the process model's ADC description (volts)."""
-    a = process.data["adc"]
-    return (a["v_hi"] - a["v_lo"]) / (2 ** int(a["bits"]) - 1), float(a["v_lo"])
-
-
-def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: Path | None = None,
-              seed: int = 0, algorithm: str = "predictive", params=ORDER, use_cache: bool = True,
-              batch: int = 16, measure_before: bool = True) -> Calibration:
-    """Find per-neuron DAC codes that bring ``chip`` to ``targets``.
-
-    Parameters
-    ----------
-    chip : anamorph.models.chip.Chip
-        The chip; it is only run, never inspected for its true parameters.
-    targets : Targets, optional
-        Default: :meth:`Targets.default` (the nominal operating point).
-    process : ProcessModel, optional
-        For the DAC ranges and the first guess; default: the shipped one.
-    cache_dir : Path, optional
-        Where results are cached by :func:`~.result.cache_key`; default
-        :func:`~.result.default_cache_dir`.
-    seed : int
-        Seed of the chip's temporal noise during the measurements.
-    algorithm : {"predictive", "binary", "noisy"}
-        Search algorithm (see :mod:`.algorithms`).
-    params : sequence of str
-        The parameters to calibrate (others keep the predicted codes); subsets serve tests.
-    use_cache : bool
-        Read and write the cache.
-    batch : int
-        Independent copies per run (noise averaging).
-    measure_before : bool
-        Also measure every parameter at the chip's initial codes (for the figures).
-
-    Raises
-    ------
-    InputError
-        A target outside the DAC's reach, an unknown parameter or algorithm.
-    """
+def _checked(targets, process, algorithm, params):
+    """(targets, process, params in ORDER) with the defaults filled in, or InputError."""
     from anamorph.errors import InputError
     from anamorph.models.process_model import ProcessModel
 
@@ -202,9 +97,48 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
         raise InputError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(ORDER)}",
                          None, "params")
     check_targets(targets, process)
-    params = tuple(p for p in ORDER if p in params)
+    return targets, process, tuple(p for p in ORDER if p in params)
+
+
+def calibrate(chip, targets: Targets | None = None, *, backend=None, process_model=None,
+              cache_dir: Path | None = None, seed: int = 0, algorithm: str = "predictive",
+              params=ORDER, use_cache: bool = True, batch: int = 16,
+              measure_before: bool = True) -> Calibration:
+    """Find per-neuron DAC codes that bring ``chip`` to ``targets`` (cached).
+
+    Parameters
+    ----------
+    chip : anamorph.models.chip.Chip
+        The chip: names the hardware (the cache key, :attr:`Calibration.chip_fingerprint`)
+        and gives the codes it starts from. It is only run, through ``backend``.
+    targets : Targets, optional
+        Default: :meth:`Targets.default` (the nominal operating point).
+    backend : Backend, optional
+        What runs ``chip`` (e.g. a :class:`~anamorph.models.reference_backend.ReferenceChip`
+        of it); default :func:`default_backend`. A given backend's class name joins the
+        settings (and so the cache key).
+    process_model : ProcessModel, optional
+        For the DAC ranges and the first guess; default: the shipped one.
+    cache_dir : Path, optional
+        Where results are cached by :func:`~.result.cache_key`; default
+        :func:`~.result.default_cache_dir`.
+    seed : int
+        Seed of the default backend's temporal noise and of the randomised searches.
+    algorithm, params, batch, measure_before
+        See :func:`calibrate_backend`.
+    use_cache : bool
+        Read and write the cache.
+
+    Raises
+    ------
+    InputError
+        A target outside the DAC's reach, an unknown parameter or algorithm.
+    """
+    targets, process, params = _checked(targets, process_model, algorithm, params)
     settings = {"seed": int(seed), "algorithm": algorithm, "params": list(params),
                 "batch": int(batch), "measure_before": bool(measure_before)}
+    if backend is not None:
+        settings["backend"] = type(backend).__name__
     hw = hardware_fingerprint(chip)
     key = cache_key(hw, targets, settings)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -212,71 +146,84 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
         cached = load_cached(cache_dir, key)
         if cached is not None:
             return cached
+    cal = calibrate_backend(default_backend(chip, seed) if backend is None else backend,
+                            chip.codes, targets, process_model=process, seed=seed, algorithm=algorithm,
+                            params=params, batch=batch, measure_before=measure_before)
+    cal = replace(cal, chip_fingerprint=hw, key=key, settings={**settings, **cal.settings})
+    if use_cache:
+        store_cached(cache_dir, cal)
+    return cal
 
+
+def calibrate_backend(backend, initial_codes: dict, targets: Targets | None = None, *, process_model=None,
+                      seed: int = 0, algorithm: str = "predictive", params=ORDER, batch: int = 16,
+                      measure_before: bool = True) -> Calibration:
+    """Run the steps (:data:`.steps.STEPS`) on a chip seen only through its Backend (no cache).
+
+    Parameters
+    ----------
+    backend : Backend
+        The chip: configured (``configure``) and run (``run``), nothing else.
+    initial_codes : dict
+        The codes the chip is configured with (the "before" measurements use them).
+    targets, process_model
+        As for :func:`calibrate`.
+    seed : int
+        Seed of the randomised searches (search ``k`` uses ``[seed, k]``).
+    algorithm : {"predictive", "binary", "noisy"}
+        Search algorithm (see :mod:`.algorithms`).
+    params : sequence of str
+        The parameters to calibrate (others keep the predicted codes); subsets serve tests.
+    batch : int
+        Independent copies per run (noise averaging).
+    measure_before : bool
+        Also measure every parameter at ``initial_codes`` (for the figures).
+
+    Returns
+    -------
+    Calibration
+        Without ``chip_fingerprint`` and ``key`` (:func:`calibrate` names it).
+    """
+    targets, process, params = _checked(targets, process_model, algorithm, params)
     t_start = time.perf_counter()
-    runner = ChipRunner(chip, seed=seed, batch=batch)
+    runner = ChipRunner(backend, batch=batch)
     meas = Measurements(runner, targets, process)
     n = runner.n_neurons
-    initial = {p: np.asarray(c, dtype=np.int64).copy() for p, c in chip.codes.items()}
+    initial = {p: np.asarray(c, dtype=np.int64).copy() for p, c in initial_codes.items()}
     before = _measure_all(meas, initial) if measure_before else {}
     meas.psp_log.clear()
     codes = {p: np.full(n, c, dtype=np.int64) for p, c in predicted_codes(process, targets).items()}
     meas.characterise(codes)
     success, achieved, reasons = {}, {}, {}
-    methods = {"v_leak": meas.leak, "tau_m": meas.tau_m, "v_reset": meas.reset,
-               "v_th": meas.threshold, "t_ref": meas.t_ref, "tau_syn": meas.tau_syn,
-               "syn_gain": meas.syn_gain}
-    for k, p in enumerate(params):
+    run = [s for s in STEPS if s.param in params]
+    for k, step in enumerate(run):
+        p = step.param
         _log(f"{p} ({runner.n_runs} runs so far)")
-        v0, v1 = (float(x) for x in process.dac_nominal(p, np.array([0, 1023])))
-        increasing = v1 > v0
         target = targets.value(p)
+        method = getattr(meas, step.measure)
 
-        def measure(c, p=p):
-            return methods[p]({**codes, p: c})
+        def measure(c, p=p, method=method):
+            return method({**codes, p: c})
 
-        def search(level, p=p, measure=measure, increasing=increasing, k=k):
-            return _search(algorithm, measure, level, n, process, p, increasing, seed=[seed, k])
-
-        if p == "t_ref":  # the emulator holds a neuron for whole time steps
-            res = plateau_search(search, measure, target, n, process, p, runner.dt_s, 0.0)
-        elif p == "v_reset":  # the clamp is noise-free: one ADC level exactly
-            res = plateau_search(search, measure, target, n, process, p, *_adc_quantum(process))
-        else:
-            res = _search(algorithm, measure, target, n, process, p, increasing, seed=[seed, k])
-            # With DAC steps finer than the measurement noise, adjacent codes need not read in
-            # order: a neuron counts as out of reach only if its search ended at a DAC end.
-            at_end = (res.lo <= 0) | (res.hi >= 1023)  # the final bracket touches a DAC end
-            res.bracketed = res.bracketed | ~at_end
-            lin = _linearise(process, p)
-            c = np.where(res.bracketed, refine(res, target, lin), res.codes)
-            # Polish: a few more probes around the estimate, then the regression again.
-            for off in POLISH.get(p, ()):
-                probe = np.clip(c + off, 0, 1023)
-                res.history.append((probe, measure(probe)))
-                res.n_runs += 1
-            res.codes = np.where(res.bracketed, refine(res, target, lin), res.codes)
-            if p in FINE:
-                res.codes = np.where(res.bracketed, _fine(res, codes, p, getattr(meas, FINE[p][0]),
-                                                          *FINE[p][1:], target, lin), res.codes)
+        res = search_step(step, measure, target, n, process, algorithm, [seed, k], runner.dt_s)
+        if isinstance(step.finish, FineStage):
+            est = fine_stage(step.finish, res, codes, p, getattr(meas, step.finish.measure), target,
+                             linearise(process, p))
+            res.codes = np.where(res.bracketed, est, res.codes)
         codes[p] = res.codes
-        ok = res.bracketed & np.isfinite(res.measured)
-        success[p] = ok
+        success[p] = res.bracketed & np.isfinite(res.measured)
         achieved[p] = res.measured
-        reasons[p] = {}
-        for i in np.flatnonzero(~ok):
-            if not np.isfinite(res.measured[i]):
-                reasons[p][int(i)] = "no valid measurement (e.g. no spikes or no decay to fit)"
-            else:
-                end = "highest" if (res.measured[i] < target) == increasing else "lowest"
-                reasons[p][int(i)] = (f"target {target:.4g} is beyond the neuron's {end} reachable "
-                                      f"value ({res.measured[i]:.4g} at code {res.codes[i]})")
-        if p == "tau_m" or (p == "v_leak" and "tau_m" not in params):
+        up = increasing(process, p)
+        reasons[p] = {int(i): _failure(res.measured[i], res.codes[i], target, up)
+                      for i in np.flatnonzero(~success[p])}
+        if step.characterise and not any(s.characterise for s in run[k + 1:]):
             meas.characterise(codes)
-        if p == "tau_m":
-            meas.context["tau_m_s"] = res.measured
-    if any(p in params for p in ("tau_syn", "syn_gain")):
-        _psp_fine(meas, codes, params, success, targets, process)
+        if step.context:
+            meas.context[step.context] = res.measured
+    shared = [s.finish for s in run if isinstance(s.finish, PSPStage)]
+    for stage in dict.fromkeys(shared):  # each shared stage once, in the order of its rows
+        mine = [s.param for s in run if s.finish == stage]
+        psp_stage(stage, meas, codes, mine, success, targets, process)
     # Verify: every parameter measured at the final configuration.
     after = _measure_all(meas, codes)
     for p in params:
@@ -286,10 +233,6 @@ def calibrate(chip, targets: Targets | None = None, *, process=None, cache_dir: 
             success[p] = np.ones(n, dtype=bool)
             achieved[p] = after[p]
             reasons[p] = {}
-    cal = Calibration(codes={p: codes[p] for p in ORDER}, success=success, achieved=achieved,
-                      targets=targets, chip_fingerprint=hw, reasons=reasons, before=before,
-                      key=key, n_runs=runner.n_runs,
-                      settings={**settings, "wall_s": time.perf_counter() - t_start})
-    if use_cache:
-        store_cached(cache_dir, cal)
-    return cal
+    return Calibration(codes={p: codes[p] for p in ORDER}, success=success, achieved=achieved,
+                       targets=targets, chip_fingerprint="", reasons=reasons, before=before,
+                       n_runs=runner.n_runs, settings={"wall_s": time.perf_counter() - t_start})

@@ -82,12 +82,11 @@ class Measurements(SynapseMeasurements):
     # -- helpers -------------------------------------------------------------------------
     def extreme_code(self, param: str, high: bool) -> int:
         """The code whose nominal value is highest (``high``) or lowest."""
-        v0, v1 = (float(x) for x in self.process.dac_nominal(param, np.array([0, 1023])))
-        return 1023 if (v1 > v0) == high else 0
+        return self.process.code_at_extreme(param, high)
 
     def code_for(self, param: str, value: float) -> int:
         """The nominal code of ``value`` (rounded, clipped)."""
-        return int(np.clip(np.rint(float(self.process.dac_inverse(param, value))), 0, 1023))
+        return int(self.process.code_for(param, value))
 
     def value_range(self, param: str):
         lo, hi = sorted(float(x) for x in self.process.dac_range(param))

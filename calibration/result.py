@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.io import read_json, write_json
+from anamorph.io import check_schema, read_json, write_json
+from anamorph.models.dac import CODE_MAX
 
 from .targets import FIELD_OF, Targets
 
@@ -37,7 +38,7 @@ def hardware_fingerprint(chip) -> str:
 
 #: Changes whenever the calibration's protocols change what it finds, so that a cache
 #: written by an earlier flow of the same package version is not read back.
-FLOW_REVISION = 2
+FLOW_REVISION = 3
 
 
 def cache_key(hw_fingerprint: str, targets: Targets, settings: dict) -> str:
@@ -118,7 +119,7 @@ class Calibration:
         arr = lambda d, conv: {p: conv(np.asarray(v)).tolist() for p, v in d.items()}  # noqa: E731
         nan_none = lambda a: np.where(np.isfinite(a), a, None)  # noqa: E731
         return {
-            "schema": SCHEMA, "version": VERSION, "key": self.key,
+            "schema": SCHEMA, "schema_version": VERSION, "key": self.key,
             "chip_fingerprint": self.chip_fingerprint, "targets": self.targets.to_dict(),
             "settings": self.settings, "n_runs": int(self.n_runs),
             "codes": arr(self.codes, lambda a: a.astype(np.int64)),
@@ -132,13 +133,8 @@ class Calibration:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d, path=None) -> "Calibration":
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-            got = d.get("schema") if isinstance(d, dict) else type(d).__name__
-            raise InputError(f"not a calibration file (schema {got!r}, expected {SCHEMA!r})", path, "schema")
-        if d.get("version") != VERSION:
-            raise InputError(f"version {d.get('version')!r} is not supported (expected {VERSION})",
-                             path, "version")
+    def from_dict(cls, d, path=None) -> Calibration:
+        check_schema(d, SCHEMA, VERSION, path, what="calibration file")
         try:
             def floats(m):
                 return {p: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
@@ -161,12 +157,12 @@ class Calibration:
         if missing:
             raise InputError(f"no codes for {', '.join(missing)}", path, "codes")
         for p, c in cal.codes.items():
-            if c.ndim != 1 or np.any(c < 0) or np.any(c > 1023):
-                raise InputError("codes must be a list of integers in 0..1023", path, f"codes.{p}")
+            if c.ndim != 1 or np.any(c < 0) or np.any(c > CODE_MAX):
+                raise InputError(f"codes must be a list of integers in 0..{CODE_MAX}", path, f"codes.{p}")
         return cal
 
     @classmethod
-    def load(cls, path) -> "Calibration":
+    def load(cls, path) -> Calibration:
         return cls.from_dict(read_json(path), Path(path))
 
 

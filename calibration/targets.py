@@ -8,7 +8,7 @@ in Cramer et al. 2022, PNAS 119(4) e2109194119).
 
 A targets file is JSON with any subset of the fields below (the rest keep their defaults)::
 
-    {"schema": "anamorph.calibration.targets", "version": 1, "tau_m_s": 8e-6}
+    {"schema": "anamorph.calibration.targets", "schema_version": 1, "tau_m_s": 8e-6}
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from anamorph.errors import InputError
-from anamorph.io import read_json
+from anamorph.io import VERSION_KEYS, check_schema, read_json
 
 SCHEMA = "anamorph.calibration.targets"
 VERSION = 1
@@ -58,7 +58,7 @@ class Targets:
     w_unit_a: float
 
     @classmethod
-    def default(cls) -> "Targets":
+    def default(cls) -> Targets:
         """The chip's nominal operating point (``DEFAULT_TARGETS`` of the models layer)."""
         from anamorph.models.neuron import DEFAULT_TARGETS
 
@@ -69,20 +69,14 @@ class Targets:
         return getattr(self, FIELD_OF[param])
 
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "version": VERSION, **asdict(self)}
+        return {"schema": SCHEMA, "schema_version": VERSION, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data, path=None) -> "Targets":
+    def from_dict(cls, data, path=None) -> Targets:
         """Targets from a dict (a parsed targets file); missing fields keep the defaults."""
-        if not isinstance(data, dict):
-            raise InputError("expected a JSON object of targets", path)
-        if data.get("schema", SCHEMA) != SCHEMA:
-            raise InputError(f"schema is {data.get('schema')!r}, expected {SCHEMA!r}", path, "schema")
-        if data.get("version", VERSION) != VERSION:
-            raise InputError(f"version {data.get('version')!r} is not supported (expected {VERSION})",
-                             path, "version")
+        check_schema(data, SCHEMA, VERSION, path, what="targets file", optional=True)
         names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names - {"schema", "version"})
+        unknown = sorted(set(data) - names - {"schema", *VERSION_KEYS})
         if unknown:
             raise InputError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}",
                              path, unknown[0])
@@ -95,7 +89,7 @@ class Targets:
         return replace(cls.default(), **values)
 
     @classmethod
-    def load(cls, path) -> "Targets":
+    def load(cls, path) -> Targets:
         return cls.from_dict(read_json(path), Path(path))
 
 

@@ -115,8 +115,8 @@ class _Journal:
         if resume and spec_path.is_file():
             old = io.read_json(spec_path)
             if old != spec:
-                raise InputError("--resume with different circuit, seed, instances or settings "
-                                 f"than the interrupted sweep ({old})", out_dir, "--resume")
+                raise InputError("resuming with different circuit, seed, instances or settings "
+                                 f"than the interrupted sweep ({old})", out_dir, "resume")
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
             io.write_json(spec_path, spec)
@@ -228,11 +228,11 @@ def run_sweep(circuit: SweepableCircuit, instances: int, seed: int, out_dir, wor
         The tidy table, one row per instance, sorted by instance.
     """
     if not isinstance(instances, int) or isinstance(instances, bool) or instances <= 0:
-        raise InputError(f"must be a positive integer, got {instances!r}", field="--instances")
+        raise InputError(f"must be a positive integer, got {instances!r}", field="instances")
     if not isinstance(seed, int) or seed < 0:
-        raise InputError(f"must be a non-negative integer, got {seed!r}", field="--seed")
+        raise InputError(f"must be a non-negative integer, got {seed!r}", field="seed")
     if workers is not None and workers < 1:
-        raise InputError(f"must be at least 1, got {workers!r}", field="--workers")
+        raise InputError(f"must be at least 1, got {workers!r}", field="workers")
     settings = resolve_settings(circuit, settings)
     out_dir = io.ensure_writable_dir(out_dir)
     spec = {"circuit": circuit.name, "seed": seed, "instances": instances,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 DAC_BITS = 10
-DAC_MAX = 2 ** DAC_BITS - 1
 
 
 class MeasurementError(RuntimeError):

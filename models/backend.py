@@ -5,10 +5,12 @@ spike times and signed weight codes and get back :class:`Observables` — what a
 BrainScaleS-2 would report (spike events and ADC-sampled membrane traces). They never
 read a chip's hidden (true) parameters.
 
-Neuron numbering: a feed-forward network with layer sizes ``(n_in, n_1, ..., n_L)`` is
-placed on the chip's neurons in order: layer 1 on neurons ``0 .. n_1-1``, layer 2 on the
-next ``n_2`` neurons, and so on. Inputs are not chip neurons; they enter through synapse
-rows (the fan-in of each neuron, at most 256).
+Neuron numbering: a network (:class:`anamorph.models.network.ChipNetwork`) is placed on
+the chip's neurons in order, population after population; a feed-forward network with
+layer sizes ``(n_in, n_1, ..., n_L)`` (the short form, a list of weight-code arrays) puts
+layer 1 on neurons ``0 .. n_1-1``, layer 2 on the next ``n_2`` neurons, and so on. Inputs
+are not chip neurons; they enter through synapse rows (the fan-in of each neuron, at most
+256).
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass, field
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
+
+from anamorph.errors import InputError
+from anamorph.models.chip import N_NEURONS
+from anamorph.models.network import ChipNetwork
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,11 @@ class Observables:
         ADC's *nominal* transfer (so per-channel offset and gain errors remain in them).
     adc_neurons : (n_recorded,) int64 or None
         The chip neurons whose membranes were recorded, in the order of ``adc_v``.
+    sensors : dict[int, SensorReadings]
+        For every plastic projection (by index in the network), its synapses' triplet-STDP
+        correlation sensors accumulated over the run (all samples), as the plasticity
+        processor reads them through the sensor ADC
+        (:mod:`anamorph.models.plasticity.processor`); empty without plastic projections.
     """
 
     spikes: SpikeEvents
@@ -96,6 +107,7 @@ class Observables:
     adc_v: np.ndarray | None = None
     adc_neurons: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
+    sensors: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,22 +122,130 @@ class Stimulus:
     t_off_s: float
 
 
+@dataclass(frozen=True, eq=False)
+class Teaching:
+    """A per-sample, per-neuron, piecewise-constant current into the membrane.
+
+    The nudging current of equilibrium propagation (Scellier & Bengio 2017, Front. Comput.
+    Neurosci. 11:24), different for every sample: ``i_a[s, k, n]`` amperes flow into chip
+    neuron ``n`` of sample ``s`` from ``t_s[k]`` to ``t_s[k+1]`` (the last value to the end
+    of the run). It enters the membrane like the stimulus, ``c_mem dV/dt = ... + I_teach``.
+    On the time grid a breakpoint takes effect from step ``rint(t_s[k] / dt)``.
+
+    Attributes
+    ----------
+    t_s : (n_t,) float64
+        Increasing breakpoints, ``t_s[0] == 0``.
+    i_a : (n_samples, n_t, n_neurons_used) float64
+        Currents (A), for every neuron of the network (zero where no teaching).
+    """
+
+    t_s: np.ndarray
+    i_a: np.ndarray
+
+    def validate(self, n_samples: int, n_used: int, path="teaching") -> "Teaching":
+        """Check finiteness and shapes; return it with float64 arrays."""
+        try:
+            t = np.asarray(self.t_s, dtype=np.float64)
+            i = np.asarray(self.i_a, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise InputError("t_s and i_a must be numeric arrays", path) from None
+        if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or t[0] != 0 or np.any(np.diff(t) <= 0):
+            raise InputError("must be finite, strictly increasing breakpoints starting at 0", path, "t_s")
+        if i.shape != (n_samples, t.size, n_used):
+            raise InputError(f"must have shape (n_samples, n_t, n_neurons) = {(n_samples, t.size, n_used)}, "
+                             f"got {i.shape}", path, "i_a")
+        if not np.all(np.isfinite(i)):
+            raise InputError("contains NaN or infinite currents", path, "i_a")
+        return Teaching(t, i)
+
+    def per_step(self, dt_s: float, n_steps: int) -> np.ndarray:
+        """The current of every step, shape (n_steps, n_samples, n_neurons_used)."""
+        starts = np.rint(np.asarray(self.t_s) / dt_s).astype(np.int64)
+        seg = np.searchsorted(starts, np.arange(n_steps), side="right") - 1
+        return np.ascontiguousarray(np.asarray(self.i_a)[:, np.maximum(seg, 0), :].transpose(1, 0, 2))
+
+
+def as_network(network, path="weights") -> ChipNetwork:
+    """A validated ChipNetwork from a ChipNetwork or the feed-forward short form (a list)."""
+    if isinstance(network, ChipNetwork):
+        return network.validate("network")
+    return ChipNetwork.from_layers(list(network)).validate(path)
+
+
+def validate_run(inputs, network, duration_s, record, stimulus, teaching):
+    """The common checks of :meth:`Backend.run`; returns (network, recorded neurons or None, teaching)."""
+    if not isinstance(inputs, SpikeEvents):
+        raise InputError("inputs must be a SpikeEvents", "inputs")
+    if not (isinstance(duration_s, (int, float, np.floating)) and np.isfinite(duration_s) and duration_s > 0):
+        raise InputError("duration_s must be a finite number > 0", "duration_s")
+    if inputs.n_samples < 1:
+        raise InputError("a batch needs at least one sample", "inputs", "n_samples")
+    net = as_network(network)
+    n_used = net.n_used
+    ev_ok = inputs.times_s.size == 0 or (np.all(np.isfinite(inputs.times_s)) and inputs.times_s.min() >= 0)
+    if not ev_ok:
+        raise InputError("input spike times must be finite and >= 0", "inputs", "times_s")
+    if inputs.units.size and (inputs.units.min() < 0 or inputs.units.max() >= net.n_inputs):
+        raise InputError(f"input units must lie in 0..{net.n_inputs - 1}", "inputs", "units")
+    if inputs.samples.size and (inputs.samples.min() < 0 or inputs.samples.max() >= inputs.n_samples):
+        raise InputError("input sample index out of range", "inputs", "samples")
+    if record is None:
+        rec = None
+    elif isinstance(record, str):
+        if record != "all":
+            raise InputError('record must be None, "all" or a list of chip neurons', "record")
+        rec = np.arange(n_used)
+    else:
+        rec = np.asarray(record)
+        if rec.ndim != 1 or rec.size == 0 or not np.issubdtype(rec.dtype, np.integer) \
+                or rec.min() < 0 or rec.max() >= n_used:
+            raise InputError(f"record must list chip neurons in 0..{n_used - 1}", "record")
+    if stimulus is not None:
+        i_a = np.asarray(stimulus.i_a, dtype=np.float64)
+        if i_a.shape not in ((N_NEURONS,), (n_used,)) or not np.all(np.isfinite(i_a)):
+            raise InputError(f"stimulus.i_a must be {N_NEURONS} (or {n_used}) finite currents", "stimulus", "i_a")
+        if not (np.isfinite(stimulus.t_on_s) and np.isfinite(stimulus.t_off_s)):
+            raise InputError("stimulus times must be finite", "stimulus")
+    if teaching is not None:
+        if not isinstance(teaching, Teaching):
+            raise InputError("must be a Teaching", "teaching")
+        teaching = teaching.validate(inputs.n_samples, n_used)
+    return net, rec, teaching
+
+
+def adc_steps(n_steps: int, dt_s: float, adc_period_s: float) -> np.ndarray:
+    """Steps whose starting membrane the ADC samples: ``floor(j * adc_period_s / dt_s)``."""
+    n_adc = int(np.floor((n_steps * dt_s) / adc_period_s + 1e-9))
+    steps = np.floor(np.arange(n_adc) * adc_period_s / dt_s + 1e-9).astype(np.int64)
+    return steps[steps < n_steps]
+
+
 @runtime_checkable
 class Backend(Protocol):
-    """A chip that runs feed-forward spiking networks.
+    """A chip that runs spiking networks.
 
-    ``weights[l]`` is an int array of shape ``(n_l, n_{l+1})`` of signed 6-bit codes in
-    -63..63 (positive: excitatory row, negative: inhibitory row). ``duration_s`` is the
-    chip time each sample runs; ``record`` lists chip neurons whose membranes the ADC
-    samples (``None``: none, ``"all"``: every neuron of the network). ``dt_s`` is the
-    resolution of the spike stamps: a spike stamped ``t`` crossed threshold within
-    ``[t, t + dt_s]``.
+    ``network`` is a :class:`~anamorph.models.network.ChipNetwork` or its feed-forward
+    short form, a list where ``weights[l]`` is an int array of shape ``(n_l, n_{l+1})`` of
+    signed 6-bit codes in -63..63 (positive: excitatory row, negative: inhibitory row).
+    ``duration_s`` is the chip time each sample runs; ``record`` lists chip neurons whose
+    membranes the ADC samples (``None``: none, ``"all"``: every neuron of the network).
+    ``stimulus`` is a current step shared by all samples, ``teaching`` a per-sample,
+    time-varying current per neuron. ``dt_s`` is the resolution of the spike stamps: a spike
+    stamped ``t`` crossed threshold within ``[t, t + dt_s]``.
+
+    ``configure(codes)`` writes DAC codes into the chip, as between experiments on a real
+    one: ``codes`` maps DAC parameters to one 10-bit code per neuron (all of
+    :data:`~anamorph.models.chip.DAC_PARAMS`, or a subset replacing those given; checked by
+    :func:`~anamorph.models.chip.validate_codes`); later runs use them.
     """
 
     n_neurons: int
     max_fan_in: int
     dt_s: float
 
-    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray], duration_s: float,
+    def configure(self, codes: dict[str, np.ndarray]) -> None: ...
+
+    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork, duration_s: float,
             record: Sequence[int] | str | None = None,
-            stimulus: Stimulus | None = None) -> Observables: ...
+            stimulus: Stimulus | None = None, teaching: Teaching | None = None) -> Observables: ...

@@ -4,10 +4,12 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 (s+1)*n_used-1``) integrates the exact one-step propagator of
 :mod:`anamorph.models.neuron` as generated Cython code (``run_regularly`` in the
 ``groups`` slot), Brian2's threshold and reset code handle spikes, and Brian2 Synapses
-carry spikes between chip layers (``I_syn_post += w``). The input layer's synaptic
-current jumps arrive through a per-step table (``drive``), the membrane noise from a
-counter-based generator in the generated code. Brian2: Stimberg, Brette & Goodman 2019,
-eLife 8:e47314.
+carry spikes between chip neurons (``I_syn_post += w``), one Synapses object per
+neuron-to-neuron projection of any direction (forward, lateral/recurrent, feedback). The
+input projections' synaptic current jumps arrive through a per-step table (``drive``),
+the teaching current (when the network is built with one) through a second per-step table
+(``teach``), the membrane noise from a counter-based generator in the generated code.
+Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + si
 refr = refr - (1 - active)
 I_syn = I_syn*e_s + drive(row + i)
 """
+
+# With a teaching current: the same update, the stimulus and teaching currents summed
+# before the propagator (the numpy reference's order of operations).
+_UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teach(row + i))*p_stim")
+assert _UPDATE_TEACH != _UPDATE
 
 
 def _step_table(b2, name: str, values: np.ndarray):
@@ -96,32 +103,37 @@ cdef inline double vnoise(long j) noexcept nogil:
 
 
 class BuiltNetwork:
-    """One compiled Brian2 network for a fixed batch size, layer layout and length."""
+    """One compiled Brian2 network for a fixed batch size, network structure and length.
 
-    def __init__(self, b2, batch: int, sizes: tuple[int, ...], n_used: int, n_steps: int, dt_s: float,
-                 prop, sig: np.ndarray):
+    ``links`` lists the neuron-to-neuron projections as (first source neuron, n_source,
+    first target neuron, n_target); each becomes one all-to-all Synapses object per copy,
+    whose weights ``w[k]`` are ordered (copy, source, target). ``teaching``: build with the
+    per-step teaching table ``teach`` (n_steps, batch * n_used).
+    """
+
+    def __init__(self, b2, batch: int, links: tuple[tuple[int, int, int, int], ...], n_used: int,
+                 n_steps: int, dt_s: float, prop, sig: np.ndarray, teaching: bool = False):
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
         self.clock = b2.Clock(dt=dt_s * b2.second)
         self.drive = np.zeros((n_steps, n_total))
+        self.teach = np.zeros((n_steps, n_total)) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
-        drive = _step_table(b2, "drive", self.drive)
-        vnoise = _noise_function(b2, self.noise_key)
+        namespace = {"drive": _step_table(b2, "drive", self.drive), "vnoise": _noise_function(b2, self.noise_key)}
+        if teaching:
+            namespace["teach"] = _step_table(b2, "teach", self.teach)
         g = b2.NeuronGroup(n_total, _NEURON_MODEL, threshold="v >= v_th and refr == 0",
-                           reset="v = v_reset; refr = n_ref", clock=self.clock,
-                           namespace={"drive": drive, "vnoise": vnoise})
-        g.run_regularly(_UPDATE, when="groups", clock=self.clock)
+                           reset="v = v_reset; refr = n_ref", clock=self.clock, namespace=namespace)
+        g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
         self.set_params(prop, sig)
-        offsets = np.concatenate([[0], np.cumsum(sizes[1:])]).astype(int)
         self.synapses = []
         objects = [g]
-        for layer in range(1, len(sizes) - 1):
-            n_pre, n_post = sizes[layer], sizes[layer + 1]
+        base = (np.arange(batch) * n_used)[:, None, None]
+        for first_pre, n_pre, first_post, n_post in links:
             s = b2.Synapses(g, g, "w : 1", on_pre="I_syn_post += w", clock=self.clock)
-            base = (np.arange(batch) * n_used)[:, None, None]
-            pre = (base + offsets[layer - 1] + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
-            post = (base + offsets[layer] + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[None, :, None]
+            pre = (base + first_pre + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
+            post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[None, :, None]
             s.connect(i=pre.ravel(), j=post.ravel())
             self.synapses.append(s)
             objects.append(s)

@@ -12,6 +12,13 @@ The synaptic current of a spike through a synapse in row ``r`` of neuron ``n`` w
 ``w`` is ``T(|w|) * g[r, n] * w_unit[n]`` (sign of ``w``), where ``T`` is the 6-bit
 transfer table of the row type (about ``|w|``), ``g`` the per-synapse gain and ``w_unit``
 the neuron's synaptic-gain DAC output (A per code unit).
+
+Plasticity: every synapse also has its own triplet-STDP correlation sensor parameters
+(``hidden["tstdp.<name>"]``, shape (256, 512), time constants in chip seconds) and each
+column (neuron) a sensor-ADC offset per sensor type (:mod:`anamorph.models.plasticity`).
+They are drawn from the process model's ``"tstdp"`` section with ``default_rng([seed, 2])``
+(so the other draws of a seed are unchanged) and, being a function of seed and process
+model, are drawn again when a chip file is read instead of being stored in it.
 """
 
 from __future__ import annotations
@@ -25,9 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.io import read_json, write_json
+from anamorph.io import check_schema, read_json, write_json
 from anamorph.models.dac import CODE_MAX, neuron_values
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams
+from anamorph.models.plasticity.adc import SENSOR_ADC
+from anamorph.models.plasticity.sensors import NAMES as TSTDP_NAMES
+from anamorph.models.plasticity.synapse_params import sample_params, section_of
 from anamorph.models.process_model import DAC_PARAMS, MISMATCH_NAMES, PARAM_FIELD, ProcessModel
 
 N_NEURONS = 512
@@ -42,10 +52,22 @@ HIDDEN_SHAPES = {**{name: (N_NEURONS,) for name in MISMATCH_NAMES if name != "c_
                  "adc_gain": (N_NEURONS,), "detune_tau_m": (N_NEURONS,), "detune_tau_syn": (N_NEURONS,),
                  "detune_v_th": (N_NEURONS,), "syn_gain_exc": (MAX_FAN_IN, N_NEURONS),
                  "syn_gain_inh": (MAX_FAN_IN, N_NEURONS)}
+#: hidden arrays of the plasticity sensors: drawn from (seed, process), not stored in chip files
+PLASTICITY_SHAPES = {**{f"tstdp.{name}": (MAX_FAN_IN, N_NEURONS) for name in TSTDP_NAMES},
+                     "tstdp.adc_offset_causal_lsb": (N_NEURONS,), "tstdp.adc_offset_acausal_lsb": (N_NEURONS,)}
+
+
+def plasticity_hidden(process: ProcessModel, seed: int) -> dict[str, np.ndarray]:
+    """Per-synapse TSTDP sensor parameters and sensor-ADC column offsets (see module docstring)."""
+    rng = np.random.default_rng([int(seed), 2])
+    out = {f"tstdp.{k}": v for k, v in sample_params(section_of(process), rng, (MAX_FAN_IN, N_NEURONS)).items()}
+    for kind in ("causal", "acausal"):
+        out[f"tstdp.adc_offset_{kind}_lsb"] = SENSOR_ADC.offset_sd_lsb * rng.standard_normal(N_NEURONS)
+    return out
 
 
 def validate_codes(codes: dict, path=None) -> dict[str, np.ndarray]:
-    """Check a full set of DAC codes (each an integer array of shape (512,) in 0..1023)."""
+    """Check a full set of DAC codes (each an integer array of shape (512,) in 0..CODE_MAX)."""
     if not isinstance(codes, dict):
         raise InputError("codes must be a mapping of DAC parameter -> 512 codes", path, "codes")
     out = {}
@@ -158,11 +180,7 @@ class Chip:
 
     @classmethod
     def from_dict(cls, d, path=None) -> "Chip":
-        if not isinstance(d, dict) or d.get("schema") != SCHEMA:
-            raise InputError(f"not a chip file (schema must be {SCHEMA!r})", path, "schema")
-        if d.get("schema_version") != SCHEMA_VERSION:
-            raise InputError(f"unsupported schema version {d.get('schema_version')!r} "
-                             f"(this anamorph reads version {SCHEMA_VERSION})", path, "schema_version")
+        check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="chip file")
         for k in ("seed", "detune", "codes", "process", "hidden"):
             if k not in d:
                 raise InputError("missing field", path, k)
@@ -179,6 +197,7 @@ class Chip:
             if name not in hidden_in:
                 raise InputError("missing field", path, f"hidden.{name}")
             hidden[name] = _decode(hidden_in[name], path, name)
+        hidden.update(plasticity_hidden(process, d["seed"]))
         return cls(d["seed"], validate_codes(d["codes"], path), process, hidden, float(d["detune"]))
 
     @classmethod
@@ -198,12 +217,11 @@ class Chip:
 
 
 def default_codes(process: ProcessModel, targets: NeuronParams = DEFAULT_TARGETS) -> dict[str, np.ndarray]:
-    """The codes that set a nominal neuron to ``targets`` (rounded, clipped to 0..1023)."""
+    """The codes that set a nominal neuron to ``targets`` (:meth:`ProcessModel.code_for`)."""
     out = {}
     for p in DAC_PARAMS:
         target = np.broadcast_to(np.asarray(getattr(targets, PARAM_FIELD[p]), dtype=np.float64), (N_NEURONS,))
-        code = np.rint(process.dac_inverse(p, target))
-        out[p] = np.clip(np.nan_to_num(code, nan=0.0), 0, CODE_MAX).astype(np.int64)
+        out[p] = process.code_for(p, target)
     return out
 
 
@@ -222,9 +240,9 @@ def sample_chip(process: ProcessModel, seed: int, *, detune: float = 0.0) -> Chi
     process mismatch. Codes start at the nominal inverse of DEFAULT_TARGETS.
     """
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError("seed must be a non-negative integer", "--seed")
+        raise InputError("must be a non-negative integer", field="seed")
     if not np.isfinite(detune) or detune < 0:
-        raise InputError("detune must be a finite number >= 0", "--detune")
+        raise InputError("must be a finite number >= 0", field="detune")
     rng = np.random.default_rng([int(seed), 0])
     z = _correlated_normal(rng, process.corr, N_NEURONS) * process.spreads[None, :]
     hidden = {name: z[:, k].copy() for k, name in enumerate(MISMATCH_NAMES) if name != "c_mem"}
@@ -240,4 +258,5 @@ def sample_chip(process: ProcessModel, seed: int, *, detune: float = 0.0) -> Chi
     rng_d = np.random.default_rng([int(seed), 1])
     for name in ("detune_tau_m", "detune_tau_syn", "detune_v_th"):
         hidden[name] = np.maximum(1.0 + detune * rng_d.standard_normal(N_NEURONS), _MIN_FACTOR)
+    hidden.update(plasticity_hidden(process, seed))
     return Chip(int(seed), default_codes(process), process, hidden, float(detune))

@@ -1,11 +1,15 @@
 """``anamorph fit`` and ``anamorph chip``: the models layer's subcommands.
 
-``anamorph fit SWEEP_DIR... --out process.json`` fits a ProcessModel to LIF and synapse
-sweeps. The shipped default was made with::
+``anamorph fit SWEEP_DIR... --out process.json`` fits a ProcessModel to sweeps of the four
+circuit kinds (lif, synapse, gated-synapse, tstdp; one sweep per kind). The shipped default
+was made with::
 
     anamorph sweep lif --instances 40 --seed 1 --out models/data/sweeps/lif --workers 1
     anamorph sweep synapse --instances 40 --seed 2 --out models/data/sweeps/synapse --workers 1
-    anamorph fit models/data/sweeps/lif models/data/sweeps/synapse --out models/data/process_default.json
+    anamorph sweep gated-synapse --instances 100 --seed 11 --out models/data/sweeps/gated-synapse --workers 1
+    anamorph sweep tstdp --instances 100 --seed 3 --out models/data/sweeps/tstdp --workers 2
+    anamorph fit models/data/sweeps/lif models/data/sweeps/synapse models/data/sweeps/gated-synapse \
+        models/data/sweeps/tstdp --out models/data/process_default.json
 
 (the sweep tables are kept in ``models/data/sweeps``; the fit runs three ngspice training
 transients per LIF instance, about 2 minutes for 40 instances).
@@ -64,9 +68,14 @@ def _seed(text: str) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("fit", help="fit a process model to circuit sweeps",
-                       description="Fit a ProcessModel (DAC transfers, spreads, correlations) to LIF "
-                                   "and synapse sweep directories.")
-    p.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR", help="folders holding sweep.parquet")
+                       description="Fit a ProcessModel (DAC transfers, spreads, correlations) to sweep "
+                                   "directories of the lif, synapse, gated-synapse and tstdp circuits "
+                                   "(one per kind).",
+                       epilog="example: anamorph fit models/data/sweeps/lif models/data/sweeps/synapse "
+                              "models/data/sweeps/gated-synapse models/data/sweeps/tstdp --out process.json")
+    p.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
+                   help="folders holding sweep.parquet "
+                        "(from `anamorph sweep lif|synapse|gated-synapse|tstdp`)")
     p.add_argument("--out", required=True, help="process model JSON to write")
     p.add_argument("--no-transients", action="store_true",
                    help="fit LIF instances to their sweep rows only (no ngspice training transient)")

@@ -1,7 +1,7 @@
 """10-bit DAC transfer curves: code -> analog parameter, nominal and per neuron.
 
 Each DAC parameter has a smooth parametric transfer in the normalised code
-``x = code / 1023``:
+``x = code / CODE_MAX`` (``CODE_MAX = 1023``, the one definition of the code range):
 
     linear kind:      value(x) = u(x)
     reciprocal kind:  value(x) = 1 / u(x)        (time constants: a bias current sets a

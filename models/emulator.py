@@ -4,20 +4,28 @@ A batch of ``B`` samples runs as ``B`` independent copies of the network in one 
 network (one NeuronGroup of ``B x n_used`` neurons; copy ``s`` owns neurons
 ``s*n_used .. (s+1)*n_used-1``). Each neuron integrates the exact one-step propagator of
 :mod:`anamorph.models.neuron` (generated Cython code, the same arithmetic as the numpy
-reference), thresholds and resets in Brian2's own threshold and reset code, and layer-to-
-layer spikes travel through Brian2 Synapses (``I_syn_post += w``).
+reference), thresholds and resets in Brian2's own threshold and reset code, and spikes
+between chip neurons travel through Brian2 Synapses (``I_syn_post += w``), one Synapses
+object per projection of a :class:`~anamorph.models.network.ChipNetwork` in any direction
+(forward, lateral/recurrent, feedback). A teaching current (per sample, per neuron,
+piecewise constant in time) enters the membrane like the stimulus. The triplet-STDP
+sensors of plastic projections are evaluated from the run's spike times after the run
+(exact, since they do not act on the dynamics; :mod:`anamorph.models.plasticity.sensors`)
+and reported, read through the sensor ADC, in ``Observables.sensors``.
 
 Speed (what dominates, measured by ``bench/emulator.py``):
 
-* The input layer does not depend on the chip's dynamics, so its synaptic events
+* The input projections do not depend on the chip's dynamics, so their synaptic events
   (``B x n_in x n_1`` synapses, the bulk of all synapses) are summed per step with one
   sparse matrix product in numpy and enter through a per-step table (``drive``) instead of
   millions of Brian2 synapses. The result is identical: each input spike adds its
   synapses' current jumps to ``I_syn`` in the step it is delivered.
-* The network is built once per (batch size, layer sizes, steps) and cached (compiled
-  code is shared by all sizes); a batch only writes the drive table, the synaptic
-  weights and the initial state in place, and steps the network's objects directly. ``Network.run`` is used once (it
-  creates the code objects); later batches skip its per-call set-up (namespace
+* The network is built once per (batch size, network structure, steps, with or without
+  teaching) and cached (compiled code is shared by all sizes; the codes are not part of
+  the structure); a batch only writes the drive (and teaching) table, the synaptic
+  weights and the initial state in place, and steps the network's objects directly.
+  ``Network.run`` is used once (it creates the code objects); later batches skip its
+  per-call set-up (namespace
   resolution, code-object creation and a full garbage collection, ~0.3 s per call).
 * Membrane noise comes from a small counter-based generator inside the generated code
   (:mod:`anamorph.models.brian_network`), seeded per run from ``default_rng([seed, run])``
@@ -37,11 +45,13 @@ from typing import Sequence
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.models.backend import Observables, SpikeEvents, Stimulus
-from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, WEIGHT_MAX, Chip
+from anamorph.models.backend import Observables, SpikeEvents, Stimulus, Teaching, adc_steps, validate_run
+from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.brian_network import BuiltNetwork
+from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
-from anamorph.models.reference import input_drive, layer_offsets, stimulus_steps
+from anamorph.models.plasticity.processor import network_readings
+from anamorph.models.reference import input_drive, stimulus_steps
 
 _CACHE_SIZE = 3
 _MAX_TRACE_VALUES = 400_000_000  # recorded membrane values per batch (3.2 GB) at most
@@ -89,73 +99,20 @@ class ChipEmulator:
         self._fingerprint = chip.fingerprint()
         self._cache: OrderedDict = OrderedDict()
 
-    # ----------------------------------------------------------------- validation
-    def _check(self, inputs, weights, duration_s, record, stimulus):
-        if not isinstance(inputs, SpikeEvents):
-            raise InputError("inputs must be a SpikeEvents", "inputs")
-        if not (isinstance(duration_s, (int, float, np.floating)) and np.isfinite(duration_s) and duration_s > 0):
-            raise InputError("duration_s must be a finite number > 0", "duration_s")
-        if inputs.n_samples < 1:
-            raise InputError("a batch needs at least one sample", "inputs", "n_samples")
-        ws = []
-        for layer, w in enumerate(weights):
-            w = np.asarray(w)
-            where = f"weights[{layer}]"
-            if w.ndim != 2 or w.size == 0:
-                raise InputError("must be a non-empty 2-D array (n_pre, n_post)", where)
-            if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
-                raise InputError("must be numeric weight codes", where)
-            if not np.all(np.isfinite(w)):
-                raise InputError("contains NaN or infinite values", where)
-            if np.any(w != np.round(w)):
-                raise InputError("weight codes must be integers", where)
-            if np.abs(w).max() > WEIGHT_MAX:
-                raise InputError(f"weight code outside -{WEIGHT_MAX}..{WEIGHT_MAX}", where)
-            if w.shape[0] > MAX_FAN_IN:
-                raise InputError(f"fan-in {w.shape[0]} exceeds the chip's {MAX_FAN_IN} synapse rows", where)
-            if layer and w.shape[0] != ws[-1].shape[1]:
-                raise InputError(f"has {w.shape[0]} rows but layer {layer} has {ws[-1].shape[1]} neurons", where)
-            ws.append(w.astype(np.int64))
-        sizes = (ws[0].shape[0],) + tuple(w.shape[1] for w in ws) if ws else (0,)
-        n_used = sum(sizes[1:]) if ws else N_NEURONS
-        if n_used > N_NEURONS:
-            raise InputError(f"network needs {n_used} neurons, the chip has {N_NEURONS}", "weights")
-        ev_ok = inputs.times_s.size == 0 or (np.all(np.isfinite(inputs.times_s)) and inputs.times_s.min() >= 0)
-        if not ev_ok:
-            raise InputError("input spike times must be finite and >= 0", "inputs", "times_s")
-        if inputs.units.size and (inputs.units.min() < 0 or inputs.units.max() >= sizes[0]):
-            raise InputError(f"input units must lie in 0..{sizes[0] - 1}", "inputs", "units")
-        if inputs.samples.size and (inputs.samples.min() < 0 or inputs.samples.max() >= inputs.n_samples):
-            raise InputError("input sample index out of range", "inputs", "samples")
-        if record is None:
-            rec = None
-        elif isinstance(record, str):
-            if record != "all":
-                raise InputError('record must be None, "all" or a list of chip neurons', "record")
-            rec = np.arange(n_used)
-        else:
-            rec = np.asarray(record)
-            if rec.ndim != 1 or rec.size == 0 or not np.issubdtype(rec.dtype, np.integer) \
-                    or rec.min() < 0 or rec.max() >= n_used:
-                raise InputError(f"record must list chip neurons in 0..{n_used - 1}", "record")
-        if stimulus is not None:
-            i_a = np.asarray(stimulus.i_a, dtype=np.float64)
-            if i_a.shape not in ((N_NEURONS,), (n_used,)) or not np.all(np.isfinite(i_a)):
-                raise InputError(f"stimulus.i_a must be {N_NEURONS} (or {n_used}) finite currents", "stimulus", "i_a")
-            if not (np.isfinite(stimulus.t_on_s) and np.isfinite(stimulus.t_off_s)):
-                raise InputError("stimulus times must be finite", "stimulus")
-        return ws, sizes, n_used, rec
-
     # ----------------------------------------------------------------- running
-    def _built(self, batch, sizes, n_used, n_steps) -> BuiltNetwork:
-        key = (batch, sizes, n_steps)
+    def _built(self, batch, network: ChipNetwork, n_steps, teaching: bool) -> BuiltNetwork:
+        key = (batch, network.key, n_steps, teaching)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         import brian2 as b2
 
         b2.prefs.logging.console_log_level = "ERROR"
-        built = BuiltNetwork(b2, batch, sizes, n_used, n_steps, self.dt_s, *self._constants(n_used))
+        offsets, sizes = network.offsets, network.sizes
+        links = tuple((offsets[p.source], sizes[p.source], offsets[p.target], sizes[p.target])
+                      for p in network.projections if p.source != INPUT)
+        built = BuiltNetwork(b2, batch, links, network.n_used, n_steps, self.dt_s,
+                             *self._constants(network.n_used), teaching=teaching)
         self._cache[key] = built
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -179,27 +136,47 @@ class ChipEmulator:
         for built in self._cache.values():
             built.set_params(*self._constants(built.n_used))
 
-    def synaptic_currents(self, weights: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """TRUE current jump of every synapse of a network (tests and benchmarks only)."""
-        offsets = layer_offsets(weights)
-        return [self.chip.synapse_current_a(w, offsets[layer], self._true) for layer, w in enumerate(weights)]
+    def configure(self, codes: dict[str, np.ndarray]) -> None:
+        """Write DAC codes (see :class:`~anamorph.models.backend.Backend`): :meth:`reconfigure`
+        with ``self.chip.with_codes(codes)`` (validated by ``validate_codes``)."""
+        self.reconfigure(self.chip.with_codes(codes))
 
-    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray], duration_s: float,
-            record: Sequence[int] | str | None = None, stimulus: Stimulus | None = None) -> Observables:
+    def synaptic_currents(self, network: Sequence[np.ndarray] | ChipNetwork) -> list[np.ndarray]:
+        """TRUE current jump of every synapse, per projection (tests and benchmarks only)."""
+        net = network if isinstance(network, ChipNetwork) else ChipNetwork.from_layers(network)
+        return projection_currents(self.chip, net, self._true)
+
+    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork, duration_s: float,
+            record: Sequence[int] | str | None = None, stimulus: Stimulus | None = None,
+            teaching: Teaching | None = None) -> Observables:
         """Run a batch; see :class:`anamorph.models.backend.Backend`."""
-        ws, sizes, n_used, rec = self._check(inputs, weights, duration_s, record, stimulus)
+        network, rec, teaching = validate_run(inputs, weights, duration_s, record, stimulus, teaching)
+        n_used = network.n_used
         n_steps = int(round(duration_s / self.dt_s))
         batch = inputs.n_samples
         if rec is not None and batch * len(rec) * n_steps * self.dt_s / self.adc_period_s > _MAX_TRACE_VALUES:
             raise InputError("recording all neurons of this batch would exceed memory; use a smaller "
                              "batch, fewer recorded neurons or a shorter run", "record")
-        net = self._built(batch, sizes, n_used, n_steps)
-        currents = self.synaptic_currents(ws)
+        net = self._built(batch, network, n_steps, teaching is not None)
+        currents = self.synaptic_currents(network)
         drive = net.drive.reshape(n_steps, batch, n_used)
-        if ws:
-            drive[:, :, :sizes[1]] = input_drive(inputs, currents[0], self.dt_s, n_steps)
-        for w_var, cur in zip(net.w, currents[1:]):
+        inputs_done = set()
+        for proj, cur in zip(network.projections, currents):
+            if proj.source != INPUT:
+                continue
+            tgt = network.slice(proj.target)
+            part = input_drive(inputs, cur, self.dt_s, n_steps)
+            if proj.target in inputs_done:
+                drive[:, :, tgt] += part
+            else:
+                drive[:, :, tgt] = part
+                inputs_done.add(proj.target)
+        # populations without input projections: their drive stays zero (fixed per structure)
+        neuron_currents = [cur for proj, cur in zip(network.projections, currents) if proj.source != INPUT]
+        for w_var, cur in zip(net.w, neuron_currents):
             w_var[:] = np.tile(cur.ravel(), batch)
+        if teaching is not None:
+            net.teach.reshape(n_steps, batch, n_used)[:] = teaching.per_step(self.dt_s, n_steps)
         noise_seed = [self.seed, self.n_runs]
         net.noise_key[0] = np.random.default_rng(noise_seed).integers(0, 2**63, dtype=np.uint64)
         i_stim = np.zeros(n_used) if stimulus is None else np.asarray(stimulus.i_a, dtype=np.float64)[:n_used]
@@ -207,12 +184,8 @@ class ChipEmulator:
         k_on, k_off = stimulus_steps(stimulus, self.dt_s)   # compared half a step early: exact
         net.t_on[:] = (k_on - 0.5) * self.dt_s
         net.t_off[:] = (k_off - 0.5) * self.dt_s
-        adc_steps = None
-        if rec is not None:
-            n_adc = int(np.floor((n_steps * self.dt_s) / self.adc_period_s + 1e-9))
-            adc_steps = np.floor(np.arange(n_adc) * self.adc_period_s / self.dt_s + 1e-9).astype(np.int64)
-            adc_steps = adc_steps[adc_steps < n_steps]
-        trace = net.run(adc_steps, rec)
+        steps = None if rec is None else adc_steps(n_steps, self.dt_s, self.adc_period_s)
+        trace = net.run(steps, rec)
         self.n_runs += 1
         sm = net.spikes
         idx = np.asarray(sm.variables["i"].get_value(), dtype=np.int64)
@@ -221,9 +194,11 @@ class ChipEmulator:
         idx, t_s = idx[order], t_s[order]
         spikes = SpikeEvents(t_s, idx % n_used, idx // n_used, batch)
         meta = {"dt_s": self.dt_s, "n_steps": n_steps, "noise": self.noise, "noise_seed": noise_seed,
-                "chip_fingerprint": self._fingerprint, "layer_sizes": list(sizes)}
+                "chip_fingerprint": self._fingerprint, "n_inputs": network.n_inputs,
+                "populations": [[name, n] for name, n in network.populations]}
+        sensors = network_readings(self.chip, network, inputs, spikes)   # plastic projections only
         if rec is None:
-            return Observables(spikes, meta=meta)
+            return Observables(spikes, meta=meta, sensors=sensors)
         raw = np.ascontiguousarray(trace.transpose(1, 0, 2))
         adc_v = raw if self.ideal_adc else self.chip.adc(raw, rec)
-        return Observables(spikes, adc_steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta)
+        return Observables(spikes, steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)

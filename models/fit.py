@@ -2,7 +2,7 @@
 
 Per circuit instance (one sweep row with status "ok"):
 
-* LIF (``circuits/lif.py``): the DAC transfer of v_leak, v_th, v_reset (linear) and
+* LIF (``circuits/lif/``): the DAC transfer of v_leak, v_th, v_reset (linear) and
   tau_m, t_ref (reciprocal) through its ``"<param>@<code>"`` points
   (:func:`anamorph.models.dac.fit_transfer`), and its behavioural parameters, fitted to its
   f-I points and to the spike times of one ngspice transient
@@ -12,9 +12,14 @@ Per circuit instance (one sweep row with status "ok"):
   predict the same spike times), so they are a per-instance description, not a better
   estimate of the physical parameters; the latch delay (~0.1 µs) is not part of the chip
   model, which reports a spike at the threshold crossing;
-* synapse (``circuits/synapse.py``): the tau_syn transfer (reciprocal), the charge per
+* synapse (``circuits/synapse/``): the tau_syn transfer (reciprocal), the charge per
   code unit of its excitatory and inhibitory rows (least-squares slope through the origin)
-  and the normalised shape of its 6-bit transfer.
+  and the normalised shape of its 6-bit transfer;
+* gated synapse (``circuits/gated_synapse``): the optional ``"gated_synapse"`` device
+  population, fitted by :mod:`anamorph.models.plasticity.gated_fit`;
+* triplet-STDP synapse (``circuits/tstdp``): the optional ``"tstdp"`` section, the
+  log-normal population of the rule parameters each instance implements, fitted by
+  :mod:`anamorph.models.plasticity.tstdp_fit`.
 
 Population (Pelgrom-type mismatch, jointly Gaussian): each instance's transfer
 ``u(x) = a + b x + q x^2`` gives an offset ``a - mean(a)`` and a gain ``b / mean(b) - 1``;
@@ -39,16 +44,22 @@ from anamorph.errors import InputError
 from anamorph.io import file_sha256
 from anamorph.models.dac import fit_transfer
 from anamorph.models.lif_fit import TRAIN_WAVEFORMS, fit_lif_instance, fit_lif_transient
+from anamorph.models.plasticity.tstdp_fit import NAMES as TSTDP_NAMES
+from anamorph.models.plasticity.tstdp_fit import fit_section as fit_tstdp_section
+from anamorph.models.plasticity.tstdp_fit import is_tstdp_table
 from anamorph.models.process_model import MISMATCH_NAMES, WEIGHT_CODES, ProcessModel, provisional
 
 LIF_DACS = {"v_leak": ("v_leak_v", "linear"), "v_th": ("v_th_v", "linear"), "v_reset": ("v_reset_v", "linear"),
             "tau_m": ("tau_m_s", "reciprocal"), "t_ref": ("t_ref_s", "reciprocal")}
 SYN_DACS = {"tau_syn": ("tau_syn_s", "reciprocal")}
+TSTDP_METHOD = ("per instance: design-equation map with the instance's mismatch, refined by a MAP fit of the "
+                "exact rule to its dw columns (anamorph.circuits.tstdp.sweep); log-normal population")
 _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<code>-?\d+(\.\d+)?)$")
 
 
 def read_sweep(sweep_dir) -> tuple[str, "object"]:
-    """``(kind, table of ok rows)`` of ``sweep_dir/sweep.parquet``; kind "lif" or "synapse"."""
+    """``(kind, table of ok rows)`` of ``sweep_dir/sweep.parquet``; kind "lif", "synapse",
+    "gated-synapse" or "tstdp"."""
     import pandas as pd
 
     path = Path(sweep_dir) / "sweep.parquet"
@@ -65,8 +76,13 @@ def read_sweep(sweep_dir) -> tuple[str, "object"]:
         kind = "lif"
     elif {"tau_syn_s", "syn_gain"} <= cols:
         kind = "synapse"
+    elif {"g_s@0", "gate_v@1"} <= cols:
+        kind = "gated-synapse"
+    elif is_tstdp_table(cols):
+        kind = "tstdp"
     else:
-        raise InputError("neither a lif nor a synapse sweep (see CONTRIBUTING.md for the columns)", path)
+        raise InputError("not a lif, synapse, gated-synapse or tstdp sweep "
+                         "(see CONTRIBUTING.md for the columns)", path)
     ok = table[table["status"] == "ok"].reset_index(drop=True)
     if len(ok) < 3:
         raise InputError(f"needs at least 3 instances with status 'ok', has {len(ok)}", path, "status")
@@ -132,7 +148,8 @@ def _lif_behaviour(row, transients: bool) -> dict:
 
 
 def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
-    """Fit a ProcessModel to LIF and/or synapse sweep directories (see module docstring).
+    """Fit a ProcessModel to LIF, synapse, gated-synapse and/or TSTDP sweep directories
+    (one per circuit; see the module docstring).
 
     With ``transients`` each LIF instance is also simulated (ngspice, through
     :func:`anamorph.circuits.lif.circuit.simulate_lif_current`) for the training waveforms of
@@ -155,6 +172,16 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
         kinds_seen.add(kind)
         d["source"]["sweeps"].append({"kind": kind, "path": str(path), "sha256": file_sha256(path),
                                       "instances": int(len(rows)), "seeds": sorted(set(map(int, rows["seed"])))})
+        if kind == "gated-synapse":  # a device population of its own: anamorph.models.plasticity.gated_fit
+            from anamorph.models.plasticity.gated_fit import fit_sweep
+
+            d["gated_synapse"], d["instances"]["gated_synapse"] = fit_sweep(rows, path)
+            continue
+        if kind == "tstdp":  # a synapse population of its own: anamorph.models.plasticity.tstdp_fit
+            d["tstdp"] = fit_tstdp_section(rows, {**d["source"]["sweeps"][-1], "method": TSTDP_METHOD}, path)
+            d["instances"]["tstdp"] = [{"seed": int(r["seed"]), "instance": int(r["instance"]),
+                                        "params": {n: float(r[n]) for n in TSTDP_NAMES}} for _, r in rows.iterrows()]
+            continue
         if kind == "lif":
             coefs = _transfer_coefs(rows, LIF_DACS, path)
             from tqdm import tqdm

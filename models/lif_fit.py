@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import least_squares
 
+from anamorph.circuits.testbench import lif_rate_hz
 from anamorph.models.neuron import NeuronParams, propagator
 
 LIF_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")
@@ -35,13 +36,10 @@ TRAIN_T_S, TRAIN_I_A = TRAIN_WAVEFORMS[0]
 FIT_FIELDS = ("delay_s", "v_th_v", "t_ref_s", "c_mem_f", "v_reset_v", "tau_m_s")
 RATE_WEIGHT = 0.3   # relative f-I error weighs 0.3 of a spike-time error in ISIs
 
-def lif_rate_hz(i_a, p: dict) -> np.ndarray:
-    """Analytic rate of the behavioural LIF at constant current (0 below rheobase)."""
-    i_a = np.asarray(i_a, dtype=np.float64)
-    v_inf = p["v_leak_v"] + i_a * p["tau_m_s"] / p["c_mem_f"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        isi = p["t_ref_s"] + p["tau_m_s"] * np.log((v_inf - p["v_reset_v"]) / (v_inf - p["v_th_v"]))
-        return np.where(v_inf > p["v_th_v"], 1.0 / isi, 0.0)
+def rate_hz(i_a, p: dict) -> np.ndarray:
+    """Analytic rate at constant current of the LIF with the LIF_FIELDS of ``p``
+    (:func:`anamorph.circuits.testbench.lif_rate_hz`; 0 below rheobase)."""
+    return lif_rate_hz(i_a, *(p[k] for k in LIF_FIELDS))
 
 
 def rate_points(row) -> tuple[np.ndarray, np.ndarray]:
@@ -70,7 +68,7 @@ def fit_lif_instance(row) -> dict:
 
     def residual(z):
         q = {**p, **{n: s * (1 + zz) for n, s, zz in zip(names, scale, z)}}
-        model = lif_rate_hz(i_a, q)
+        model = rate_hz(i_a, q)
         return np.where(model > 0, model / rate - 1.0, -1.0 + 0 * model)
 
     sol = least_squares(residual, np.zeros(len(names)), x_scale=0.05, method="lm" if i_a.size > len(names) else "trf")
@@ -112,7 +110,7 @@ def fit_lif_transient(p: dict, row, transients) -> dict:
             err[:n] = (model[:n] - spikes_s[:n]) / isi
             out += [err, np.ones(max(model.size - spikes_s.size, 0))]
         if i_a.size:
-            out.append(RATE_WEIGHT * (lif_rate_hz(i_a, q) / rate - 1.0))
+            out.append(RATE_WEIGHT * (rate_hz(i_a, q) / rate - 1.0))
         return np.concatenate(out)
 
     sol = least_squares(residual, np.zeros(len(FIT_FIELDS)), diff_step=1e-4, xtol=1e-12, ftol=1e-12)

@@ -78,7 +78,7 @@ class NeuronParams:
 #: The operating point an uncalibrated chip is configured for and calibration aims at.
 #: tau_m = tau_syn = 6 µs as in Cramer et al. 2022; reset equals leak (their software model
 #: resets to the resting potential); leak and threshold at the transistor-level neuron's
-#: operating point (circuits/lif.py: leak 0.40 V, threshold 0.55 V); c_mem is the mean of
+#: operating point (circuits/lif/: leak 0.40 V, threshold 0.55 V); c_mem is the mean of
 #: the fitted process (not configurable); a code-63 synapse gives a PSP peak of about a
 #: third of the leak-to-threshold distance (63 w_unit tau / (c_mem e) = 0.056 V for
 #: tau_m = tau_syn).

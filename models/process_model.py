@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.io import read_json, write_json
-from anamorph.models.dac import KINDS, Transfer
+from anamorph.io import check_schema, read_json, write_json
+from anamorph.models.dac import CODE_MAX, KINDS, Transfer
 
 SCHEMA = "anamorph.process_model"
 SCHEMA_VERSION = 1
@@ -50,7 +50,7 @@ def param_name(param: str) -> str:
 def provisional() -> dict:
     """The hand-set process model used before circuit sweeps exist (documented values).
 
-    Shaped after the transistor-level circuits (circuits/lif.py, circuits/synapse.py):
+    Shaped after the transistor-level circuits (circuits/lif/, circuits/synapse/):
     voltage DACs linear 0 .. 1.8 V, 10 mV offset and 2 % gain spread; time constants
     reciprocal (a bias current sets a conductance), 1/tau_m = 1e3 + 2.86e5 x (7 µs at
     code 512), 1/tau_syn = 1e3 + 5.1e5 x (5 µs at code 400), offset spread 5e3 1/s and
@@ -114,13 +114,7 @@ class ProcessModel:
     # ----------------------------------------------------------------- validation
     @staticmethod
     def _validate(d: dict, path) -> dict:
-        if not isinstance(d, dict):
-            raise InputError("not a process model (expected a JSON object)", path)
-        if d.get("schema") != SCHEMA:
-            raise InputError(f"not a process model (schema must be {SCHEMA!r})", path, "schema")
-        if d.get("schema_version") != SCHEMA_VERSION:
-            raise InputError(f"unsupported schema version {d.get('schema_version')!r} "
-                             f"(this anamorph reads version {SCHEMA_VERSION})", path, "schema_version")
+        check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="process model")
         dac = _need(d, "dac", path, "")
         for p in DAC_PARAMS:
             entry = _need(dac, p, path, "dac.")
@@ -135,7 +129,7 @@ class ProcessModel:
                 if _need(entry, k, path, f"dac.{p}.", "number") < 0:
                     raise InputError("must be >= 0", path, f"dac.{p}.{k}")
             if not Transfer(kind, *map(float, coef)).is_monotonic():
-                raise InputError("transfer is not monotonic over codes 0..1023", path, f"dac.{p}.coef")
+                raise InputError(f"transfer is not monotonic over codes 0..{CODE_MAX}", path, f"dac.{p}.coef")
         cm = _need(d, "c_mem_f", path, "")
         if _need(cm, "mean", path, "c_mem_f.", "number") <= 0 or _need(cm, "sd", path, "c_mem_f.", "number") < 0:
             raise InputError("mean must be > 0 and sd >= 0", path, "c_mem_f")
@@ -172,6 +166,14 @@ class ProcessModel:
         for k in ("offset_sd_v", "gain_sd"):
             if _need(adc, k, path, "adc.", "number") < 0:
                 raise InputError("must be >= 0", path, f"adc.{k}")
+        if "gated_synapse" in d:  # optional device population, anamorph.models.plasticity.gated_fit
+            from anamorph.models.plasticity.gated_fit import validate_section
+
+            validate_section(d["gated_synapse"], path)
+        if "tstdp" in d:  # optional synapse population, anamorph.models.plasticity.tstdp_fit
+            from anamorph.models.plasticity.tstdp_fit import validate_section as validate_tstdp
+
+            validate_tstdp(d["tstdp"], path)
         d.setdefault("source", {})
         d.setdefault("instances", {})
         return d
@@ -210,9 +212,23 @@ class ProcessModel:
         d["synapse"]["gain_sd_exc"] = d["synapse"]["gain_sd_inh"] = 0.0
         d["adc"]["offset_sd_v"] = d["adc"]["gain_sd"] = 0.0
         d["noise"]["sd_rel"] = 0.0
+        if "gated_synapse" in d:
+            d["gated_synapse"]["log_sd"] = [0.0] * len(d["gated_synapse"]["log_sd"])
+        if "tstdp" in d:
+            d["tstdp"]["log_sd"] = [0.0] * len(d["tstdp"]["log_sd"])
         if not noise:
             d["noise"]["v_rms"] = 0.0
         return ProcessModel(d)
+
+    @property
+    def gated_synapse(self) -> dict | None:
+        """The gated-synapse device population (optional section ``"gated_synapse"``), or None."""
+        return self.data.get("gated_synapse")
+
+    @property
+    def tstdp(self) -> dict | None:
+        """The triplet-STDP synapse population (optional section ``"tstdp"``), or None."""
+        return self.data.get("tstdp")
 
     # ----------------------------------------------------------------- transfers
     def dac_nominal(self, param: str, code) -> np.ndarray:
@@ -224,8 +240,21 @@ class ProcessModel:
         return self.transfers[param_name(param)].inverse(value)
 
     def dac_range(self, param: str) -> tuple[float, float]:
-        """(lo, hi) of the analog values the nominal DAC reaches over codes 0..1023."""
+        """(lo, hi) of the analog values the nominal DAC reaches over codes 0..CODE_MAX."""
         return self.transfers[param_name(param)].range()
+
+    def code_for(self, param: str, value) -> np.ndarray:
+        """The nominal code of ``value``: ``rint(dac_inverse)``, NaN -> 0, clipped to 0..CODE_MAX.
+
+        Vectorised; returns int64 (a 0-d array for a scalar ``value``; ``int(...)`` it).
+        """
+        code = np.rint(self.dac_inverse(param, value))
+        return np.clip(np.nan_to_num(code, nan=0.0), 0, CODE_MAX).astype(np.int64)
+
+    def code_at_extreme(self, param: str, high: bool) -> int:
+        """The end code (0 or CODE_MAX) whose nominal value is highest (``high``) or lowest."""
+        v0, v1 = (float(v) for v in self.dac_nominal(param, np.array([0, CODE_MAX])))
+        return CODE_MAX if (v1 > v0) == high else 0
 
     @property
     def c_mem_f(self) -> float:

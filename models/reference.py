@@ -1,14 +1,16 @@
-"""Numpy reference integration of a feed-forward network of behavioural LIF neurons.
+"""Numpy reference integration of a network of behavioural LIF neurons.
 
 The independent check of the Brian2 emulator: the same equations and the same per-step
 order (:func:`anamorph.models.neuron.step`), written as a plain loop over time steps with
-the batch vectorised. Layer ``l+1`` of a network with weights ``weights[l]`` (shape
-``(n_l, n_{l+1})``) sits on chip neurons in order after the previous layers (see
-:mod:`anamorph.models.backend`); inputs enter layer 1.
+the batch vectorised. The network is a :class:`~anamorph.models.network.ChipNetwork`
+(populations on chip neurons in order, projections in any direction) or its feed-forward
+short form, a list of weights ``weights[l]`` of shape ``(n_l, n_{l+1})``.
 
 An input spike at time ``t`` is delivered in step ``floor(t/dt + 1e-3)`` (the binning of
 Brian2's SpikeGeneratorGroup) after that step's integration, so it acts from the next
-step on; a neuron spike is delivered to the next layer in the step it occurs.
+step on; a spike of chip neuron ``j`` in step ``n`` adds its synapses' current jumps to
+every target in the same step (after all neurons have integrated), acting from step
+``n+1``. Stimulus and teaching currents of step ``n`` enter that step's integration.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Sequence
 
 import numpy as np
 
-from anamorph.models.backend import Observables, SpikeEvents, Stimulus
+from anamorph.models.backend import Observables, SpikeEvents, Stimulus, Teaching
+from anamorph.models.network import INPUT, ChipNetwork
 from anamorph.models.neuron import NeuronParams, NeuronState, noise_step_scale, propagator, step
 
 
@@ -45,50 +48,55 @@ def stimulus_steps(stimulus: Stimulus | None, dt_s: float) -> tuple[int, int]:
     return int(np.rint(stimulus.t_on_s / dt_s)), int(np.rint(stimulus.t_off_s / dt_s))
 
 
-def layer_offsets(weights: Sequence[np.ndarray]) -> list[int]:
-    """First chip neuron of each layer 1..L, and the total as the last entry."""
-    sizes = [np.shape(w)[1] for w in weights]
-    return list(np.concatenate([[0], np.cumsum(sizes)]).astype(int))
-
-
-def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Sequence[np.ndarray],
+def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork,
                        duration_s: float, dt_s: float, *, record=None, stimulus: Stimulus | None = None,
-                       noise_v_rms=0.0, seed: int = 0, weights_in_amperes: bool = False,
-                       n_neurons: int | None = None) -> Observables:
+                       teaching: Teaching | None = None, noise_v_rms=0.0, seed=0,
+                       weights_in_amperes: bool = False, n_neurons: int | None = None) -> Observables:
     """Integrate the network with numpy and return spikes and (optionally) membrane traces.
 
     Parameters
     ----------
     params : NeuronParams
         Per-neuron (or scalar) parameters of the chip neurons used (first entries).
-    weights : list of arrays (n_l, n_{l+1})
-        Integer codes (current per spike ``code * w_unit_a[post]``) or, with
-        ``weights_in_amperes``, the current jump of each synapse in amperes.
+    weights : ChipNetwork or list of arrays (n_l, n_{l+1})
+        Integer codes (current per spike ``code * w_unit_a[target]``) or, with
+        ``weights_in_amperes``, the current jump of each synapse in amperes (then the
+        projections' ``codes`` hold amperes).
     record : None, "all" or chip neuron indices
         Neurons whose membrane is returned at every step (``adc_t_s = k dt``, raw volts).
+    teaching : Teaching, optional
+        Per-sample, piecewise-constant currents into the membranes (not validated here).
     n_neurons : int, optional
         Number of neurons for a network without layers (default 512 or the size of params).
     noise_v_rms : float or array
         Stationary membrane noise (V); drawn from ``default_rng(seed)``.
     """
-    offsets = layer_offsets(weights)
-    if weights:
-        n_used = offsets[-1]
+    if isinstance(weights, ChipNetwork):
+        net = weights
+    elif len(weights):
+        net = ChipNetwork.from_layers(weights)
     else:
-        n_used = n_neurons or max(np.size(getattr(params, f)) for f in ("v_leak_v", "tau_m_s"))
+        n = n_neurons or max(np.size(getattr(params, f)) for f in ("v_leak_v", "tau_m_s"))
+        net = ChipNetwork.from_layers([], n_neurons=n)
+    n_used = net.n_used
     p_full = params.as_arrays(max(n_used, *[np.size(getattr(params, f)) for f in ("v_leak_v", "c_mem_f")]))
     p = p_full.take(slice(0, n_used))
     prop = propagator(p, dt_s, n_used)
     n_steps = int(round(duration_s / dt_s))
     b = inputs.n_samples
-    w_a = []
-    for layer, w in enumerate(weights):
-        w = np.asarray(w, dtype=np.float64)
+    drive = np.zeros((n_steps, b, n_used)) if any(q.source == INPUT for q in net.projections) else None
+    recurrent = []                                   # (source slice, target slice, currents)
+    for q in net.projections:
+        w = np.asarray(q.codes, dtype=np.float64)
+        tgt = net.slice(q.target)
         if not weights_in_amperes:
-            w = w * p.w_unit_a[offsets[layer]:offsets[layer + 1]][None, :]
-        w_a.append(w)
-    drive = input_drive(inputs, w_a[0], dt_s, n_steps) if weights else None
+            w = w * p.w_unit_a[tgt][None, :]
+        if q.source == INPUT:
+            drive[:, :, tgt] += input_drive(inputs, w, dt_s, n_steps)
+        else:
+            recurrent.append((net.slice(q.source), tgt, w))
     i_stim = np.zeros(n_used) if stimulus is None else np.asarray(stimulus.i_a, dtype=np.float64)[:n_used]
+    teach = None if teaching is None else teaching.per_step(dt_s, n_steps)
     rec = None if record is None else (np.arange(n_used) if isinstance(record, str) else np.asarray(record))
     noise_v = np.asarray(noise_v_rms, dtype=np.float64)
     noise_scale = noise_step_scale(noise_v[:n_used] if noise_v.ndim else noise_v, prop)
@@ -101,17 +109,19 @@ def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Seque
         t = n * dt_s
         if traces is not None:
             traces.append(state.v_v[:, rec].copy())
-        on = k_on <= n < k_off
+        i_in = i_stim if k_on <= n < k_off else 0.0
+        if teach is not None:
+            i_in = i_in + teach[n]
         noise = noise_scale * rng.standard_normal((b, n_used)) if np.any(noise_scale > 0) else 0.0
-        state, spiked = step(state, i_stim if on else 0.0, prop, noise)
+        state, spiked = step(state, i_in, prop, noise)
         i_syn = state.i_syn_a
         if drive is not None:
-            i_syn[:, :offsets[1]] += drive[n]
-        for layer in range(1, len(weights)):
-            pre = spiked[:, offsets[layer - 1]:offsets[layer]]
-            if pre.any():
-                i_syn[:, offsets[layer]:offsets[layer + 1]] += pre.astype(np.float64) @ w_a[layer]
+            i_syn += drive[n]
         if spiked.any():
+            for src, tgt, w in recurrent:
+                pre = spiked[:, src]
+                if pre.any():
+                    i_syn[:, tgt] += pre.astype(np.float64) @ w
             s, k = np.nonzero(spiked)
             out_s.append(s)
             out_n.append(k)

@@ -1,6 +1,6 @@
 """The OSDI-capable ngspice shared library: how it is built, found and driven.
 
-- :mod:`anamorph.ngspice.library` finds (or builds, with ``build.sh``) libngspice.
+- :mod:`anamorph.ngspice.library` finds the libngspice that ``build.sh`` builds.
 - :mod:`anamorph.ngspice.simulator` runs a netlist through PySpice's shared-library
   binding and returns the result vectors as numpy arrays.
 - :mod:`anamorph.ngspice.verilog_a` compiles Verilog-A to OSDI with OpenVAF-reloaded,

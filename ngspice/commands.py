@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from anamorph.errors import InputError
+from anamorph.errors import InputError, SimulatorError
 
 # A Verilog-A device small enough to compile in a second: a first-order low-pass.
 _PROBE_VA = """`include "disciplines.vams"
@@ -66,7 +66,7 @@ def _osdi() -> str:
                 ".ic v(s)=0\n.tran 10n 3u uic\n.end\n", source="doctor probe")
     expected = 1 - np.exp(-3.0)
     if abs(r["s"][-1] - expected) > 1e-2:
-        raise RuntimeError(f"OSDI device gave {r['s'][-1]:.4f} V, expected {expected:.4f} V")
+        raise SimulatorError(f"OSDI device gave {r['s'][-1]:.4f} V, expected {expected:.4f} V")
     return f"Verilog-A low-pass compiled, loaded and simulated ({osdi.name})"
 
 

@@ -8,15 +8,14 @@ version first.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
-from anamorph.errors import InputError
+from anamorph.errors import ToolchainError
 
 BUILD_SCRIPT = Path(__file__).with_name("build.sh")
 
 
-class NgspiceNotFound(InputError):
+class NgspiceNotFound(ToolchainError):
     """No usable libngspice: the message says how to get one."""
 
 
@@ -51,11 +50,3 @@ def find_library() -> Path:
     raise NgspiceNotFound(
         f"no OSDI-capable libngspice found in {cache_root()}; build it with "
         f"'bash {BUILD_SCRIPT}' (about 5 minutes) or set ANAMORPH_NGSPICE_LIBRARY")
-
-
-def build_library() -> Path:
-    """Run ``build.sh`` (a no-op when the cached build exists) and return the library."""
-    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise NgspiceNotFound(f"building libngspice failed:\n{result.stderr[-2000:]}", BUILD_SCRIPT)
-    return Path(result.stdout.strip().splitlines()[-1])

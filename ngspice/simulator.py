@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from anamorph.errors import InputError
+from anamorph.errors import SimulatorError
 from anamorph.ngspice.library import find_library
 
 _ERROR_LINE = re.compile(r"^(?:stderr )?(error|fatal)\b[: ]", re.IGNORECASE)
@@ -25,7 +25,7 @@ _OUT_OF_BOUNDS = re.compile(r"^Parameter \S+ is out of bounds!?$")
 _BENIGN = ("no compatibility mode selected", "note:", "warning:")
 
 
-class SimulationError(InputError):
+class SimulationError(SimulatorError):
     """ngspice rejected a netlist or an analysis did not converge."""
 
 

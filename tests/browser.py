@@ -22,7 +22,10 @@ window.addEventListener('load', function () {
   var imgs = Array.prototype.slice.call(document.images);
   var broken = imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length;
   var d = document.createElement('pre'); d.id = '__probe';
-  d.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__probeErrors});
+  var heads = Array.prototype.map.call(document.querySelectorAll('h2'),
+                                       function (h) { return h.textContent; });
+  d.textContent = JSON.stringify({images: imgs.length, broken: broken, errors: window.__probeErrors,
+                                  headings: heads});
   document.body.appendChild(d);
 });
 </script>"""
@@ -37,7 +40,7 @@ def chromium() -> str | None:
 
 
 def probe_page(page: Path, workdir: Path) -> dict:
-    """Load ``page`` (a copy beside it, with the probe) and return images/broken/errors."""
+    """Load ``page`` (a copy beside it, with the probe); return images/broken/errors/headings (h2s)."""
     html = page.read_text()
     probed = page.with_name(f".probe-{page.name}")
     probed.write_text(re.sub(r"<head>", "<head>" + PROBE, html, count=1, flags=re.IGNORECASE))

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from anamorph.calibration import algorithms, fits, spiketrace
+from anamorph.calibration.refine import refine
 from anamorph.models.backend import SpikeEvents
 
 N = 300
@@ -110,6 +111,80 @@ def test_unreachable_target_marks_only_those_neurons():
     assert np.all(res.codes[:10] == 1023)
     reachable = (f(0) <= 0.6) & (f(1023) >= 0.6)
     assert np.array_equal(res.bracketed[10:], reachable[10:])
+
+
+def _lines(n, seed):
+    """Mismatched straight transfers ``u_n(c) = off_n + slope_n c`` (1 % gain spread)."""
+    rng = np.random.default_rng([seed, 0])
+    slope = 1e-3 * (1 + 0.01 * rng.standard_normal(n))
+    off = 0.05 * rng.standard_normal(n)
+    return off, slope
+
+
+def _probed(codes, values, centre):
+    """A SearchResult whose history is the given probes (rows: runs, columns: neurons)."""
+    hist = [(np.asarray(c, dtype=np.int64), np.asarray(v, dtype=float)) for c, v in zip(codes, values)]
+    return algorithms.SearchResult(np.asarray(centre, dtype=np.int64), np.full(len(centre), np.nan),
+                                   np.ones(len(centre), bool), len(hist), history=hist)
+
+
+def test_refine_takes_the_common_slope_where_its_own_probes_are_flat():
+    """Noisy probes over a narrow span can fit a line far flatter than the neuron's: the
+    old regression extrapolated it 30 codes beyond every probe. The common slope of the
+    other neurons places the code from the probes' mean (truth: the exact line)."""
+    n = 64
+    off, slope = _lines(n, 1)
+    target = 0.5
+    truth = (target - off) / slope
+    centre = np.rint(truth).astype(np.int64)
+    offsets = np.array([-6, -2, 0, 0, 0, 2, 6])
+    rng = np.random.default_rng([1, 1])
+    codes = centre + offsets[:, None]
+    noise = 0.2e-3 * rng.standard_normal(codes.shape)
+    # Neuron 0: the noise cancels 95 % of its slope across the probes (a flat reading).
+    noise[:, 0] -= 0.95 * slope[0] * offsets
+    values = off + slope * codes + noise
+    est = refine(_probed(codes, values, centre), target, lambda v: v)
+    assert np.all(np.abs(est - truth) <= 1.0)
+
+
+def test_refine_clips_an_untrusted_extrapolation_to_its_probes():
+    """A lone neuron (no common slope to lean on) whose noisy probes fit a line that
+    reaches the target only 30 codes beyond them: the estimate's standard error is large
+    there, so it is clipped to the probes' span widened by half its width, toward the
+    target (here 2 codes from the probes), instead of being trusted."""
+    offsets = np.array([-6, -2, 0, 0, 2, 6])
+    centre = np.array([500])
+    codes = centre + offsets[:, None]
+    slope, truth = 1e-3, 502.0
+    # Measured: the true line plus noise that flattens it to a tenth (residuals kept).
+    values = 0.5 + slope * (codes - truth) - 0.9 * slope * (codes - 500) + \
+        1e-4 * np.array([1, -1, 1, -1, 1, -1])[:, None]
+    est = refine(_probed(codes, values, centre), 0.5, lambda v: v)
+    assert 494 - 6 <= est[0] <= 506 + 6  # within the widened span, not 30 codes away
+    assert est[0] > 500  # toward the target
+
+
+def test_fine_stage_recovers_from_an_estimate_far_off():
+    """A fine stage started 30 codes from a neuron's code (beyond its 16-code window) walks
+    back to within one code of it (truth: the exact line), re-centring its probes."""
+    from anamorph.calibration.steps import FineStage, fine_stage
+
+    n = 32
+    off, slope = _lines(n, 2)
+    target = 0.5
+    truth = (target - off) / slope
+    start = np.rint(truth).astype(np.int64)
+    start[0] -= 30
+    rng = np.random.default_rng([2, 1])
+
+    def method(codes):
+        return off + slope * codes["p"] + 0.2e-3 * rng.standard_normal(n)
+
+    res = algorithms.SearchResult(start, np.full(n, target), np.ones(n, bool), 0)
+    est = fine_stage(FineStage("m", (-2, -1, 1, 2), 16), res, {}, "p", method, target, lambda v: v)
+    assert np.all(np.abs(est - truth) <= 1.0)
+    assert res.n_runs <= 16 * 4 + 2 * 4 * 4  # the planned rounds plus at most two re-centrings
 
 
 def test_fit_exponential_decay_recovers_tau():

@@ -27,6 +27,7 @@ from anamorph.calibration import Calibration, Targets, calibrate
 from anamorph.calibration.figures import spread
 from anamorph.errors import InputError
 from anamorph.models.chip import sample_chip
+from anamorph.models.dac import CODE_MAX
 from anamorph.models.process_model import ProcessModel
 
 DT_S = 0.5e-6
@@ -51,7 +52,7 @@ def calibrations(process, cache_dir):
     def get(seed):
         if seed not in made:
             chip = sample_chip(process, seed)
-            made[seed] = (chip, calibrate(chip, process=process, cache_dir=cache_dir))
+            made[seed] = (chip, calibrate(chip, process_model=process, cache_dir=cache_dir))
         return made[seed]
 
     return get
@@ -86,7 +87,7 @@ def _step(chip, param, codes):
     """One DAC step of each neuron at its code: max |f(c +- 1) - f(c)|."""
     c = codes[param]
     f0 = _observed(chip, param, codes)
-    up = _observed(chip, param, {**codes, param: np.minimum(c + 1, 1023)})
+    up = _observed(chip, param, {**codes, param: np.minimum(c + 1, CODE_MAX)})
     down = _observed(chip, param, {**codes, param: np.maximum(c - 1, 0)})
     return np.maximum(np.abs(up - f0), np.abs(f0 - down))
 
@@ -116,7 +117,8 @@ def test_spread_falls_and_residual_within_dac_resolution(calibrations, seed, par
     step = _step(chip, param, cal.codes)[ok]
     # Every neuron within one DAC step: for the time constants and the gain that is 0.08-0.24 %
     # of the value, while one measurement through the noisy membrane (2 mV rms) resolves a
-    # few steps; the final regressions average over many runs (issue 5).
+    # few steps; the final regressions average over many runs, which is what brings every
+    # neuron within one step (the calibration's requirement).
     assert np.all(err <= step)
 
 
@@ -131,7 +133,7 @@ def test_achieved_values_are_what_the_chip_shows(cal, chip):
 
 def test_second_calibration_reads_the_cache(cal, chip, process, cache_dir):
     assert not cal.from_cache
-    again = calibrate(chip, process=process, cache_dir=cache_dir)
+    again = calibrate(chip, process_model=process, cache_dir=cache_dir)
     assert again.from_cache and again.key == cal.key
     for p in PARAMS:
         np.testing.assert_array_equal(again.codes[p], cal.codes[p])
@@ -160,11 +162,11 @@ def test_cli_reads_cache_and_writes_file(cal, cache_dir, tmp_path, capsys):
 
 def test_unreachable_target_fails_only_those_neurons(chip, process, tmp_path):
     """tau_m at the median of the neurons' fastest settings: about half cannot reach it."""
-    fast_code = 1023 if process.dac_nominal("tau_m", 1023) < process.dac_nominal("tau_m", 0) else 0
+    fast_code = CODE_MAX if process.dac_nominal("tau_m", CODE_MAX) < process.dac_nominal("tau_m", 0) else 0
     fastest = chip.dac_values("tau_m", np.full(512, fast_code))
     lo, _ = process.dac_range("tau_m")
     target = max(float(np.median(fastest)), lo * 1.001)  # inside the nominal DAC range
-    res = calibrate(chip, replace(Targets.default(), tau_m_s=target), process=process,
+    res = calibrate(chip, replace(Targets.default(), tau_m_s=target), process_model=process,
                     params=("tau_m",), cache_dir=tmp_path, measure_before=False)
     # 1 % margins: several times the tau_m measurement's resolution (~0.2 %).
     reachable = fastest <= target * 0.99
@@ -183,7 +185,7 @@ def test_bad_input(process, chip, tmp_path, capsys):
 
     lo, hi = process.dac_range("tau_syn")
     with pytest.raises(InputError, match="tau_syn_s"):
-        calibrate(chip, replace(Targets.default(), tau_syn_s=hi * 2), process=process, use_cache=False)
+        calibrate(chip, replace(Targets.default(), tau_syn_s=hi * 2), process_model=process, use_cache=False)
     bad_targets = tmp_path / "targets.json"
     bad_targets.write_text(json.dumps({"v_th_v": 5.0}))
     out = tmp_path / "cal.json"

@@ -107,7 +107,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     (tmp_path / sweep.JOURNAL).mkdir()
     (tmp_path / sweep.JOURNAL / "spec.json").write_text(
         '{"circuit": "leak-ota", "seed": 1, "instances": 3, "settings": {}}')
-    with pytest.raises(InputError, match="--resume"):
+    with pytest.raises(InputError, match="resuming with different"):
         run_sweep(LEAK, 3, 1, tmp_path, resume=True)
 
 

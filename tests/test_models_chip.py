@@ -9,6 +9,7 @@ import pytest
 
 from anamorph.errors import InputError
 from anamorph.models.chip import DAC_PARAMS, N_NEURONS, Chip, sample_chip
+from anamorph.models.dac import CODE_MAX
 from anamorph.models.neuron import DEFAULT_TARGETS
 from anamorph.models.process_model import MISMATCH_NAMES, ProcessModel, provisional
 
@@ -46,7 +47,7 @@ def test_chips_reproduce_spreads_and_correlations():
     # the true parameters at the default codes scatter as the transfers predict (linear DACs:
     # sd(v) = sqrt(sd_a^2 + (b x sd_g)^2 + 2 rho ...) with rho = 0 for v_th here)
     t = process.transfers["v_th"]
-    x = chips[0].codes["v_th"][0] / 1023
+    x = chips[0].codes["v_th"][0] / CODE_MAX
     v_th = np.concatenate([c.true_params().v_th_v for c in chips])
     expect = np.hypot(process.offset_sd["v_th"], t.b * x * process.gain_sd["v_th"])
     assert abs(v_th.std(ddof=1) / expect - 1) < 5 / np.sqrt(2 * (n - 1))

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from anamorph.models.lif_fit import FIT_FIELDS, TRAIN_WAVEFORMS, fit_lif_transient, lif_rate_hz, lif_spike_times
+from anamorph.models.lif_fit import FIT_FIELDS, TRAIN_WAVEFORMS, fit_lif_transient, rate_hz, lif_spike_times
 from anamorph.models.process_model import ProcessModel
 
 P = {"v_leak_v": 0.40, "v_th_v": 0.55, "v_reset_v": 0.35, "tau_m_s": 6.5e-6, "t_ref_s": 2.1e-6,
@@ -22,7 +22,7 @@ def test_spike_times_follow_the_analytic_rate(i_a):
     p = {**P, "delay_s": 0.1e-6}
     spikes = lif_spike_times(p, np.array([1e-12, 60e-6]), np.array([i_a, i_a]))
     isi = np.diff(spikes)
-    np.testing.assert_allclose(isi, 1 / lif_rate_hz(i_a, p), rtol=2e-3)
+    np.testing.assert_allclose(isi, 1 / rate_hz(i_a, p), rtol=2e-3)
     # the first spike: from rest (v_leak) to v_th, plus the delay
     v_inf = p["v_leak_v"] + i_a * p["tau_m_s"] / p["c_mem_f"]
     first = p["tau_m_s"] * np.log((v_inf - p["v_leak_v"]) / (v_inf - p["v_th_v"])) + p["delay_s"]
@@ -36,7 +36,7 @@ def test_transient_fit_of_a_known_neuron_predicts_a_new_waveform():
     truth = {**P, "v_th_v": 0.53, "t_ref_s": 2.3e-6, "c_mem_f": 2.2e-12, "delay_s": 0.15e-6,
              "v_reset_v": 0.34, "tau_m_s": 6.8e-6}
     transients = [(t, i, lif_spike_times(truth, t, i)) for t, i in TRAIN_WAVEFORMS]
-    row = {f"rate_hz@{i:g}": float(lif_rate_hz(i * 1e-9, truth)) for i in (100, 150, 250, 400)}
+    row = {f"rate_hz@{i:g}": float(rate_hz(i * 1e-9, truth)) for i in (100, 150, 250, 400)}
     fitted = fit_lif_transient(dict(P), row, transients)
     assert set(FIT_FIELDS) <= set(fitted)
     held = lif_spike_times(truth, HELD_OUT_T_S, HELD_OUT_I_A)

@@ -10,7 +10,7 @@ import pytest
 
 from anamorph.errors import InputError
 from anamorph.models.dac import Transfer, fit_transfer
-from anamorph.models.lif_fit import lif_rate_hz
+from anamorph.models.lif_fit import rate_hz
 from anamorph.models.neuron import DEFAULT_TARGETS
 from anamorph.models.process_model import DAC_PARAMS, PARAM_FIELD, MISMATCH_NAMES, ProcessModel
 
@@ -91,7 +91,7 @@ def _synthetic_sweeps(tmp_path):
         row["c_mem_f"] = 2e-12 * (1 + 0.02 * rng.standard_normal())
         row["g_leak_s"] = row["c_mem_f"] / row["tau_m_s"]
         for i_na in (100, 150, 250, 400):   # rates of an exact LIF: the f-I fit has nothing to change
-            row[f"rate_hz@{i_na}"] = float(lif_rate_hz(i_na * 1e-9, row))
+            row[f"rate_hz@{i_na}"] = float(rate_hz(i_na * 1e-9, row))
         gain = 1 + 0.03 * rng.standard_normal()
         gain_inh = 1 + 0.05 * rng.standard_normal()
         for code in (8, 16, 32, 63):
@@ -148,3 +148,25 @@ def test_cli_bad_input_writes_nothing(tmp_path, cli):
     assert r.returncode == 2 and "schema_version" in r.stderr and not out.exists()
     r = cli("chip", "--seed", "1", "--out", out, "--detune", "nan")
     assert r.returncode == 2 and not out.exists()
+
+
+def test_code_for_is_the_nearest_code_and_extremes_are_the_ends():
+    """``code_for`` picks, among all 1024 codes, the one whose nominal value is nearest the
+    target (checked by brute force over every code), clips out-of-range targets to an end,
+    maps NaN to 0; ``code_at_extreme`` is the end with the highest / lowest value."""
+    pm = ProcessModel.default()
+    codes = np.arange(1024)
+    for p in DAC_PARAMS:
+        values = pm.dac_nominal(p, codes)
+        lo, hi = np.min(values), np.max(values)
+        targets = np.linspace(lo, hi, 7)[1:-1]
+        got = pm.code_for(p, targets)
+        assert got.dtype == np.int64
+        for t, c in zip(targets, got):
+            # nearest in code space (the rounded inverse), so within half a step of the value
+            assert abs(int(c) - float(pm.dac_inverse(p, t))) <= 0.5
+        assert pm.code_at_extreme(p, high=True) == int(codes[np.argmax(values)])
+        assert pm.code_at_extreme(p, high=False) == int(codes[np.argmin(values)])
+        beyond = hi + (hi - lo) if pm.transfers[p].kind == "linear" else hi * 10
+        assert int(pm.code_for(p, beyond)) == pm.code_at_extreme(p, high=True)
+    assert int(pm.code_for("v_th", np.nan)) == 0

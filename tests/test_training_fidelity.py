@@ -15,7 +15,7 @@ from anamorph.models.process_model import ProcessModel
 from anamorph.training.config import make_config
 from anamorph.training.mapping import to_codes, w_max
 from anamorph.training.run import _runner
-from anamorph.training.setup import prepare_data
+from anamorph.training.prepare import prepare_data
 from anamorph.training.trainer import init_weights
 
 

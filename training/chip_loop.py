@@ -31,8 +31,7 @@ from anamorph.training.snn import NetParams, Traces, clamp_mask, membrane_next
 
 def readout_as_integrators(chip, process, first: int, n: int):
     """``chip`` with the threshold DAC of neurons ``first .. first+n-1`` at its highest voltage."""
-    ends = np.asarray(process.dac_nominal("v_th", np.array([0, 1023])), dtype=np.float64)
-    top = 1023 if ends[1] >= ends[0] else 0
+    top = process.code_at_extreme("v_th", high=True)
     v_th = np.array(chip.codes["v_th"], dtype=np.int64)
     v_th[first:first + n] = top
     return chip.with_codes({"v_th": v_th})

@@ -111,10 +111,10 @@ def make_config(dataset: str, **overrides) -> TrainConfig:
 def validate(c: TrainConfig) -> TrainConfig:
     """Reject settings that cannot run (before anything is written)."""
     if c.algo not in ALGORITHMS:
-        raise InputError(f"unknown algorithm (expected one of {', '.join(ALGORITHMS)})", c.algo, "--algo")
+        raise InputError(f"unknown algorithm (expected one of {', '.join(ALGORITHMS)})", c.algo, "algo")
     if c.algo != "surrogate":
-        raise InputError(f"--algo {c.algo} is not implemented yet (only 'surrogate' is, "
-                         "after Cramer et al. 2022)", c.algo, "--algo")
+        raise InputError(f"algorithm {c.algo!r} is not implemented yet (only 'surrogate' is, "
+                         "after Cramer et al. 2022)", c.algo, "algo")
     if c.mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", c.mode, "mode")
     if c.membrane not in MEMBRANES:
@@ -122,12 +122,12 @@ def validate(c: TrainConfig) -> TrainConfig:
     for name in ("epochs", "batch_size", "n_hidden", "input_repeat"):
         v = getattr(c, name)
         if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "epochs" else 1):
-            raise InputError("must be a positive integer", v, f"--{name.replace('_', '-')}")
+            raise InputError("must be a positive integer", v, name)
     if isinstance(c.seed, bool) or not isinstance(c.seed, int) or c.seed < 0:
-        raise InputError("must be a non-negative integer", c.seed, "--seed")
+        raise InputError("must be a non-negative integer", c.seed, "seed")
     for name in ("dropout", "input_dropout"):
         if not 0.0 <= getattr(c, name) < 1.0:
-            raise InputError("must be in [0, 1)", getattr(c, name), f"--{name.replace('_', '-')}")
+            raise InputError("must be in [0, 1)", getattr(c, name), name)
     for name in ("dt_s", "duration_s", "tau_in_s", "t_max_s", "lr"):
         if not getattr(c, name) > 0:
             raise InputError("must be > 0", getattr(c, name), name)
@@ -140,11 +140,11 @@ def check_fits_chip(n_inputs: int, n_hidden: int, n_classes: int) -> None:
     """A network that the chip cannot hold is bad input (fan-in 256, 512 neurons)."""
     if n_inputs > MAX_FAN_IN:
         raise InputError(f"{n_inputs} input channels exceed the chip's fan-in of {MAX_FAN_IN} synapse rows",
-                         None, "--dataset")
+                         None, "dataset")
     if n_hidden > MAX_FAN_IN:
         raise InputError(f"{n_hidden} hidden neurons exceed the readout's fan-in of {MAX_FAN_IN}",
-                         None, "--hidden")
+                         None, "n_hidden")
     if n_hidden + n_classes > N_NEURONS:
         raise InputError(f"network needs {n_hidden + n_classes} neurons, the chip has {N_NEURONS}",
-                         None, "--hidden")
+                         None, "n_hidden")
 

@@ -155,10 +155,10 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
     if kind == "mnist":
         from anamorph.training.idx import load_mnist
         if not arg:
-            raise InputError("mnist needs a directory: mnist:DIR", spec, "--dataset")
+            raise InputError("mnist needs a directory: mnist:DIR", spec, "dataset")
         return load_mnist(arg, downscale=True)
     if kind == "npz":
         if not arg:
-            raise InputError("npz needs a file: npz:FILE", spec, "--dataset")
+            raise InputError("npz needs a file: npz:FILE", spec, "dataset")
         return load_npz(arg)
-    raise InputError(f"unknown data set (expected {DATASET_HELP})", spec, "--dataset")
+    raise InputError(f"unknown data set (expected {DATASET_HELP})", spec, "dataset")

@@ -24,7 +24,7 @@ from pathlib import Path
 from anamorph.errors import InputError
 from anamorph.io import ensure_writable_dir, read_json, write_json, write_manifest, write_text, write_with
 from anamorph.training.config import TrainConfig
-from anamorph.training.setup import nominal_from_targets, prepare_data
+from anamorph.training.prepare import nominal_from_targets, prepare_data
 
 SIGMAS = (0.0, 0.1, 0.2, 0.3, 0.5)
 
@@ -49,7 +49,7 @@ def mismatch_experiment(c: TrainConfig, out, sigmas=SIGMAS, progress=None) -> li
 
     sigmas = [float(s) for s in sigmas]
     if not sigmas or any(not (0.0 <= s < 5.0) for s in sigmas):
-        raise InputError("spreads must be fractions in [0, 5) (e.g. 0,0.1,0.3)", str(sigmas), "--sigmas")
+        raise InputError("spreads must be fractions in [0, 5) (e.g. 0,0.1,0.3)", str(sigmas), "sigmas")
     prepare_data(c)  # bad data set or a network that does not fit: before anything is written
     out = ensure_writable_dir(out)
     process = ProcessModel.default()

@@ -85,7 +85,7 @@ def load_mnist(directory: str | Path, downscale: bool = True):
 
     directory = Path(directory)
     if not directory.is_dir():
-        raise InputError("MNIST directory not found", directory, "--dataset")
+        raise InputError("MNIST directory not found", directory, "dataset")
     arrays = {key: read_idx(_find(directory, stem)) for key, stem in _FILES.items()}
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]

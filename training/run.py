@@ -20,7 +20,7 @@ from anamorph.training.chip_loop import ChipForward
 from anamorph.training.config import TrainConfig, validate
 from anamorph.training.mapping import codes_per_unit, readout_range, to_codes, w_max
 from anamorph.training.optim import Adam
-from anamorph.training.setup import load_chip, make_emulator, prepare_data
+from anamorph.training.prepare import load_chip, make_emulator, prepare_data
 from anamorph.training.trainer import (CHECKPOINT, Runner, init_weights, load_checkpoint, net_params,
                                        print_progress, train_epochs)
 
@@ -74,7 +74,7 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
     """
     c = validate(c)
     if c.out is None:
-        raise InputError("a run needs an output directory", None, "--out")
+        raise InputError("a run needs an output directory", None, "out")
     prep = prepare_data(c)
     if chip is None:
         chip, nominal, chip_info = load_chip(c.chip, c.calibration, c.seed)

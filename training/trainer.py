@@ -74,7 +74,7 @@ class Runner:
         if not on_chip:
             return x, forward(x, weights, self.p)
         if self.chip_fwd is None:
-            raise InputError("this run has no chip to evaluate on", None, "--chip")
+            raise InputError("this run has no chip to evaluate on", None, "chip")
         t0 = time.perf_counter()
         traces, _ = self.chip_fwd.run(self.prep.code.events(feats), weights, run_id)
         self.chip_s += time.perf_counter() - t0
@@ -128,7 +128,7 @@ def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
     saved = json.loads(str(a["config"]))
     if saved != json.loads(json.dumps(c.identity(), sort_keys=True)):
         diff = sorted(k for k in set(saved) | set(c.identity()) if saved.get(k) != c.identity().get(k))
-        raise InputError(f"--resume with different settings than the checkpoint ({', '.join(diff)})",
+        raise InputError(f"resuming with different settings than the checkpoint ({', '.join(diff)})",
                          path, diff[0] if diff else None)
     opt = Adam(lr=float(a["lr"]))
     opt.load_arrays(a, n_layers)
@@ -154,7 +154,7 @@ def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, histor
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
         raise InputError(f"fewer training samples ({len(data.y_train)}) than one batch ({c.batch_size})",
-                         c.dataset, "--batch-size")
+                         c.dataset, "batch_size")
     for epoch in range(start_epoch, c.epochs):
         t0, chip0 = time.perf_counter(), runner.chip_s
         perm = rng.permutation(len(data.y_train))

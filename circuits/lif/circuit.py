@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from anamorph.circuits.lif.netlist import LifDesign, leak_ota_array, lif_netlist
+from anamorph.circuits.process import Mismatch
 from anamorph.circuits.sweep import SweepableCircuit
 from anamorph.circuits.testbench import (MeasurementError, crossings, dac_value, first_crossing,
                                          fit_exponential, lif_rate_hz, simulate)
@@ -48,7 +49,7 @@ class Instance:
 
     def __init__(self, seed: int, instance: int, settings: dict | None = None):
         self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
-        self.mismatch = np.random.default_rng([seed, instance])
+        self.mismatch = Mismatch(seed, instance)
         self.design = LifDesign(leak_area_scale=float(self.settings["leak_area_scale"]))
         self.where = f"lif seed {seed} instance {instance}"
 
@@ -104,7 +105,7 @@ class Instance:
         codes = self.codes() if code is None else self.codes(t_ref=code)
         v_th_v = self.v_th() if v_th_v is None else v_th_v
         i = float(self.settings["i_tref_na"]) * 1e-9
-        t_stop = 2e-6 + 1.5 * 0.9 * self.design.c_ref_f / (codes["t_ref"] / 1023 * self.design.i_ref_fs_a)
+        t_stop = 2e-6 + 1.5 * 0.9 * self.design.c_ref_f / dac_value(codes["t_ref"], self.design.i_ref_fs_a)
         r = self.run(codes, input_source=f"iin 0 mem pwl(0 0 1n {i:.6g})",
                      analysis=f"{TRAN_OPTIONS}\n.tran 10n {t_stop:.6g} 0 {SPIKE_MAX_STEP_S}")
         t = r["time"]
@@ -202,14 +203,6 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     return out
 
 
-def measure_operating_point(seed: int, instance: int, settings: dict) -> dict[str, float]:
-    """One simulation only: the resting membrane potential (``v_leak_v``) of an instance.
-
-    A cheap stand-in for :func:`measure` where many simulations are needed (benchmarks).
-    """
-    return {"v_leak_v": Instance(seed, instance, settings).v_leak()}
-
-
 def measure_leak_ota(seed: int, instance: int, settings: dict) -> dict[str, float]:
     """One small simulation: the leak potential set by the instance's leak OTA alone."""
     return {"v_leak_v": float(leak_potentials_v(seed, [instance], settings)[0])}
@@ -224,7 +217,7 @@ def leak_potentials_v(seed: int, instances, settings: dict | None = None) -> np.
     s = {**DEFAULT_SETTINGS, **(settings or {})}
     design = LifDesign(leak_area_scale=float(s["leak_area_scale"]))
     ks = [int(k) for k in instances]
-    net = leak_ota_array([np.random.default_rng([seed, k]) for k in ks],
+    net = leak_ota_array([Mismatch(seed, k) for k in ks],
                          dac_value(int(s["code_v_leak"]), design.v_dac_fs_v),
                          dac_value(int(s["code_tau_m"]), design.i_leak_fs_a), s["corner"], design)
     r = simulate(net, source=f"lif leak OTA array, seed {seed}")

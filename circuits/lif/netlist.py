@@ -18,7 +18,7 @@ Blocks (node names in brackets)::
                unity-gain OTA buffer from the v_reset DAC line
 
 t_ref ~ C_ref (VDD - V_inv) / I_ref and tau_m = C_mem / g_m. Each DAC is ideal
-(code / 1023 * full scale); mismatch lives in the transistors it drives (Pelgrom,
+(code / (2**10 - 1) * full scale); mismatch lives in the transistors it drives (Pelgrom,
 :mod:`anamorph.circuits.process`). Design values follow the spirit of the BrainScaleS-2
 neuron (Aamir et al., "An accelerated LIF neuronal network array for a large-scale
 mixed-signal neuromorphic architecture", IEEE TCAS-I 65(12), 2018): tau_m of a few
@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from anamorph.circuits.devices import Devices, ota5
 from anamorph.circuits.process import DEFAULT_PROCESS, Process
 from anamorph.circuits.testbench import dac_value
 
@@ -69,14 +70,8 @@ def leak_ota(mismatch, corner: str = "tt", design: LifDesign = LifDesign(),
     load = _scaled(design.leak_load_wl_m, design.leak_area_scale)
     tail = _scaled(design.leak_tail_wl_m, design.leak_area_scale)
     mem, lb, lt, la = f"mem{tag}", f"lbias{tag}", f"ltail{tag}", f"la{tag}"
-
-    def m(name, dn, g, s, kind, wl):
-        b = "0" if kind == "n" else s  # PMOS in their own wells, bulk tied to source
-        return process.mosfet(name + tag, dn, g, s, b, kind, wl[0], wl[1], mismatch, corner, key=name)
-
-    return [m("mlb", lb, lb, "vdd", "p", tail), m("mlt", lt, lb, "vdd", "p", tail),
-            m("ml1", la, "vleakd", lt, "p", pair), m("ml2", mem, mem, lt, "p", pair),
-            m("ml3", la, la, "0", "n", load), m("ml4", mem, la, "0", "n", load)]
+    return ota5(Devices(process, mismatch, corner, tag), ("mlt", "ml1", "ml2", "ml3", "ml4"),
+                "vleakd", mem, mem, lb, lt, la, tail, pair, load, bias_diode="mlb")
 
 
 def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDesign = LifDesign(),
@@ -103,9 +98,7 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
         Analysis and option cards.
     """
     P, d, c = process, design, corner
-
-    def m(name, dn, g, s, b, kind, wl):
-        return P.mosfet(name, dn, g, s, b, kind, wl[0], wl[1], mismatch, c)
+    m = Devices(P, mismatch, c)
 
     def inv(name, a, y):
         return [m(f"m{name}p", y, a, "vdd", "vdd", "p", (1e-6, 0.18e-6)),
@@ -130,12 +123,8 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
         P.capacitor("cmem", "mem", "0", d.c_mem_f, mismatch),
         *leak_ota(mismatch, c, d, P),
         # threshold comparator
-        m("mcb", "cbias", "cbias", "vdd", "vdd", "p", (2e-6, 1e-6)),
-        m("mct", "ctail", "cbias", "vdd", "vdd", "p", (2e-6, 1e-6)),
-        m("mc1", "ca", "mem", "ctail", "ctail", "p", (4e-6, 1e-6)),
-        m("mc2", "cmp", "vthd", "ctail", "ctail", "p", (4e-6, 1e-6)),
-        m("mc3", "ca", "ca", "0", "0", "n", (2e-6, 1e-6)),
-        m("mc4", "cmp", "ca", "0", "0", "n", (2e-6, 1e-6)),
+        *ota5(m, ("mct", "mc1", "mc2", "mc3", "mc4"), "mem", "vthd", "cmp", "cbias", "ctail", "ca",
+              (2e-6, 1e-6), (4e-6, 1e-6), (2e-6, 1e-6), bias_diode="mcb"),
         *inv("i1", "cmp", "spkb"), *inv("i2", "spkb", "spk"),
         # refractory timer: SR latch set by [spk], reset when C_ref has discharged
         *nor("n1", "rdone", "qb", "q"), *nor("n2", "0" if break_latch else "spk", "q", "qb"),
@@ -151,12 +140,8 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
         m("mr4", "rx", "q", "0", "0", "n", (0.5e-6, 0.5e-6)),
         # reset switch and v_reset buffer
         m("ms1", "mem", "rforce" if force_reset else "q", "vrst", "0", "n", (1e-6, 0.18e-6)),
-        m("mbb", "bbias", "bbias", "vdd", "vdd", "p", (4e-6, 1e-6)),
-        m("mbt", "btail", "bbias", "vdd", "vdd", "p", (4e-6, 1e-6)),
-        m("mb1", "ba", "vrstd", "btail", "btail", "p", (16e-6, 1e-6)),
-        m("mb2", "vrst", "vrst", "btail", "btail", "p", (16e-6, 1e-6)),
-        m("mb3", "ba", "ba", "0", "0", "n", (2e-6, 1e-6)),
-        m("mb4", "vrst", "ba", "0", "0", "n", (2e-6, 1e-6)),
+        *ota5(m, ("mbt", "mb1", "mb2", "mb3", "mb4"), "vrstd", "vrst", "vrst", "bbias", "btail", "ba",
+              (4e-6, 1e-6), (16e-6, 1e-6), (2e-6, 1e-6), bias_diode="mbb"),
         P.capacitor("cvrst", "vrst", "0", d.c_vrst_f, mismatch),
         input_source,
     ]

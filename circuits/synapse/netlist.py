@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from anamorph.circuits.devices import Devices, ota5
 from anamorph.circuits.process import DEFAULT_PROCESS, Process
 from anamorph.circuits.testbench import dac_value
 
@@ -48,23 +49,10 @@ class SynapseDesign:
     ota_tail_wl_m: tuple = (2.0e-6, 4.0e-6)
 
 
-def _ota(m, tag, plus, minus, out, bias):
-    """PMOS-input 5T OTA: current ``g (V(plus) - V(minus))`` into ``out``."""
-    d = m.design
-    lt, la = f"t{tag}", f"a{tag}"
-    return [m(f"mt{tag}", lt, bias, "vdd", "vdd", "p", d.ota_tail_wl_m),
-            m(f"m1{tag}", la, plus, lt, lt, "p", d.ota_pair_wl_m),
-            m(f"m2{tag}", out, minus, lt, lt, "p", d.ota_pair_wl_m),
-            m(f"m3{tag}", la, la, "0", "0", "n", d.ota_load_wl_m),
-            m(f"m4{tag}", out, la, "0", "0", "n", d.ota_load_wl_m)]
-
-
-class _Dev:
-    def __init__(self, process, mismatch, corner, design):
-        self.process, self.mismatch, self.corner, self.design = process, mismatch, corner, design
-
-    def __call__(self, name, d, g, s, b, kind, wl):
-        return self.process.mosfet(name, d, g, s, b, kind, wl[0], wl[1], self.mismatch, self.corner)
+def _ota(m: Devices, d: SynapseDesign, tag, plus, minus, out, bias):
+    """PMOS-input 5T OTA (:func:`~anamorph.circuits.devices.ota5`): ``g (V(plus) - V(minus))`` into [out]."""
+    return ota5(m, (f"mt{tag}", f"m1{tag}", f"m2{tag}", f"m3{tag}", f"m4{tag}"), plus, minus, out, bias,
+                f"t{tag}", f"a{tag}", d.ota_tail_wl_m, d.ota_pair_wl_m, d.ota_load_wl_m)
 
 
 def _pwl(points) -> str:
@@ -113,7 +101,7 @@ def synapse_netlist(events, code_tau_syn: int, *, mismatch=None, corner: str = "
         if not 0 <= int(code) < 2 ** N_BITS or sign not in ("exc", "inh"):
             raise ValueError(f"bad event: weight {code!r} (0..{2 ** N_BITS - 1}), sign {sign!r}")
     d, P = design, process
-    m = _Dev(P, mismatch, corner, d)
+    m = Devices(P, mismatch, corner)
     vdd = P.vdd_v
     lines = ["* anamorph synapse", P.model_cards(), f"vdd vdd 0 {vdd}", f"vref vref 0 {d.v_ref_v}",
              *_dac_lines(m, d, P),
@@ -129,10 +117,10 @@ def synapse_netlist(events, code_tau_syn: int, *, mismatch=None, corner: str = "
               f"vmeme meme 0 {v_mem_v}", f"vmemi memi 0 {v_mem_v}",
               P.capacitor("csyne", "sxe", "0", d.c_syn_f, mismatch),
               P.capacitor("csyni", "sxi", "0", d.c_syn_f, mismatch),
-              *_ota(m, "fe", "vref", "sxe", "sxe", "tbias"),   # follower: holds sxe at v_ref
-              *_ota(m, "oe", "vref", "sxe", "meme", "tbias"),  # exc output: + into membrane
-              *_ota(m, "fi", "vref", "sxi", "sxi", "tbias"),
-              *_ota(m, "oi", "sxi", "vref", "memi", "tbias"),  # inh output: - into membrane
+              *_ota(m, d, "fe", "vref", "sxe", "sxe", "tbias"),   # follower: holds sxe at v_ref
+              *_ota(m, d, "oe", "vref", "sxe", "meme", "tbias"),  # exc output: + into membrane
+              *_ota(m, d, "fi", "vref", "sxi", "sxi", "tbias"),
+              *_ota(m, d, "oi", "sxi", "vref", "memi", "tbias"),  # inh output: - into membrane
               analysis, ".end"]
     return "\n".join(lines) + "\n"
 
@@ -155,7 +143,7 @@ def dac_transfer_netlist(*, mismatch=None, corner: str = "tt", design: SynapseDe
     The code is the swept voltage ``vcode``; behavioural sources decode its bits into
     ideal gate levels. The DAC current at each code is ``-vwsum#branch``.
     """
-    m = _Dev(process, mismatch, corner, design)
+    m = Devices(process, mismatch, corner)
     vdd = process.vdd_v
     lines = ["* anamorph weight DAC transfer", process.model_cards(), f"vdd vdd 0 {vdd}",
              "vcode code 0 0", f"vwsum wsum 0 {design.v_ref_v}", *_dac_lines(m, design, process)]

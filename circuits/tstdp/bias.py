@@ -1,7 +1,8 @@
 r"""Map between the TSTDP circuit's biases and the triplet rule's parameters.
 
 The map comes from the circuit's design equations (:mod:`anamorph.circuits.tstdp.circuit`) with
-the nominal transistors characterised by one DC operating-point run in ngspice:
+the transistors characterised by one DC operating-point run in ngspice (nominal devices, or
+with ``mismatch`` those of one Monte Carlo instance, capacitors included):
 
 - time constants: a trace ramps at :math:`I_{leak}/C`, the read transistor's current falls
   by :math:`e^{-S\,\Delta V}` (:math:`S = |d\ln I/dV|`, measured as a 30 mV secant at the
@@ -29,7 +30,7 @@ from dataclasses import replace
 import numpy as np
 
 from anamorph.circuits.tstdp.rule import TripletParams
-from anamorph.circuits.tstdp.circuit import TIME_SCALE, TstdpBiases, TstdpDesign
+from anamorph.circuits.tstdp.circuit import GMIN_S, TIME_SCALE, TstdpBiases, TstdpDesign
 
 DELTA_V = 0.03
 # term -> (kind, gate node level attr, source bias attr, gate step sign, source step sign)
@@ -37,6 +38,8 @@ DELTA_V = 0.03
 _TERMS = {"a2p": ("p", "v_r1_v", "v_a2p_v", +1, -1), "a3p": ("p", "v_r1_v", "v_a3p_v", +1, -1),
           "a2m": ("n", "v_o1_v", "v_a2m_v", -1, +1), "a3m": ("n", "v_o1_v", "v_a3m_v", -1, +1),
           "gate_p": ("p", "v_r1_v", "vdd", +1, -1), "gate_n": ("n", "v_o1_v", "gnd", -1, +1)}
+# probe device -> the circuit device whose mismatch it carries (others: same name)
+_DEVICE = {"gate_p": "a2p", "gate_n": "a2m", "br1": "btp", "br2": "btx", "bo1": "btm", "bo2": "bty"}
 OFF_AMPLITUDE = 1e-6  # a smaller target amplitude switches its term off (source parked at v_w0)
 # trace -> (leak kind, bias current attr, capacitor attr, drain level, direction of the ramp)
 _LEAKS = {"r1": ("p", "i_tau_plus_a", "c_gate_trace_f", "v_r1_v", +1),
@@ -51,27 +54,38 @@ def _level(name, biases, design, vdd=None):
     return getattr(design, name) if hasattr(design, name) else getattr(biases, name)
 
 
-def reset_levels(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None) -> dict[str, float]:
+def reset_levels(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
+                 corner="tt") -> dict[str, float]:
     """Trace voltages just after one reset (a transient of one pre and one post spike).
 
     They differ from the bias levels by the reset switches' charge injection (about a mV).
+    ``mismatch`` / ``corner``: those of the circuit instance (default: nominal).
     """
     from anamorph.circuits.tstdp.circuit import simulate
 
     d, t0 = design, 2e-6
     t_end = t0 + d.t_read_s + d.t_edge_s + d.t_set_s + d.t_set_edge_s + 20e-9
-    out = simulate([t0], [t0], t_end + 10e-9, biases, design, process)
+    out = simulate([t0], [t0], t_end + 10e-9, biases, design, process, mismatch, corner)
     return {name: float(np.interp(t_end, out["t_s"], out[name])) for name in ("r1", "r2", "o1", "o2")}
 
 
-def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None) -> dict[str, float]:
-    """DC currents of the nominal read and leak transistors at the traces' measured reset levels:
-    ``I0_<term>``, ``S_gate_<term>``, ``S_source_<term>`` (1/V) and ``I_leak_<trace>`` (A)."""
+def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
+                 corner="tt") -> dict[str, float]:
+    """DC currents of the read and leak transistors at the traces' measured reset levels:
+    ``I0_<term>``, ``S_gate_<term>``, ``S_source_<term>`` (1/V), ``I_leak_<trace>`` (A) and
+    the capacitors ``C_<trace>``, ``C_w`` (F).
+
+    With ``mismatch`` (a :class:`~anamorph.circuits.process.Mismatch`) every probe device
+    carries the mismatch of the circuit device it stands for (same random-stream key:
+    read transistor ``a2p`` .. ``a3m``, leak mirror ``btp`` / ``r1leak`` ..., capacitors
+    ``cr1`` .. ``cw``), and the reset levels come from that instance's transient, so the
+    map gives the rule that instance implements.
+    """
     from anamorph.circuits.process import DEFAULT_PROCESS
     from anamorph.ngspice import Simulator
 
     p = process or DEFAULT_PROCESS
-    levels = reset_levels(biases, design, process)
+    levels = reset_levels(biases, design, process, mismatch, corner)
     d = replace(design, v_r1_v=levels["r1"], v_o1_v=levels["o1"])
     biases = replace(biases, **{attr: levels[trace] for attr, trace in (("v_a3p_v", "o2"), ("v_a3m_v", "r2"))
                                 if abs(getattr(biases, attr) - design.v_w0_v) > 1e-9})
@@ -83,17 +97,21 @@ def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
         for tag, g, s in (("0", vg, vs), ("g", vg + sg * DELTA_V, vs), ("s", vg, vs + ss * DELTA_V)):
             name = f"{term}{tag}"
             lines += [f"Vg{name} g{name} 0 {g}", f"Vs{name} s{name} 0 {s}", f"Vd{name} d{name} 0 {d.v_w0_v}",
-                      p.mosfet(name, f"d{name}", f"g{name}", f"s{name}", bulk, kind, d.w_out_m, d.l_out_m)]
+                      p.mosfet(name, f"d{name}", f"g{name}", f"s{name}", bulk, kind, d.w_out_m, d.l_out_m,
+                               mismatch, corner, key=_DEVICE.get(term, term))]
             probes.append((f"I_{term}_{tag}", f"vd{name}#branch"))
     for trace, (kind, i_attr, _, level_attr, direction) in _LEAKS.items():
         level = _level(level_attr, biases, d) + direction * DELTA_V
         rail = "vdd" if kind == "p" else "0"
         current = getattr(biases, i_attr)
         src = f"I{trace} b{trace} 0 {current}" if kind == "p" else f"I{trace} vdd b{trace} {current}"
-        lines += [src, p.mosfet(f"b{trace}", f"b{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m),
+        lines += [src, p.mosfet(f"b{trace}", f"b{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m,
+                                mismatch, corner, key=_DEVICE[f"b{trace}"]),
                   f"Vl{trace} l{trace} 0 {level}",
-                  p.mosfet(f"l{trace}", f"l{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m)]
+                  p.mosfet(f"l{trace}", f"l{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m,
+                           mismatch, corner, key=f"{trace}leak")]
         probes.append((f"I_leak_{trace}", f"vl{trace}#branch"))
+    lines.append(f".options gmin={GMIN_S:g}")  # as in the circuit's transient (circuit.GMIN_S)
     res = Simulator().run("\n".join([*lines, ".op", ".end"]) + "\n", source="tstdp characterisation")
     cur = {name: abs(float(res[vec][0])) for name, vec in probes}
     out = {}
@@ -103,7 +121,15 @@ def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
         out[f"S_gate_{term}"] = np.log(i0 / cur[f"I_{term}_g"]) / DELTA_V
         out[f"S_source_{term}"] = np.log(i0 / cur[f"I_{term}_s"]) / DELTA_V
     out.update({f"I_leak_{t}": cur[f"I_leak_{t}"] for t in _LEAKS})
+    for trace, (_, _, c_attr, _, _) in _LEAKS.items():
+        out[f"C_{trace}"] = _capacitance(p, f"c{trace}", getattr(d, c_attr), mismatch)
+    out["C_w"] = _capacitance(p, "cw", d.c_w_f, mismatch)
     return out
+
+
+def _capacitance(process, name: str, c_f: float, mismatch) -> float:
+    """The value of capacitor ``name`` with the instance's mismatch (as the netlist has it)."""
+    return float(process.capacitor(name, "a", "0", c_f, mismatch).split()[-1])
 
 
 def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) -> TripletParams:
@@ -116,16 +142,20 @@ def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) 
     def source_slope(triplet, pair):  # a switched-off triplet term: its trace matters not; use the pair's
         return ch[f"S_source_{triplet}"] if ch[f"I0_{triplet}"] > 1e-11 else ch[f"S_source_{pair}"]
 
-    tau_c = {"plus": d.c_gate_trace_f / (ch["I_leak_r1"] * gate_slope("a2p", "a3p", "gate_p")),
-             "minus": d.c_gate_trace_f / (ch["I_leak_o1"] * gate_slope("a2m", "a3m", "gate_n")),
-             "x": d.c_source_trace_f / (ch["I_leak_r2"] * source_slope("a3m", "a2m")),
-             "y": d.c_source_trace_f / (ch["I_leak_o2"] * source_slope("a3p", "a2p"))}
+    def cap(trace, nominal):  # an instance's capacitor, if characterised with its mismatch
+        return ch.get(f"C_{trace}", nominal)
+
+    tau_c = {"plus": cap("r1", d.c_gate_trace_f) / (ch["I_leak_r1"] * gate_slope("a2p", "a3p", "gate_p")),
+             "minus": cap("o1", d.c_gate_trace_f) / (ch["I_leak_o1"] * gate_slope("a2m", "a3m", "gate_n")),
+             "x": cap("r2", d.c_source_trace_f) / (ch["I_leak_r2"] * source_slope("a3m", "a2m")),
+             "y": cap("o2", d.c_source_trace_f) / (ch["I_leak_o2"] * source_slope("a3p", "a2p"))}
     t_d = d.t_read_s + d.t_edge_s + d.t_set_s + d.t_set_edge_s / 2
     t_r = d.t_read_s - 1.5 * d.t_edge_s  # the park switch ends the read mid-way through its edge
 
     def amp(term, *taus):
         lam = sum(1.0 / tau_c[t] for t in taus)
-        return max(ch[f"I0_{term}"], 0.0) * np.exp(t_d * lam) * (1 - np.exp(-t_r * lam)) / (lam * d.c_w_f * d.w_scale_v)
+        charge = max(ch[f"I0_{term}"], 0.0) * np.exp(t_d * lam) * (1 - np.exp(-t_r * lam)) / lam
+        return charge / (cap("w", d.c_w_f) * d.w_scale_v)
 
     return TripletParams(a2p=amp("a2p", "plus"), a3p=amp("a3p", "plus", "y"), a2m=amp("a2m", "minus"),
                          a3m=amp("a3m", "minus", "x"), tau_x_s=tau_c["x"] / TIME_SCALE, tau_y_s=tau_c["y"] / TIME_SCALE,
@@ -133,9 +163,11 @@ def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) 
                          interaction="nearest")
 
 
-def params_for(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None) -> TripletParams:
-    """Forward map: the rule's parameters that ``biases`` implement (nominal corner)."""
-    return params_from_characterisation(characterise(biases, design, process), design)
+def params_for(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
+               corner="tt") -> TripletParams:
+    """Forward map: the rule's parameters that ``biases`` implement (nominal devices, or the
+    devices of the Monte Carlo instance ``mismatch`` at ``corner``)."""
+    return params_from_characterisation(characterise(biases, design, process, mismatch, corner), design)
 
 
 def biases_for(target: TripletParams, design: TstdpDesign = TstdpDesign(), process=None,

@@ -1,6 +1,7 @@
 """Everything a run needs before its first step: data, input code, chip, nominal scale.
 
-Chip selection (DESIGN.md "every default is runnable"): ``--chip`` loads a chip file,
+Chip selection (every default is runnable: a run given neither a chip nor a calibration
+still works): ``--chip`` loads a chip file,
 otherwise the shipped ProcessModel is sampled with the run's seed; ``--calibration``
 applies a calibration to it, otherwise the chip is calibrated (calibration caches its
 result, so only the first run pays) unless ``calibrate=False`` (the chip's codes as they
@@ -45,7 +46,7 @@ def prepare_data(c: TrainConfig) -> Prepared:
                        None if data.X_val is None else data.X_val[:nva],
                        None if data.y_val is None else data.y_val[:nva])
     if data.n_classes < 2:
-        raise InputError("a data set needs at least two classes", c.dataset, "--dataset")
+        raise InputError("a data set needs at least two classes", c.dataset, "dataset")
 
     code = LatencyCode(c.tau_in_s, c.theta_in, c.t_max_s, c.bias_time_s)
     n_inputs = code.n_channels(data.n_features * c.input_repeat)
@@ -72,7 +73,7 @@ def load_chip(chip_path: str | None, calibration_path: str | None, seed: int, ca
 
     if chip_path is not None:
         if not Path(chip_path).is_file():
-            raise InputError("chip file not found", chip_path, "--chip")
+            raise InputError("chip file not found", chip_path, "chip")
         chip = Chip.load(chip_path)
         info = {"chip": str(chip_path)}
     else:
@@ -80,7 +81,7 @@ def load_chip(chip_path: str | None, calibration_path: str | None, seed: int, ca
         info = {"chip": f"sample_chip(ProcessModel.default(), {seed})"}
     if calibration_path is not None:
         if not Path(calibration_path).is_file():
-            raise InputError("calibration file not found", calibration_path, "--calibration")
+            raise InputError("calibration file not found", calibration_path, "calibration")
         cal = Calibration.load(calibration_path)
         info["calibration"] = str(calibration_path)
     elif calibrate_chip:

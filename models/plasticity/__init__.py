@@ -1,0 +1,1 @@
+"""On-chip plasticity of the emulated chip: correlation sensors, their parameters, rules and the plasticity step."""
