@@ -29,12 +29,11 @@ from anamorph.training.mapping import membrane_to_model, to_codes
 from anamorph.training.snn import NetParams, Traces, clamp_mask, membrane_next
 
 
-def readout_as_integrators(chip, process, first: int, n: int):
-    """``chip`` with the threshold DAC of neurons ``first .. first+n-1`` at its highest voltage."""
-    top = process.code_at_extreme("v_th", high=True)
-    v_th = np.array(chip.codes["v_th"], dtype=np.int64)
-    v_th[first:first + n] = top
-    return chip.with_codes({"v_th": v_th})
+def readout_as_integrators(codes: dict, process_model, first: int, n: int) -> dict:
+    """DAC ``codes`` with the threshold of neurons ``first .. first+n-1`` at its highest voltage."""
+    v_th = np.array(codes["v_th"], dtype=np.int64)
+    v_th[first:first + n] = process_model.code_at_extreme("v_th", high=True)
+    return {**codes, "v_th": v_th}
 
 
 def interpolate_traces(adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s: float, n_steps: int) -> np.ndarray:

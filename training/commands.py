@@ -30,6 +30,18 @@ def _config(args, **extra):
 
 
 def _train(args) -> int:
+    if args.algo == "eqspike" or args.update is not None:
+        from anamorph.training.eqprop.settings import train_command
+
+        return train_command(args)
+    if args.algo == "eventprop":
+        from anamorph.training.eventprop.run import train_command as eventprop_command
+
+        return eventprop_command(args)
+    if args.algo == "convert":
+        from anamorph.training.convert.run import train_command as convert_command
+
+        return convert_command(args)
     from anamorph.training.run import train_run
 
     c = _config(args, algo=args.algo, out=args.out, chip=args.chip, calibration=args.calibration,
@@ -69,7 +81,10 @@ def _mismatch(args) -> int:
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a spiking network in the loop with the (emulated) chip")
     p.add_argument("--algo", default="surrogate",
-                   help="surrogate (Cramer et al. 2022); eventprop, eqspike, convert: not yet")
+                   help="surrogate (Cramer et al. 2022); convert (soft-LIF rate network, "
+                        "mapped and fine-tuned in the loop, Schmitt et al. 2017); "
+                        "eventprop (exact gradients from spike times, Wunderlich & Pehle 2021); "
+                        "eqspike (spiking equilibrium propagation, Martin et al. 2021)")
     _common(p)
     p.add_argument("--chip", default=None, help="chip.json (default: sample the shipped process model)")
     p.add_argument("--calibration", default=None, help="calibration.json (default: calibrate the chip)")
@@ -77,6 +92,12 @@ def register(sub) -> None:
                    help="chip: in the loop (default); software: ideal model only, then deployed")
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument("--loss", choices=("ttfs", "mse"), default=None,
+                   help="eventprop only: mse (spike-time targets, jaxsnn's BrainScaleS-2 example; default) "
+                        "| ttfs (first-spike cross-entropy, Wunderlich & Pehle 2021)")
+    p.add_argument("--update", default=None,
+                   help="eqspike only: software (default; float shadow weights from spike counts) "
+                        "| on-chip (correlation sensors change the 6-bit codes)")
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="deploy a trained run's weights on another chip")

@@ -97,5 +97,6 @@ def make_emulator(chip, nominal, n_hidden: int, n_classes: int, seed: int, noise
     from anamorph.models.emulator import ChipEmulator
     from anamorph.training.chip_loop import readout_as_integrators
 
-    chip = readout_as_integrators(chip, chip.process, n_hidden, n_classes)
-    return ChipEmulator(chip, seed=seed, noise=noise, nominal=nominal)
+    emulator = ChipEmulator(chip, seed=seed, noise=noise, nominal=nominal)
+    emulator.configure(readout_as_integrators(chip.codes, chip.process, n_hidden, n_classes))
+    return emulator

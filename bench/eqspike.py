@@ -1,0 +1,87 @@
+"""Benchmark of EqSpike's phases on a calibrated emulated chip (digits network).
+
+Prints ``name: value unit`` lines, measured in one run:
+- how fast the spiking network settles: the mean hidden and output rate in 5 µs bins of a
+  long free run, and the first bin after which the rate stays within 5 % of its final
+  value (the mean over the second half of the run);
+- the wall time of one phase (one emulator run of the default length) per batch;
+- the repeatability of the EP update per window length: the cosine similarity of two
+  updates of the same batch and weights whose runs differ only in the chip's noise draw
+  (1 = noise-free; sets how long the phases must be).
+
+Usage: .venv/bin/python bench/eqspike.py [--batch 25] [--hidden 100] [--seed 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--batch", type=int, default=25)
+    ap.add_argument("--hidden", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    from anamorph.models.emulator import ChipEmulator
+    from anamorph.training.datasets import load_dataset
+    from anamorph.training.eqprop.loop import init_net, make_eqspike_config, targets
+    from anamorph.training.eqprop.spiking import HIDDEN, OUTPUT, Phases, SpikingEP, Units
+    from anamorph.training.prepare import load_chip
+
+    c = make_eqspike_config("digits", n_hidden=args.hidden, batch_size=args.batch, seed=args.seed)
+    chip, nominal, _ = load_chip(None, None, args.seed)
+    emu = ChipEmulator(chip, seed=args.seed, noise=True, nominal=nominal)
+    units = Units.from_nominal(nominal)
+    tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
+    data = load_dataset("digits", seed=args.seed)
+    X, y = data.X_train[:args.batch], data.y_train[:args.batch]
+    net = init_net(c, [data.n_features, args.hidden, data.n_classes])
+    tgt = targets(c, y, data.n_classes)
+
+    bin_s, long_s = 5e-6, 300e-6
+    sp = SpikingEP(emu, units, Phases(0.0, long_s), tables)
+    _, obs, _, network = sp.run(X, net, np.random.default_rng(0), 0)
+    n_bins = int(round(long_s / bin_s))
+    for name in (HIDDEN, OUTPUT):
+        sl = network.slice(name)
+        keep = (obs.spikes.units >= sl.start) & (obs.spikes.units < sl.stop)
+        b = np.minimum((obs.spikes.times_s[keep] / bin_s).astype(int), n_bins - 1)
+        s = np.bincount(b, minlength=n_bins) / (args.batch * (sl.stop - sl.start)) * units.t_ref_s / bin_s
+        final = s[n_bins // 2:].mean()
+        # a bin counts as settled within 5 % or 3 standard errors of its spike count
+        n_per_bin = args.batch * (sl.stop - sl.start) * bin_s / units.t_ref_s
+        tol = np.maximum(0.05 * final, 3 * np.sqrt(final / n_per_bin))
+        outside = np.flatnonzero(np.abs(s - final) > tol)
+        settle = (outside[outside < n_bins // 2].max() + 1) * bin_s if outside.size else 0.0
+        print(f"eqspike_{name}_rate_final: {final:.4f} t_ref-units")
+        print(f"eqspike_{name}_rate_first_bins: {' '.join(f'{v / final:.2f}' for v in s[:8])} x final")
+        print(f"eqspike_{name}_settle_time: {settle * 1e6:.1f} us")
+
+    phases = Phases(c.t_settle_s, c.t_window_s)
+    sp = SpikingEP(emu, units, phases, tables)
+    sp.run(X, net, np.random.default_rng(0), 1)     # build (and compile) before timing
+    t0 = time.perf_counter()
+    _, obs, _, network = sp.run(X, net, np.random.default_rng(0), 2)
+    wall = time.perf_counter() - t0
+    print(f"eqspike_phase_wall_time: {wall:.3f} s per batch of {args.batch} "
+          f"({phases.duration_s * 1e6:.0f} us chip time)")
+    print(f"eqspike_phase_wall_time_per_sample: {1e3 * wall / args.batch:.2f} ms")
+    counts = obs.spikes.counts(network.n_used)
+    hidden = counts[:, network.slice(HIDDEN)].mean()
+    print(f"eqspike_hidden_spikes_per_neuron_per_sample: {hidden:.2f} spikes")
+
+    for window in (15e-6, 30e-6, 60e-6, 120e-6, 240e-6):
+        sp = SpikingEP(emu, units, Phases(c.t_settle_s, window), tables)
+        ups = [sp.step(X, tgt, net, c.beta, np.random.default_rng(1), 10 + r)[0] for r in (0, 1)]
+        a, b = (np.concatenate([u.ravel() for u in up]) for up in ups)
+        cos = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+        print(f"eqspike_update_repeatability_window_{window * 1e6:.0f}us: {cos:.3f} cosine")
+
+
+if __name__ == "__main__":
+    main()
