@@ -169,7 +169,9 @@ def test_cli_rejects_bad_input_and_writes_nothing(tmp_path):
     np.savez(tmp_path / "wide.npz", X_train=rng.random((10, 300)), y_train=np.arange(10) % 2,
              X_test=rng.random((4, 300)), y_test=np.arange(4) % 2)
     for argv in (["train", "--dataset", "cifar", "--out", str(out)],
-                 ["train", "--algo", "eventprop", "--dataset", "digits", "--out", str(out)],
+                 ["train", "--algo", "eqspike", "--update", "sideways", "--dataset", "digits", "--out", str(out)],
+                 ["train", "--algo", "convert", "--dataset", "digits", "--mode", "software", "--out", str(out)],
+                 ["train", "--algo", "eventprop", "--dataset", "digits", "--dropout", "2", "--out", str(out)],
                  ["train", "--algo", "nonsense", "--dataset", "digits", "--out", str(out)],
                  ["train", "--dataset", f"mnist:{tmp_path / 'nope'}", "--out", str(out)],
                  ["train", "--dataset", f"npz:{tmp_path / 'wide.npz'}", "--out", str(out)],  # fan-in 300

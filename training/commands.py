@@ -29,8 +29,23 @@ def _config(args, **extra):
                        n_train=args.n_train, n_test=args.n_test, membrane=args.membrane, **extra)
 
 
+#: options of ``anamorph train`` that only some algorithms use
+_ONLY_FOR = {"dropout": ("surrogate",), "membrane": ("surrogate",), "update": ("eqspike",),
+             "loss": ("eventprop",)}
+
+
+def _refuse_foreign_options(args) -> None:
+    """An option given to an algorithm that does not use it is bad input, not silently ignored."""
+    from anamorph.errors import InputError
+
+    for name, algos in _ONLY_FOR.items():
+        if getattr(args, name, None) is not None and args.algo not in algos:
+            raise InputError(f"applies only to --algo {' | '.join(algos)}", getattr(args, name), f"--{name}")
+
+
 def _train(args) -> int:
-    if args.algo == "eqspike" or args.update is not None:
+    _refuse_foreign_options(args)
+    if args.algo == "eqspike":
         from anamorph.training.eqprop.settings import train_command
 
         return train_command(args)

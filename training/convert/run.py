@@ -170,9 +170,6 @@ _OPTION = {"n_hidden": "--hidden"}
 
 def train_command(args) -> int:
     """``anamorph train --algo convert``: options of the train command -> a run."""
-    for name in ("dropout", "membrane", "update"):
-        if getattr(args, name, None) is not None:
-            raise InputError("not an option of --algo convert", getattr(args, name), f"--{name}")
     if args.mode != "chip":
         raise InputError("conversion fine-tunes in the loop only (--mode chip)", args.mode, "--mode")
     if args.resume:

@@ -105,13 +105,8 @@ def validate(c: EqSpikeConfig) -> EqSpikeConfig:
 
 def train_command(args) -> int:
     """``anamorph train --algo eqspike``: options of the train command -> a run."""
-    if args.algo != "eqspike":
-        raise InputError("--update applies only to --algo eqspike", args.update, "--update")
     if args.mode != "chip":
         raise InputError("EqSpike trains in the loop only (--mode chip)", args.mode, "--mode")
-    for name in ("dropout", "membrane"):
-        if getattr(args, name, None) is not None:
-            raise InputError("not an option of --algo eqspike", getattr(args, name), f"--{name}")
     c = make_eqspike_config(args.dataset, out=args.out, update=args.update, chip=args.chip,
                             calibration=args.calibration, epochs=args.epochs, seed=args.seed,
                             batch_size=args.batch_size, n_hidden=args.n_hidden, lr=args.lr,
