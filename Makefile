@@ -1,6 +1,7 @@
 # The two commands of the README. Each sets everything up first (idempotent).
 #   make demo   - the whole chain on the shipped defaults -> results/demo/report.html
-#   make test   - the test suite (real ngspice, OpenVAF, Brian2; ~16 minutes on 2 cores)
+#   make test   - ruff, then the test suite (real ngspice, OpenVAF, Brian2)
+#   fast loop   - .venv/bin/pytest -m "not slow and not spice"
 
 DEMO_OUT ?= results/demo
 
@@ -14,11 +15,12 @@ demo: setup
 
 test:
 	bash scripts/setup.sh --browser
+	$(MAKE) --no-print-directory lint
 	.venv/bin/python -m pytest -q
 
 bench: setup
 	for b in bench/*.py; do .venv/bin/python $$b || exit 1; done
 
-lint:
+lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .

@@ -19,13 +19,13 @@ from anamorph import __version__
 from anamorph.errors import AnamorphError, InputError
 
 COMMAND_MODULES = (
-    "anamorph.ngspice.commands",      # doctor
-    "anamorph.circuits.commands",     # sweep
-    "anamorph.models.commands",       # fit, chip
-    "anamorph.models.stdp_command",   # stdp
+    "anamorph.ngspice.commands",  # doctor
+    "anamorph.circuits.commands",  # sweep
+    "anamorph.models.commands",  # fit, chip
+    "anamorph.models.stdp_command",  # stdp
     "anamorph.calibration.commands",  # calibrate
-    "anamorph.training.commands",     # train, evaluate, experiment
-    "anamorph.demo",                  # demo
+    "anamorph.training.commands",  # train, evaluate, experiment
+    "anamorph.demo",  # demo
 )
 
 
@@ -80,8 +80,9 @@ def main(argv=None) -> int:
         print(f"anamorph: {e.kind}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("anamorph: interrupted; run again with the same --out (and --resume) to continue",
-              file=sys.stderr)
+        print(
+            "anamorph: interrupted; run again with the same --out (and --resume) to continue", file=sys.stderr
+        )
         return 130
     return int(result or 0)
 

@@ -36,13 +36,21 @@ class DemoSize:
     n_test: int | None
     tstdp_instances: int = 48
     gated_instances: int = 48
-    sweep_figures: bool = True      # histogram pages of the plasticity sweeps (the report shows none)
+    sweep_figures: bool = True  # histogram pages of the plasticity sweeps (the report shows none)
 
 
-QUICK = DemoSize(lif_instances=6, synapse_instances=6, epochs=6, n_train=2000, n_test=500,
-                 tstdp_instances=6, gated_instances=6, sweep_figures=False)
+QUICK = DemoSize(
+    lif_instances=6,
+    synapse_instances=6,
+    epochs=6,
+    n_train=2000,
+    n_test=500,
+    tstdp_instances=6,
+    gated_instances=6,
+    sweep_figures=False,
+)
 FULL = DemoSize(lif_instances=48, synapse_instances=48, epochs=40, n_train=None, n_test=None)
-SEED = 1           # every seed of the demo derives from this one (recorded in the manifest)
+SEED = 1  # every seed of the demo derives from this one (recorded in the manifest)
 CHIP_SEEDS = {"A": 11, "B": 12}
 
 
@@ -59,11 +67,22 @@ def _sweep_stage(circuit: str, instances: int, workers, figures: bool = True):
         from anamorph.circuits.registry import get_circuit
         from anamorph.circuits.sweep import run_sweep
 
-        table = run_sweep(get_circuit(circuit), instances, SEED, out / f"sweep_{circuit}",
-                          workers=workers, resume=True, figures=figures)
+        table = run_sweep(
+            get_circuit(circuit),
+            instances,
+            SEED,
+            out / f"sweep_{circuit}",
+            workers=workers,
+            resume=True,
+            figures=figures,
+        )
         ok = int((table["status"] == "ok").sum())
-        return {"line": f"{ok}/{len(table)} {circuit} instances simulated in ngspice",
-                "instances": len(table), "ok": ok}
+        return {
+            "line": f"{ok}/{len(table)} {circuit} instances simulated in ngspice",
+            "instances": len(table),
+            "ok": ok,
+        }
+
     return run
 
 
@@ -76,8 +95,10 @@ def _fit(out: Path) -> dict:
 
     check = fit_overlay(out)
     err = check["mean_abs_error_s"]
-    held = (f"held-out input: {check['n_spikes_ngspice']} spikes in ngspice, "
-            f"{check['n_spikes_model']} in the fitted LIF")
+    held = (
+        f"held-out input: {check['n_spikes_ngspice']} spikes in ngspice, "
+        f"{check['n_spikes_model']} in the fitted LIF"
+    )
     if err is not None:
         held += f", mean spike-time error {err * 1e9:.3g} ns"
     return {"line": f"process model fitted -> {out / 'process.json'}; {held}", "held_out": check}
@@ -93,8 +114,10 @@ def _chips(out: Path) -> dict:
         chip = sample_chip(process, seed)
         chip.save(out / f"chip_{name}.json")
         fingerprints[name] = chip.fingerprint()
-    return {"line": f"chips A (seed {CHIP_SEEDS['A']}) and B (seed {CHIP_SEEDS['B']}) sampled",
-            "fingerprints": fingerprints}
+    return {
+        "line": f"chips A (seed {CHIP_SEEDS['A']}) and B (seed {CHIP_SEEDS['B']}) sampled",
+        "fingerprints": fingerprints,
+    }
 
 
 def _plasticity(out: Path) -> dict:
@@ -122,7 +145,8 @@ def _calibrate(out: Path) -> dict:
         # would; the calibration itself never reads them)
         true = cal.apply(chip).true_params()
         summary.setdefault("spread_after_true", {})[name] = {
-            p: spread(getattr(true, PARAM_FIELD[p]), p) for p in cal.achieved}
+            p: spread(getattr(true, PARAM_FIELD[p]), p) for p in cal.achieved
+        }
         summary["success_fraction"][name] = {p: float(cal.success[p].mean()) for p in cal.success}
         summary[f"fingerprint_{name}"] = cal.chip_fingerprint
     worst = min(min(v.values()) for v in summary["success_fraction"].values())
@@ -135,24 +159,37 @@ def _train(size: DemoSize):
         from anamorph.training import make_config
         from anamorph.training.run import train_run
 
-        c = make_config("yinyang", out=str(out / "train"), chip=str(out / "chip_A.json"),
-                        calibration=str(out / "calibration_A.json"), epochs=size.epochs, seed=SEED,
-                        n_train=size.n_train, n_test=size.n_test)
+        c = make_config(
+            "yinyang",
+            out=str(out / "train"),
+            chip=str(out / "chip_A.json"),
+            calibration=str(out / "calibration_A.json"),
+            epochs=size.epochs,
+            seed=SEED,
+            n_train=size.n_train,
+            n_test=size.n_test,
+        )
         result = train_run(c, resume=True)
         m = result.metrics
-        return {"line": f"Yin-Yang test accuracy on chip A {100 * m['test_accuracy']:.1f} %",
-                "test_accuracy": m["test_accuracy"]}
+        return {
+            "line": f"Yin-Yang test accuracy on chip A {100 * m['test_accuracy']:.1f} %",
+            "test_accuracy": m["test_accuracy"],
+        }
+
     return run
 
 
 def _deploy(out: Path) -> dict:
     from anamorph.training.run import evaluate_run
 
-    ev = evaluate_run(out / "train", chip_path=str(out / "chip_B.json"),
-                      calibration_path=str(out / "calibration_B.json"))
+    ev = evaluate_run(
+        out / "train", chip_path=str(out / "chip_B.json"), calibration_path=str(out / "calibration_B.json")
+    )
     write_json(out / "deploy_B.json", ev)
-    return {"line": f"same weights on chip B: test accuracy {100 * ev['test_accuracy']:.1f} %",
-            "test_accuracy": ev["test_accuracy"]}
+    return {
+        "line": f"same weights on chip B: test accuracy {100 * ev['test_accuracy']:.1f} %",
+        "test_accuracy": ev["test_accuracy"],
+    }
 
 
 def _report(out: Path) -> dict:
@@ -164,14 +201,26 @@ def _report(out: Path) -> dict:
 
 def stages(size: DemoSize, workers=None) -> list[Stage]:
     return [
-        Stage("sweep_lif", "Monte Carlo sweep of the LIF neuron circuit (ngspice)",
-              _sweep_stage("lif", size.lif_instances, workers)),
-        Stage("sweep_synapse", "Monte Carlo sweep of the synapse circuit (ngspice)",
-              _sweep_stage("synapse", size.synapse_instances, workers)),
-        Stage("sweep_tstdp", "Monte Carlo sweep of the triplet-STDP synapse circuit (ngspice)",
-              _sweep_stage("tstdp", size.tstdp_instances, workers, size.sweep_figures)),
-        Stage("sweep_gated", "Monte Carlo sweep of the gated synapse (ngspice)",
-              _sweep_stage("gated-synapse", size.gated_instances, workers, size.sweep_figures)),
+        Stage(
+            "sweep_lif",
+            "Monte Carlo sweep of the LIF neuron circuit (ngspice)",
+            _sweep_stage("lif", size.lif_instances, workers),
+        ),
+        Stage(
+            "sweep_synapse",
+            "Monte Carlo sweep of the synapse circuit (ngspice)",
+            _sweep_stage("synapse", size.synapse_instances, workers),
+        ),
+        Stage(
+            "sweep_tstdp",
+            "Monte Carlo sweep of the triplet-STDP synapse circuit (ngspice)",
+            _sweep_stage("tstdp", size.tstdp_instances, workers, size.sweep_figures),
+        ),
+        Stage(
+            "sweep_gated",
+            "Monte Carlo sweep of the gated synapse (ngspice)",
+            _sweep_stage("gated-synapse", size.gated_instances, workers, size.sweep_figures),
+        ),
         Stage("fit", "Fit of the process model", _fit),
         Stage("chips", "Two chips sampled from the process model", _chips),
         Stage("plasticity", "STDP protocols on chip A's plastic synapses", _plasticity),
@@ -191,8 +240,11 @@ def main(args) -> int:
     if previous.is_file() and read_json(previous).get("quick") != args.quick:
         raise InputError("this folder holds a demo of the other size; use another --out", out, "--quick")
     write_json(previous, {"quick": args.quick, "size": size.__dict__, "seed": SEED, "chip_seeds": CHIP_SEEDS})
-    write_manifest(out, seeds={"demo": SEED, **{f"chip_{k}": v for k, v in CHIP_SEEDS.items()}},
-                   extra={"quick": args.quick})
+    write_manifest(
+        out,
+        seeds={"demo": SEED, **{f"chip_{k}": v for k, v in CHIP_SEEDS.items()}},
+        extra={"quick": args.quick},
+    )
     run_stages(stages(size, args.workers), out)
     print(out.resolve() / "report.html")
     return 0

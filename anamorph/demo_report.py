@@ -32,8 +32,13 @@ def _sweep_facts(table, columns, label: str) -> list[Fact]:
             continue
         unit, k = _scaled(col)
         v = ok[col].to_numpy(dtype=float) * k
-        facts.append(Fact(f"{label}: {col} (mean ± standard deviation across instances)",
-                          f"{np.nanmean(v):.4g} ± {np.nanstd(v, ddof=1):.2g}", unit))
+        facts.append(
+            Fact(
+                f"{label}: {col} (mean ± standard deviation across instances)",
+                f"{np.nanmean(v):.4g} ± {np.nanstd(v, ddof=1):.2g}",
+                unit,
+            )
+        )
     return facts
 
 
@@ -56,10 +61,13 @@ def spike_time_error(reference_s, model_s) -> dict:
     n = min(ref.size, mod.size)
     err = np.abs(mod[:n] - ref[:n])
     isi = np.diff(ref)
-    return {"n_spikes_ngspice": int(ref.size), "n_spikes_model": int(mod.size),
-            "mean_abs_error_s": float(err.mean()) if n else None,
-            "max_abs_error_s": float(err.max()) if n else None,
-            "median_isi_s": float(np.median(isi)) if isi.size else None}
+    return {
+        "n_spikes_ngspice": int(ref.size),
+        "n_spikes_model": int(mod.size),
+        "mean_abs_error_s": float(err.mean()) if n else None,
+        "max_abs_error_s": float(err.max()) if n else None,
+        "median_isi_s": float(np.median(isi)) if isi.size else None,
+    }
 
 
 def overlay_figure(t_s, i_in_a, spice_s, model_s, title: str):
@@ -72,8 +80,11 @@ def overlay_figure(t_s, i_in_a, spice_s, model_s, title: str):
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 4), sharex=True, gridspec_kw={"height_ratios": [1, 1.2]})
     ax0.plot(np.asarray(t_s) * 1e6, np.asarray(i_in_a) * 1e9, color="k")
     ax0.set_ylabel("input current (nA)")
-    ax1.eventplot([np.asarray(spice_s) * 1e6, np.asarray(model_s) * 1e6], lineoffsets=[1, 0],
-                  colors=["tab:red", "tab:blue"])
+    ax1.eventplot(
+        [np.asarray(spice_s) * 1e6, np.asarray(model_s) * 1e6],
+        lineoffsets=[1, 0],
+        colors=["tab:red", "tab:blue"],
+    )
     ax1.set_yticks([1, 0], ["ngspice (transistors)", "behavioural LIF (fitted)"])
     ax1.set_xlabel("time (µs)")
     ax0.set_title(title)
@@ -121,15 +132,28 @@ def fit_overlay(out: Path) -> dict:
 def _check_facts(check: dict) -> list[Fact]:
     if not check:
         return []
-    facts = [Fact("held-out input: spikes in ngspice / in the behavioural LIF",
-                  f"{check['n_spikes_ngspice']} / {check['n_spikes_model']}")]
+    facts = [
+        Fact(
+            "held-out input: spikes in ngspice / in the behavioural LIF",
+            f"{check['n_spikes_ngspice']} / {check['n_spikes_model']}",
+        )
+    ]
     if check.get("mean_abs_error_s") is not None:
-        facts.append(Fact("held-out input: spike-time error, mean / largest (k-th spike against k-th)",
-                          f"{check['mean_abs_error_s'] * 1e9:.3g} / {check['max_abs_error_s'] * 1e9:.3g}",
-                          "ns"))
+        facts.append(
+            Fact(
+                "held-out input: spike-time error, mean / largest (k-th spike against k-th)",
+                f"{check['mean_abs_error_s'] * 1e9:.3g} / {check['max_abs_error_s'] * 1e9:.3g}",
+                "ns",
+            )
+        )
     if check.get("median_isi_s") is not None:
-        facts.append(Fact("held-out input: median inter-spike interval in ngspice",
-                          f"{check['median_isi_s'] * 1e6:.3g}", "µs"))
+        facts.append(
+            Fact(
+                "held-out input: median inter-spike interval in ngspice",
+                f"{check['median_isi_s'] * 1e6:.3g}",
+                "µs",
+            )
+        )
     return facts
 
 
@@ -153,11 +177,17 @@ def _process_facts(process: dict) -> list[Fact]:
         v0 = float(np.mean(getattr(DEFAULT_TARGETS, field)))
         sd = d["offset_sd"] if d["kind"] == "linear" else d["offset_sd"] * v0 * v0
         unit, k = _UNIT[field.rsplit("_", 1)[1]]
-        facts.append(Fact(f"{param}: per-neuron offset spread at the default target ({v0 * k:.3g} {unit}) "
-                          f"/ gain spread of its DAC transfer",
-                          f"{sd * k:.3g} {unit} / {100 * d['gain_sd']:.2f} %"))
+        facts.append(
+            Fact(
+                f"{param}: per-neuron offset spread at the default target ({v0 * k:.3g} {unit}) "
+                f"/ gain spread of its DAC transfer",
+                f"{sd * k:.3g} {unit} / {100 * d['gain_sd']:.2f} %",
+            )
+        )
     c = process["c_mem_f"]
-    facts.append(Fact("membrane capacitance (mean ± sd)", f"{c['mean'] * 1e12:.3g} ± {c['sd'] * 1e12:.2g}", "pF"))
+    facts.append(
+        Fact("membrane capacitance (mean ± sd)", f"{c['mean'] * 1e12:.3g} ± {c['sd'] * 1e12:.2g}", "pF")
+    )
     return facts
 
 
@@ -176,13 +206,19 @@ def _calibration_facts(cal_sum: dict, process: dict, chip: str = "A") -> list[Fa
         potential = p in ("v_leak", "v_th", "v_reset")
         unit = "mV (std)" if potential else "% (coefficient of variation)"
         k = 1e3 if potential else 100.0
-        shown = (f"below one ADC step ({lsb_v * 1e3:.2g} mV)" if potential and after < 0.5 * lsb_v
-                 else f"{after * k:.3g}")
+        shown = (
+            f"below one ADC step ({lsb_v * 1e3:.2g} mV)"
+            if potential and after < 0.5 * lsb_v
+            else f"{after * k:.3g}"
+        )
         text = f"{before * k:.3g} → {shown}"
         if p in true_after:
             text += f"; true spread after: {true_after[p] * k:.3g}"
-        facts.append(Fact(f"chip {chip} {p}: across-neuron spread before → after, measured through the chip",
-                          text, unit))
+        facts.append(
+            Fact(
+                f"chip {chip} {p}: across-neuron spread before → after, measured through the chip", text, unit
+            )
+        )
     return facts
 
 
@@ -206,53 +242,88 @@ def build_report(out: Path) -> Path:
     cal_sum = stages.get("calibrate", {})
 
     sections = [
-        Section("Circuits: Monte Carlo in ngspice",
-                "Transistor-level LIF neurons and synapses, each instance with its own Pelgrom "
-                "mismatch (threshold-voltage and current-factor shifts per transistor), measured "
-                "by testbenches in ngspice.",
-                _sweep_facts(lif, ["v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f"], "LIF")
-                + _sweep_facts(syn, ["tau_syn_s", "syn_gain", "inl_lsb", "dnl_lsb"], "synapse"),
-                [(p, f"LIF sweep: {p.stem}") for p in sorted((out / "sweep_lif").glob("histograms-*.png"))]
-                + [(p, f"synapse sweep: {p.stem}") for p in sorted((out / "sweep_synapse").glob("histograms-*.png"))]),
-        Section("Process model: fitted behaviour and population spreads",
-                "Each instance's DAC transfers and behavioural LIF parameters are fitted to its sweep "
-                "row; their population statistics (means, spreads, correlations) form the process "
-                "model that chips are sampled from.",
-                _process_facts(process) + _check_facts(stages.get("fit", {}).get("held_out", {})),
-                [(out / "fit_overlay.png", "Spike times of one transistor-level instance against the "
-                  "behavioural LIF with that instance's fitted parameters, for an input current "
-                  "not used in the fit (a slow sine between 1.2 and 3.6 times the instance's "
-                  "rheobase).")] if (out / "fit_overlay.png").is_file() else []),
-        Section("Chips and calibration",
-                "Two chips are sampled from the process model. Calibration searches each neuron's "
-                "10-bit DAC codes so that what the chip reports (spikes, ADC samples) meets the "
-                "targets; the spread across the chip's 512 neurons before and after is shown.",
-                [Fact("chip A hardware fingerprint (first 16 hex digits)", chip_a_hw[:16]),
-                 Fact("chip the calibration of chip A was made for (first 16 hex digits)",
-                      str(cal_a.get("chip_fingerprint", ""))[:16])]
-                + _calibration_facts(cal_sum, process, "A"),
-                [(out / f"calibration_{n}.png", f"Chip {n}: parameter spread before and after calibration")
-                 for n in ("A", "B") if (out / f"calibration_{n}.png").is_file()]),
-        Section("In-the-loop training on chip A",
-                "Yin-Yang, latency-coded; the chip runs every forward pass, its spikes and ADC membrane "
-                "samples replace the software model's values in the backward pass (surrogate "
-                "gradients, Cramer et al. 2022), and the updated weights are written back as signed "
-                "6-bit codes.",
-                [Fact("test accuracy on chip A", _pct(metrics["test_accuracy"]), "%"),
-                 Fact("train accuracy (last epoch)", _pct(metrics["train_accuracy"] or 0), "%"),
-                 Fact("hidden-layer spikes per sample", f"{metrics['spikes_per_sample']:.1f}", "spikes"),
-                 Fact("epochs", str(metrics["epochs"])),
-                 Fact("training / test samples", f"{metrics['n_train']} / {metrics['n_test']}")],
-                [(out / "train" / n, c) for n, c in (
+        Section(
+            "Circuits: Monte Carlo in ngspice",
+            "Transistor-level LIF neurons and synapses, each instance with its own Pelgrom "
+            "mismatch (threshold-voltage and current-factor shifts per transistor), measured "
+            "by testbenches in ngspice.",
+            _sweep_facts(lif, ["v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f"], "LIF")
+            + _sweep_facts(syn, ["tau_syn_s", "syn_gain", "inl_lsb", "dnl_lsb"], "synapse"),
+            [(p, f"LIF sweep: {p.stem}") for p in sorted((out / "sweep_lif").glob("histograms-*.png"))]
+            + [
+                (p, f"synapse sweep: {p.stem}")
+                for p in sorted((out / "sweep_synapse").glob("histograms-*.png"))
+            ],
+        ),
+        Section(
+            "Process model: fitted behaviour and population spreads",
+            "Each instance's DAC transfers and behavioural LIF parameters are fitted to its sweep "
+            "row; their population statistics (means, spreads, correlations) form the process "
+            "model that chips are sampled from.",
+            _process_facts(process) + _check_facts(stages.get("fit", {}).get("held_out", {})),
+            [
+                (
+                    out / "fit_overlay.png",
+                    "Spike times of one transistor-level instance against the "
+                    "behavioural LIF with that instance's fitted parameters, for an input current "
+                    "not used in the fit (a slow sine between 1.2 and 3.6 times the instance's "
+                    "rheobase).",
+                )
+            ]
+            if (out / "fit_overlay.png").is_file()
+            else [],
+        ),
+        Section(
+            "Chips and calibration",
+            "Two chips are sampled from the process model. Calibration searches each neuron's "
+            "10-bit DAC codes so that what the chip reports (spikes, ADC samples) meets the "
+            "targets; the spread across the chip's 512 neurons before and after is shown.",
+            [
+                Fact("chip A hardware fingerprint (first 16 hex digits)", chip_a_hw[:16]),
+                Fact(
+                    "chip the calibration of chip A was made for (first 16 hex digits)",
+                    str(cal_a.get("chip_fingerprint", ""))[:16],
+                ),
+            ]
+            + _calibration_facts(cal_sum, process, "A"),
+            [
+                (out / f"calibration_{n}.png", f"Chip {n}: parameter spread before and after calibration")
+                for n in ("A", "B")
+                if (out / f"calibration_{n}.png").is_file()
+            ],
+        ),
+        Section(
+            "In-the-loop training on chip A",
+            "Yin-Yang, latency-coded; the chip runs every forward pass, its spikes and ADC membrane "
+            "samples replace the software model's values in the backward pass (surrogate "
+            "gradients, Cramer et al. 2022), and the updated weights are written back as signed "
+            "6-bit codes.",
+            [
+                Fact("test accuracy on chip A", _pct(metrics["test_accuracy"]), "%"),
+                Fact("train accuracy (last epoch)", _pct(metrics["train_accuracy"] or 0), "%"),
+                Fact("hidden-layer spikes per sample", f"{metrics['spikes_per_sample']:.1f}", "spikes"),
+                Fact("epochs", str(metrics["epochs"])),
+                Fact("training / test samples", f"{metrics['n_train']} / {metrics['n_test']}"),
+            ],
+            [
+                (out / "train" / n, c)
+                for n, c in (
                     ("learning_curve.png", "Learning curve"),
                     ("raster.png", "Spike raster of test samples on chip A"),
-                    ("confusion.png", "Confusion matrix on the test set, chip A"))
-                 if (out / "train" / n).is_file()]),
-        Section("Deployment on a second chip",
-                "The same weights, written to chip B (calibrated to the same targets) without any "
-                "further training.",
-                [Fact("test accuracy on chip A", _pct(metrics["test_accuracy"]), "%"),
-                 Fact("test accuracy on chip B", _pct(deploy["test_accuracy"]), "%")]),
+                    ("confusion.png", "Confusion matrix on the test set, chip A"),
+                )
+                if (out / "train" / n).is_file()
+            ],
+        ),
+        Section(
+            "Deployment on a second chip",
+            "The same weights, written to chip B (calibrated to the same targets) without any "
+            "further training.",
+            [
+                Fact("test accuracy on chip A", _pct(metrics["test_accuracy"]), "%"),
+                Fact("test accuracy on chip B", _pct(deploy["test_accuracy"]), "%"),
+            ],
+        ),
     ]
     from anamorph.demo_plasticity import plasticity_section
 
@@ -260,6 +331,9 @@ def build_report(out: Path) -> Path:
     if plastic is not None:
         after = next((k + 1 for k, s in enumerate(sections) if s.title.startswith("Chips")), len(sections))
         sections.insert(after, plastic)
-    return write_report(out / "report.html", "anamorph demo",
-                        "From transistors to an in-the-loop trained spiking network, on an emulated "
-                        "analog chip.", sections)
+    return write_report(
+        out / "report.html",
+        "anamorph demo",
+        "From transistors to an in-the-loop trained spiking network, on an emulated analog chip.",
+        sections,
+    )

@@ -22,7 +22,6 @@ import numpy as np
 
 from anamorph.errors import InputError
 
-
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 
@@ -85,8 +84,9 @@ def read_json(path) -> Any:
 VERSION_KEYS = ("schema_version", "version")
 
 
-def check_schema(d, schema: str, version: int, path=None, *, what: str = "file",
-                 optional: bool = False) -> dict:
+def check_schema(
+    d, schema: str, version: int, path=None, *, what: str = "file", optional: bool = False
+) -> dict:
     """Check that ``d`` is a JSON object of ``schema`` at ``version``; return ``d``.
 
     Files name their version under ``schema_version`` (or, older ones, ``version``). With
@@ -101,8 +101,9 @@ def check_schema(d, schema: str, version: int, path=None, *, what: str = "file",
     key = next((k for k in VERSION_KEYS if k in d), VERSION_KEYS[0])
     got = d.get(key, version if optional else None)
     if isinstance(got, bool) or got != version:
-        raise InputError(f"unsupported schema version {got!r} (this anamorph reads version {version})",
-                         path, key)
+        raise InputError(
+            f"unsupported schema version {got!r} (this anamorph reads version {version})", path, key
+        )
     return d
 
 
@@ -121,9 +122,13 @@ def file_sha256(path) -> str:
     return h.hexdigest()
 
 
-def write_manifest(run_dir, *, seeds: Mapping[str, int] | None = None,
-                   inputs: Mapping[str, str | os.PathLike] | None = None,
-                   extra: Mapping[str, Any] | None = None) -> Path:
+def write_manifest(
+    run_dir,
+    *,
+    seeds: Mapping[str, int] | None = None,
+    inputs: Mapping[str, str | os.PathLike] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
     """Write ``run_dir/manifest.json``: command, seeds, package version, input hashes."""
     from anamorph import __version__
 
@@ -133,8 +138,11 @@ def write_manifest(run_dir, *, seeds: Mapping[str, int] | None = None,
         "python": sys.version.split()[0],
         "created_unix_s": time.time(),
         "seeds": dict(seeds or {}),
-        "inputs": {name: {"path": str(p), "sha256": file_sha256(p)}
-                   for name, p in (inputs or {}).items() if p is not None and Path(p).is_file()},
+        "inputs": {
+            name: {"path": str(p), "sha256": file_sha256(p)}
+            for name, p in (inputs or {}).items()
+            if p is not None and Path(p).is_file()
+        },
     }
     if extra:
         manifest.update(extra)

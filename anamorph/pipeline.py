@@ -22,7 +22,7 @@ from anamorph.io import read_json, write_json
 class Stage:
     name: str
     title: str
-    run: Callable[[Path], dict[str, Any]]   # out_dir -> summary (JSON-able), with a "line" entry
+    run: Callable[[Path], dict[str, Any]]  # out_dir -> summary (JSON-able), with a "line" entry
 
 
 def run_stages(stages: list[Stage], out_dir: Path, log=None) -> dict[str, dict[str, Any]]:

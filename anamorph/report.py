@@ -48,16 +48,21 @@ def _img(path: Path) -> str:
 
 
 def render(title: str, subtitle: str, sections: list[Section]) -> str:
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_STYLE}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1><p class='sub'>{html.escape(subtitle)}</p>",
+    ]
     for k, sec in enumerate(sections, 1):
         parts.append(f"<section id='s{k}'><h2>{k}. {html.escape(sec.title)}</h2>")
         if sec.text:
             parts.extend(f"<p>{html.escape(p)}</p>" for p in sec.text.split("\n\n"))
         if sec.facts:
-            rows = "".join(f"<tr><td>{html.escape(f.what)}</td><td class='value' data-fact='{html.escape(f.what)}'>"
-                           f"{html.escape(f.value)} {html.escape(f.unit)}</td></tr>" for f in sec.facts)
+            rows = "".join(
+                f"<tr><td>{html.escape(f.what)}</td><td class='value' data-fact='{html.escape(f.what)}'>"
+                f"{html.escape(f.value)} {html.escape(f.unit)}</td></tr>"
+                for f in sec.facts
+            )
             parts.append(f"<table class='facts'>{rows}</table>")
         for path, caption in sec.figures:
             parts.append(f"<figure>{_img(path)}<figcaption>{html.escape(caption)}</figcaption></figure>")

@@ -32,15 +32,19 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--iterations", type=int, default=30)
     args = ap.parse_args()
-    for label, calibrate, detune in (("calibrated", True, 0.0), ("uncalibrated", False, 0.0),
-                                     ("detuned30_uncalibrated", False, 0.3)):
+    for label, calibrate, detune in (
+        ("calibrated", True, 0.0),
+        ("uncalibrated", False, 0.0),
+        ("detuned30_uncalibrated", False, 0.3),
+    ):
         if detune:
             chip, nominal = sample_chip(ProcessModel.default(), args.seed, detune=detune), DEFAULT_TARGETS
         else:
             chip, nominal, _ = load_chip(None, None, args.seed, calibrate)
         with tempfile.TemporaryDirectory() as tmp:
-            m = train_convert(ConvertConfig(out=tmp, seed=args.seed, iterations=args.iterations),
-                              chip=chip, nominal=nominal)
+            m = train_convert(
+                ConvertConfig(out=tmp, seed=args.seed, iterations=args.iterations), chip=chip, nominal=nominal
+            )
         acc = [h["accuracy"] for h in m["finetune"]]
         print(f"{label}_software_accuracy: {100 * m['software_test_accuracy']:.2f} %")
         print(f"{label}_mapped_accuracy: {100 * m['mapped_test_accuracy']:.2f} %")

@@ -54,7 +54,7 @@ def weights(seed: int):
 
 def time_emulator(emu, inputs, w, batches, record):
     """(samples per wall-clock second, samples per CPU second of this process, last result)."""
-    emu.run(inputs, w, DURATION_S, record=record)          # build + compile (not timed)
+    emu.run(inputs, w, DURATION_S, record=record)  # build + compile (not timed)
     t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(batches):
         obs = emu.run(inputs, w, DURATION_S, record=record)
@@ -89,16 +89,30 @@ sigma : volt
         b2.defaultclock.dt = dt_s * b2.second
         keep = inputs.samples == s
         sgg = b2.SpikeGeneratorGroup(SIZES[0], inputs.units[keep], inputs.times_s[keep] * b2.second)
-        g = b2.NeuronGroup(n_hid + n_out, eqs, threshold="v >= v_th", reset="v = v_reset",
-                           refractory="t_ref", method="euler")
-        for name, unit in (("v_leak", b2.volt), ("v_th", b2.volt), ("v_reset", b2.volt),
-                           ("tau_m", b2.second), ("tau_syn", b2.second), ("t_ref", b2.second),
-                           ("c_mem", b2.farad)):
-            field = {"v_leak": "v_leak_v", "v_th": "v_th_v", "v_reset": "v_reset_v", "tau_m": "tau_m_s",
-                     "tau_syn": "tau_syn_s", "t_ref": "t_ref_s", "c_mem": "c_mem_f"}[name]
-            setattr(g, name, getattr(p, field)[:n_hid + n_out] * unit)
-        g.sigma = chip.hidden["noise_v_rms"][:n_hid + n_out] * b2.volt
-        g.v = p.v_leak_v[:n_hid + n_out] * b2.volt
+        g = b2.NeuronGroup(
+            n_hid + n_out, eqs, threshold="v >= v_th", reset="v = v_reset", refractory="t_ref", method="euler"
+        )
+        for name, unit in (
+            ("v_leak", b2.volt),
+            ("v_th", b2.volt),
+            ("v_reset", b2.volt),
+            ("tau_m", b2.second),
+            ("tau_syn", b2.second),
+            ("t_ref", b2.second),
+            ("c_mem", b2.farad),
+        ):
+            field = {
+                "v_leak": "v_leak_v",
+                "v_th": "v_th_v",
+                "v_reset": "v_reset_v",
+                "tau_m": "tau_m_s",
+                "tau_syn": "tau_syn_s",
+                "t_ref": "t_ref_s",
+                "c_mem": "c_mem_f",
+            }[name]
+            setattr(g, name, getattr(p, field)[: n_hid + n_out] * unit)
+        g.sigma = chip.hidden["noise_v_rms"][: n_hid + n_out] * b2.volt
+        g.v = p.v_leak_v[: n_hid + n_out] * b2.volt
         s1 = b2.Synapses(sgg, g[:n_hid], "w : amp", on_pre="I_syn_post += w")
         i1, j1 = np.nonzero(np.ones(SIZES[:2]))
         s1.connect(i=i1, j=j1)
@@ -107,9 +121,9 @@ sigma : volt
         i2, j2 = np.nonzero(np.ones(SIZES[1:]))
         s2.connect(i=i2, j=j2)
         s2.w = cur[1].ravel() * b2.amp
-        mon = b2.SpikeMonitor(g)
+        _monitor = b2.SpikeMonitor(g)  # found by b2.run in this frame
         b2.run(DURATION_S * b2.second, namespace={})
-        if s == 0:   # the first sample pays the one-off compilation; restart the clock
+        if s == 0:  # the first sample pays the one-off compilation; restart the clock
             t0, c0 = time.perf_counter(), time.process_time()
     return (n_samples - 1) / (time.perf_counter() - t0), (n_samples - 1) / (time.process_time() - c0)
 
@@ -139,10 +153,20 @@ def main(argv=None):
     emu = ChipEmulator(chip, dt_s=0.5e-6)
     cur = emu.synaptic_currents(w)
     t0, c0 = time.perf_counter(), time.process_time()
-    simulate_reference(p, inputs, cur, DURATION_S, 0.5e-6, weights_in_amperes=True,
-                       noise_v_rms=chip.hidden["noise_v_rms"], seed=0)
+    simulate_reference(
+        p,
+        inputs,
+        cur,
+        DURATION_S,
+        0.5e-6,
+        weights_in_amperes=True,
+        noise_v_rms=chip.hidden["noise_v_rms"],
+        seed=0,
+    )
     print(f"numpy_reference_dt0.5us: {inputs.n_samples / (time.perf_counter() - t0):.0f} samples/s")
-    print(f"numpy_reference_dt0.5us_per_cpu_second: {inputs.n_samples / (time.process_time() - c0):.0f} samples/s")
+    print(
+        f"numpy_reference_dt0.5us_per_cpu_second: {inputs.n_samples / (time.process_time() - c0):.0f} samples/s"
+    )
     if args.plain_samples > 1:
         plain, plain_cpu = plain_loop(chip, inputs, w, args.plain_samples, 0.5e-6)
         print(f"plain_brian2_loop_dt0.5us: {plain:.2f} samples/s")

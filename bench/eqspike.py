@@ -39,7 +39,7 @@ def main() -> None:
     units = Units.from_nominal(nominal)
     tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
     data = load_dataset("digits", seed=args.seed)
-    X, y = data.X_train[:args.batch], data.y_train[:args.batch]
+    X, y = data.X_train[: args.batch], data.y_train[: args.batch]
     net = init_net(c, [data.n_features, args.hidden, data.n_classes])
     tgt = targets(c, y, data.n_classes)
 
@@ -52,7 +52,7 @@ def main() -> None:
         keep = (obs.spikes.units >= sl.start) & (obs.spikes.units < sl.stop)
         b = np.minimum((obs.spikes.times_s[keep] / bin_s).astype(int), n_bins - 1)
         s = np.bincount(b, minlength=n_bins) / (args.batch * (sl.stop - sl.start)) * units.t_ref_s / bin_s
-        final = s[n_bins // 2:].mean()
+        final = s[n_bins // 2 :].mean()
         # a bin counts as settled within 5 % or 3 standard errors of its spike count
         n_per_bin = args.batch * (sl.stop - sl.start) * bin_s / units.t_ref_s
         tol = np.maximum(0.05 * final, 3 * np.sqrt(final / n_per_bin))
@@ -64,12 +64,14 @@ def main() -> None:
 
     phases = Phases(c.t_settle_s, c.t_window_s)
     sp = SpikingEP(emu, units, phases, tables)
-    sp.run(X, net, np.random.default_rng(0), 1)     # build (and compile) before timing
+    sp.run(X, net, np.random.default_rng(0), 1)  # build (and compile) before timing
     t0 = time.perf_counter()
     _, obs, _, network = sp.run(X, net, np.random.default_rng(0), 2)
     wall = time.perf_counter() - t0
-    print(f"eqspike_phase_wall_time: {wall:.3f} s per batch of {args.batch} "
-          f"({phases.duration_s * 1e6:.0f} us chip time)")
+    print(
+        f"eqspike_phase_wall_time: {wall:.3f} s per batch of {args.batch} "
+        f"({phases.duration_s * 1e6:.0f} us chip time)"
+    )
     print(f"eqspike_phase_wall_time_per_sample: {1e3 * wall / args.batch:.2f} ms")
     counts = obs.spikes.counts(network.n_used)
     hidden = counts[:, network.slice(HIDDEN)].mean()

@@ -25,13 +25,13 @@ def _fd_worst(seed: int) -> float:
     from anamorph.training.eventprop.adjoint import backward
     from anamorph.training.eventprop.events import EventParams, simulate
 
-    p = EventParams(grazing_vdot=1e-9)   # the exact gradient, no guard
+    p = EventParams(grazing_vdot=1e-9)  # the exact gradient, no guard
     rng = np.random.default_rng([seed, 7])
     x = rng.uniform(0, 15e-6, (3, 5))
     w = [rng.normal(0.9, 0.6, (5, 6)), rng.normal(0.7, 0.6, (6, 3))]
     sp = simulate(x, w, p)
     c = rng.normal(size=sp[-1].shape)
-    loss = lambda s: float(np.sum(np.where(np.isfinite(s[-1]), c[:, :, :s[-1].shape[2]] * s[-1], 0.0)))  # noqa: E731
+    loss = lambda s: float(np.sum(np.where(np.isfinite(s[-1]), c[:, :, : s[-1].shape[2]] * s[-1], 0.0)))  # noqa: E731
     grads = backward(sp, w, np.where(np.isfinite(sp[-1]), c, 0.0), p)
     worst = 0.0
     for l in range(2):
@@ -68,12 +68,14 @@ def main() -> None:
     m = make_model(nominal, 40e-6, LossParams(kind="mse"), tables, emu)
     wl = w_limit(m)
     d = load_dataset("yinyang", seed=args.seed)
-    t_in = input_times(d.X_train[:args.batch], 5, 12e-6, 0.0)
+    t_in = input_times(d.X_train[: args.batch], 5, 12e-6, 0.0)
     rng = np.random.default_rng([args.seed, 1])
-    w = [np.clip(rng.normal(0.3, 0.25, (t_in.shape[1], args.hidden)) * wl, -wl, wl),
-         np.clip(rng.normal(0.15, 0.25, (args.hidden, 3)) * wl, -wl, wl)]
+    w = [
+        np.clip(rng.normal(0.3, 0.25, (t_in.shape[1], args.hidden)) * wl, -wl, wl),
+        np.clip(rng.normal(0.15, 0.25, (args.hidden, 3)) * wl, -wl, wl),
+    ]
     wq = m.quantised(w)
-    y = d.y_train[:args.batch]
+    y = d.y_train[: args.batch]
 
     t0 = time.perf_counter()
     sw = m.forward(t_in, wq, False)
@@ -82,7 +84,7 @@ def main() -> None:
     t0 = time.perf_counter()
     backward(sw, wq, g, m.p)
     t_bwd = time.perf_counter() - t0
-    m.forward(t_in, w, True, 0)           # first run builds the network
+    m.forward(t_in, w, True, 0)  # first run builds the network
     t0 = time.perf_counter()
     hw = m.forward(t_in, w, True, 1)
     t_chip = time.perf_counter() - t0

@@ -32,7 +32,7 @@ from anamorph.models.process_model import ProcessModel  # noqa: E402
 
 
 def samples_per_s(emu, inputs, net, batches) -> tuple[float, object]:
-    emu.run(inputs, net, DURATION_S)                      # build + compile (not timed)
+    emu.run(inputs, net, DURATION_S)  # build + compile (not timed)
     t0 = time.perf_counter()
     for _ in range(batches):
         obs = emu.run(inputs, net, DURATION_S)
@@ -51,7 +51,9 @@ def main(argv=None) -> int:
     plastic = replace(static, projections=tuple(replace(p, plastic=True) for p in static.projections))
     rate_static, _ = samples_per_s(emu, inputs, static, args.batches)
     rate_plastic, obs = samples_per_s(emu, inputs, plastic, args.batches)
-    last_only = replace(static, projections=(static.projections[0], replace(static.projections[1], plastic=True)))
+    last_only = replace(
+        static, projections=(static.projections[0], replace(static.projections[1], plastic=True))
+    )
     rate_last, _ = samples_per_s(emu, inputs, last_only, args.batches)
     n_syn = sum(p.codes.size for p in plastic.projections)
     print(f"synapses_plastic: {n_syn} synapses")
@@ -77,13 +79,15 @@ def main(argv=None) -> int:
     print(f"plasticity_step_per_1000_synapses: {step_s / n_syn * 1e3 * 1e6:.1f} us")
 
     from anamorph.circuits.tstdp import protocols as sp
+    from anamorph.circuits.tstdp.rule import TripletParams, weight_change
     from anamorph.models.backend import SpikeEvents
     from anamorph.models.plasticity.sensors import SensorParams, correlate
-    from anamorph.circuits.tstdp.rule import TripletParams, weight_change
 
     params = TripletParams(7.3e-3, 3.5e-3, 2.3e-3, 1.6e-2, 7.3e-3, 0.2)
     pre, post = sp.pair(10e-3).trains()
-    pre_ev = SpikeEvents(np.repeat(pre, 256), np.tile(np.arange(256), pre.size), np.zeros(pre.size * 256, int), 1)
+    pre_ev = SpikeEvents(
+        np.repeat(pre, 256), np.tile(np.arange(256), pre.size), np.zeros(pre.size * 256, int), 1
+    )
     post_ev = SpikeEvents(post, np.zeros(post.size, int), np.zeros(post.size, int), 1)
     t0 = time.perf_counter()
     correlate(pre_ev, post_ev, SensorParams.from_rule(params, 1.0), 256, 1)

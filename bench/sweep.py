@@ -21,11 +21,10 @@ import tempfile
 import time
 
 
-
 def _rss_mb(pid: int) -> float:
     import psutil
 
-    return psutil.Process(pid).memory_info().rss / 2 ** 20
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def throughput(n: int, seed: int) -> None:

@@ -26,8 +26,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from anamorph.training.config import make_config
-    from anamorph.training.run import train_run
     from anamorph.training.prepare import load_chip
+    from anamorph.training.run import train_run
 
     t0 = time.perf_counter()
     chip, nominal, _ = load_chip(None, None, 0)
@@ -49,8 +49,10 @@ def main() -> None:
         print(f"epochs_to_{100 * args.target:.0f}pct: {k} epochs")
         print(f"time_to_{100 * args.target:.0f}pct: {sum(e['wall_s'] for e in h[:k]):.1f} s")
     else:
-        print(f"epochs_to_{100 * args.target:.0f}pct: not reached in {n} epochs "
-              f"(best test accuracy {100 * max(e['test_accuracy'] for e in h):.1f} %)")
+        print(
+            f"epochs_to_{100 * args.target:.0f}pct: not reached in {n} epochs "
+            f"(best test accuracy {100 * max(e['test_accuracy'] for e in h):.1f} %)"
+        )
     print(f"final_test_accuracy: {100 * res.metrics['test_accuracy']:.1f} %")
     print(f"spikes_per_hidden_neuron: {res.metrics['spikes_per_hidden_neuron']:.2f} spikes")
 

@@ -123,12 +123,20 @@ def _finish(measure: _Counter, target, lo, hi, m_lo, m_hi, increasing: bool) -> 
     sign = 1.0 if increasing else -1.0
     eps = 1e-12 * np.maximum(np.abs(target), 1e-30)
     bracketed = (sign * (m_lo - target) <= eps) & (sign * (m_hi - target) >= -eps)
-    return SearchResult(codes.astype(np.int64), measured, bracketed, measure.n, lo.astype(np.int64),
-                        hi.astype(np.int64), list(measure.history))
+    return SearchResult(
+        codes.astype(np.int64),
+        measured,
+        bracketed,
+        measure.n,
+        lo.astype(np.int64),
+        hi.astype(np.int64),
+        list(measure.history),
+    )
 
 
-def binary_search(measure: Measure, target, n: int, *, increasing: bool = True,
-                  lo: int = CODE_MIN, hi: int = CODE_MAX) -> SearchResult:
+def binary_search(
+    measure: Measure, target, n: int, *, increasing: bool = True, lo: int = CODE_MIN, hi: int = CODE_MAX
+) -> SearchResult:
     """Bisection over codes ``lo..hi`` for ``n`` neurons in parallel.
 
     Each step measures every neuron at the middle of its interval and keeps the half
@@ -156,8 +164,16 @@ def binary_search(measure: Measure, target, n: int, *, increasing: bool = True,
     return _finish(counter, target, *args, increasing)
 
 
-def noisy_binary_search(measure: Measure, target, n: int, *, increasing: bool = True,
-                        seed: int = 0, lo: int = CODE_MIN, hi: int = CODE_MAX) -> SearchResult:
+def noisy_binary_search(
+    measure: Measure,
+    target,
+    n: int,
+    *,
+    increasing: bool = True,
+    seed: int = 0,
+    lo: int = CODE_MIN,
+    hi: int = CODE_MAX,
+) -> SearchResult:
     """Bisection whose first probe is a random code per neuron (seeded).
 
     The first step probes ``c_k ~ U{lo+1, hi-1}`` independently for each neuron ``k``
@@ -170,15 +186,23 @@ def noisy_binary_search(measure: Measure, target, n: int, *, increasing: bool = 
     first = rng.integers(lo + 1, hi, size=n)
     counter = _Counter(measure)
     nan = np.full(n, np.nan)
-    args = _bisect(counter, target, np.full(n, lo), np.full(n, hi), nan, nan, increasing,
-                   first=first)
+    args = _bisect(counter, target, np.full(n, lo), np.full(n, hi), nan, nan, increasing, first=first)
     return _finish(counter, target, *args, increasing)
 
 
-def predictive_search(measure: Measure, target, n: int, predict: Callable[[np.ndarray], np.ndarray],
-                      slope: Callable[[np.ndarray], np.ndarray], *, increasing: bool = True,
-                      secant_steps: int = 1, window: int = 4,
-                      lo: int = CODE_MIN, hi: int = CODE_MAX) -> SearchResult:
+def predictive_search(
+    measure: Measure,
+    target,
+    n: int,
+    predict: Callable[[np.ndarray], np.ndarray],
+    slope: Callable[[np.ndarray], np.ndarray],
+    *,
+    increasing: bool = True,
+    secant_steps: int = 1,
+    window: int = 4,
+    lo: int = CODE_MIN,
+    hi: int = CODE_MAX,
+) -> SearchResult:
     """Prediction from the nominal transfer, secant refinement, then a local bisection.
 
     1. ``c0 = round(f_nom^{-1}(target))`` from ``predict`` (the process model's inverse
@@ -244,8 +268,9 @@ def predictive_search(measure: Measure, target, n: int, predict: Callable[[np.nd
     local = _finish(counter, target, *args, increasing)
     # Neurons whose window did not bracket the target and that are not at the DAC's end:
     # their final bracket touches an end of the window (whichever end's code was kept).
-    at_edge = ((local.lo <= np.clip(c - w, lo, hi)) & (local.lo > lo)) | \
-              ((local.hi >= np.clip(c + w, lo, hi)) & (local.hi < hi))
+    at_edge = ((local.lo <= np.clip(c - w, lo, hi)) & (local.lo > lo)) | (
+        (local.hi >= np.clip(c + w, lo, hi)) & (local.hi < hi)
+    )
     redo = ~local.bracketed & at_edge
     if np.any(redo):
         full = binary_search(measure, target, n, increasing=increasing, lo=lo, hi=hi)
@@ -259,4 +284,3 @@ def predictive_search(measure: Measure, target, n: int, predict: Callable[[np.nd
     local.n_runs = counter.n
     local.history = list(counter.history)
     return local
-

@@ -11,13 +11,25 @@ from anamorph.io import write_with
 from .targets import FIELD_OF
 
 #: Display unit per DAC parameter: (scale, label).
-UNITS = {"v_leak": (1e3, "mV"), "v_th": (1e3, "mV"), "v_reset": (1e3, "mV"),
-         "tau_m": (1e6, "µs"), "tau_syn": (1e6, "µs"), "t_ref": (1e6, "µs"),
-         "syn_gain": (1e12, "pA per code")}
+UNITS = {
+    "v_leak": (1e3, "mV"),
+    "v_th": (1e3, "mV"),
+    "v_reset": (1e3, "mV"),
+    "tau_m": (1e6, "µs"),
+    "tau_syn": (1e6, "µs"),
+    "t_ref": (1e6, "µs"),
+    "syn_gain": (1e12, "pA per code"),
+}
 
-TITLES = {"v_leak": "leak potential", "v_th": "threshold", "v_reset": "reset potential",
-          "tau_m": "membrane time constant", "tau_syn": "synaptic time constant",
-          "t_ref": "refractory time", "syn_gain": "synaptic current per weight unit"}
+TITLES = {
+    "v_leak": "leak potential",
+    "v_th": "threshold",
+    "v_reset": "reset potential",
+    "tau_m": "membrane time constant",
+    "tau_syn": "synaptic time constant",
+    "t_ref": "refractory time",
+    "syn_gain": "synaptic current per weight unit",
+}
 
 
 def spread(values, param: str) -> float:
@@ -46,8 +58,10 @@ def spread_figure(cal, path, truth_before=None, truth_after=None) -> Path:
     fig, axes = plt.subplots(2, 4, figsize=(16, 7))
     for ax, p in zip(axes.flat, params):
         scale, unit = UNITS[p]
-        series = [("before", cal.before.get(p), "tab:red", "stepfilled", 0.35),
-                  ("after", cal.achieved.get(p), "tab:blue", "stepfilled", 0.5)]
+        series = [
+            ("before", cal.before.get(p), "tab:red", "stepfilled", 0.35),
+            ("after", cal.achieved.get(p), "tab:blue", "stepfilled", 0.5),
+        ]
         if truth_before is not None and p in truth_before:
             series.append(("before (true)", truth_before[p], "darkred", "step", 1.0))
         if truth_after is not None and p in truth_after:
@@ -62,13 +76,19 @@ def spread_figure(cal, path, truth_before=None, truth_after=None) -> Path:
             s = spread(v, p)
             what = "std" if FIELD_OF[p].endswith("_v") else "CV"
             s_txt = f"{s * scale:.3g} {unit}" if what == "std" else f"{100 * s:.2g} %"
-            ax.hist(v[np.isfinite(v)] * scale, bins=bins, histtype=kind, color=color, alpha=alpha,
-                    label=f"{label}: {what} {s_txt}")
+            ax.hist(
+                v[np.isfinite(v)] * scale,
+                bins=bins,
+                histtype=kind,
+                color=color,
+                alpha=alpha,
+                label=f"{label}: {what} {s_txt}",
+            )
         ax.axvline(cal.targets.value(p) * scale, color="k", ls="--", lw=1, label="target")
         ax.set_xlabel(f"{TITLES[p]} ({unit})")
         ax.set_ylabel("neurons")
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(params):]:
+    for ax in list(axes.flat)[len(params) :]:
         ax.axis("off")
     fig.suptitle("Across-neuron spread before and after calibration (measured through the chip)")
     fig.tight_layout()

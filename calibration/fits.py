@@ -61,7 +61,7 @@ def fit_separable(v, basis, phi, tau_grid_s, weights=None):
     yy = (wy * y).sum(axis=0)
     basis = [np.ones((n_t, 1))] + [np.asarray(b, dtype=np.float64).reshape(n_t, -1) for b in basis]
     p = len(basis) + 1
-    wb = [w * b for b in basis]                                      # (n_t, n) each
+    wb = [w * b for b in basis]  # (n_t, n) each
     gram = np.empty((n, p, p))
     rhs = np.empty((n, p))
     for i in range(p - 1):
@@ -72,7 +72,7 @@ def fit_separable(v, basis, phi, tau_grid_s, weights=None):
     def solve(tau):
         """Coefficients and residual for candidate ``tau`` (scalar or (n,))."""
         f = np.asarray(phi(tau), dtype=np.float64).reshape(n_t, -1)
-        if f.shape[1] == 1:   # one function for all neurons: matrix-vector products
+        if f.shape[1] == 1:  # one function for all neurons: matrix-vector products
             f = f[:, 0]
             cross = [f @ b for b in wb]
             g_ff, r_f = (f * f) @ w, f @ wy

@@ -31,8 +31,7 @@ from .steps import (
 )
 from .targets import Targets, check_targets
 
-__all__ = ["ALGORITHMS", "ORDER", "calibrate", "calibrate_backend", "default_backend",
-           "predicted_codes"]
+__all__ = ["ALGORITHMS", "ORDER", "calibrate", "calibrate_backend", "default_backend", "predicted_codes"]
 
 
 def _log(msg: str) -> None:
@@ -70,8 +69,7 @@ def _failure(measured: float, code: int, target: float, up: bool) -> str:
     if not np.isfinite(measured):
         return "no valid measurement (e.g. no spikes or no decay to fit)"
     end = "highest" if (measured < target) == up else "lowest"
-    return (f"target {target:.4g} is beyond the neuron's {end} reachable "
-            f"value ({measured:.4g} at code {code})")
+    return f"target {target:.4g} is beyond the neuron's {end} reachable value ({measured:.4g} at code {code})"
 
 
 def default_backend(chip, seed: int = 0):
@@ -90,20 +88,32 @@ def _checked(targets, process, algorithm, params):
     targets = targets or Targets.default()
     process = process or ProcessModel.default()
     if algorithm not in ALGORITHMS:
-        raise InputError(f"unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}",
-                         None, "algorithm")
+        raise InputError(
+            f"unknown algorithm {algorithm!r}; one of {', '.join(ALGORITHMS)}", None, "algorithm"
+        )
     unknown = [p for p in params if p not in ORDER]
     if unknown:
-        raise InputError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(ORDER)}",
-                         None, "params")
+        raise InputError(
+            f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(ORDER)}", None, "params"
+        )
     check_targets(targets, process)
     return targets, process, tuple(p for p in ORDER if p in params)
 
 
-def calibrate(chip, targets: Targets | None = None, *, backend=None, process_model=None,
-              cache_dir: Path | None = None, seed: int = 0, algorithm: str = "predictive",
-              params=ORDER, use_cache: bool = True, batch: int = 16,
-              measure_before: bool = True) -> Calibration:
+def calibrate(
+    chip,
+    targets: Targets | None = None,
+    *,
+    backend=None,
+    process_model=None,
+    cache_dir: Path | None = None,
+    seed: int = 0,
+    algorithm: str = "predictive",
+    params=ORDER,
+    use_cache: bool = True,
+    batch: int = 16,
+    measure_before: bool = True,
+) -> Calibration:
     """Find per-neuron DAC codes that bring ``chip`` to ``targets`` (cached).
 
     Parameters
@@ -135,8 +145,13 @@ def calibrate(chip, targets: Targets | None = None, *, backend=None, process_mod
         A target outside the DAC's reach, an unknown parameter or algorithm.
     """
     targets, process, params = _checked(targets, process_model, algorithm, params)
-    settings = {"seed": int(seed), "algorithm": algorithm, "params": list(params),
-                "batch": int(batch), "measure_before": bool(measure_before)}
+    settings = {
+        "seed": int(seed),
+        "algorithm": algorithm,
+        "params": list(params),
+        "batch": int(batch),
+        "measure_before": bool(measure_before),
+    }
     if backend is not None:
         settings["backend"] = type(backend).__name__
     hw = hardware_fingerprint(chip)
@@ -146,18 +161,35 @@ def calibrate(chip, targets: Targets | None = None, *, backend=None, process_mod
         cached = load_cached(cache_dir, key)
         if cached is not None:
             return cached
-    cal = calibrate_backend(default_backend(chip, seed) if backend is None else backend,
-                            chip.codes, targets, process_model=process, seed=seed, algorithm=algorithm,
-                            params=params, batch=batch, measure_before=measure_before)
+    cal = calibrate_backend(
+        default_backend(chip, seed) if backend is None else backend,
+        chip.codes,
+        targets,
+        process_model=process,
+        seed=seed,
+        algorithm=algorithm,
+        params=params,
+        batch=batch,
+        measure_before=measure_before,
+    )
     cal = replace(cal, chip_fingerprint=hw, key=key, settings={**settings, **cal.settings})
     if use_cache:
         store_cached(cache_dir, cal)
     return cal
 
 
-def calibrate_backend(backend, initial_codes: dict, targets: Targets | None = None, *, process_model=None,
-                      seed: int = 0, algorithm: str = "predictive", params=ORDER, batch: int = 16,
-                      measure_before: bool = True) -> Calibration:
+def calibrate_backend(
+    backend,
+    initial_codes: dict,
+    targets: Targets | None = None,
+    *,
+    process_model=None,
+    seed: int = 0,
+    algorithm: str = "predictive",
+    params=ORDER,
+    batch: int = 16,
+    measure_before: bool = True,
+) -> Calibration:
     """Run the steps (:data:`.steps.STEPS`) on a chip seen only through its Backend (no cache).
 
     Parameters
@@ -207,16 +239,18 @@ def calibrate_backend(backend, initial_codes: dict, targets: Targets | None = No
 
         res = search_step(step, measure, target, n, process, algorithm, [seed, k], runner.dt_s)
         if isinstance(step.finish, FineStage):
-            est = fine_stage(step.finish, res, codes, p, getattr(meas, step.finish.measure), target,
-                             linearise(process, p))
+            est = fine_stage(
+                step.finish, res, codes, p, getattr(meas, step.finish.measure), target, linearise(process, p)
+            )
             res.codes = np.where(res.bracketed, est, res.codes)
         codes[p] = res.codes
         success[p] = res.bracketed & np.isfinite(res.measured)
         achieved[p] = res.measured
         up = increasing(process, p)
-        reasons[p] = {int(i): _failure(res.measured[i], res.codes[i], target, up)
-                      for i in np.flatnonzero(~success[p])}
-        if step.characterise and not any(s.characterise for s in run[k + 1:]):
+        reasons[p] = {
+            int(i): _failure(res.measured[i], res.codes[i], target, up) for i in np.flatnonzero(~success[p])
+        }
+        if step.characterise and not any(s.characterise for s in run[k + 1 :]):
             meas.characterise(codes)
         if step.context:
             meas.context[step.context] = res.measured
@@ -233,6 +267,14 @@ def calibrate_backend(backend, initial_codes: dict, targets: Targets | None = No
             success[p] = np.ones(n, dtype=bool)
             achieved[p] = after[p]
             reasons[p] = {}
-    return Calibration(codes={p: codes[p] for p in ORDER}, success=success, achieved=achieved,
-                       targets=targets, chip_fingerprint="", reasons=reasons, before=before,
-                       n_runs=runner.n_runs, settings={"wall_s": time.perf_counter() - t_start})
+    return Calibration(
+        codes={p: codes[p] for p in ORDER},
+        success=success,
+        achieved=achieved,
+        targets=targets,
+        chip_fingerprint="",
+        reasons=reasons,
+        before=before,
+        n_runs=runner.n_runs,
+        settings={"wall_s": time.perf_counter() - t_start},
+    )

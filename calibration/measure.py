@@ -60,8 +60,17 @@ class Measurements(SynapseMeasurements):
         Copies per run of each kind (more copies average more noise).
     """
 
-    def __init__(self, runner: ChipRunner, targets, process, *, batch_quiet: int = 64,
-                 batch_firing: int = 16, batch_psp: int = 32, batch_fine: int = 128):
+    def __init__(
+        self,
+        runner: ChipRunner,
+        targets,
+        process,
+        *,
+        batch_quiet: int = 64,
+        batch_firing: int = 16,
+        batch_psp: int = 32,
+        batch_fine: int = 128,
+    ):
         self.runner = runner
         self.targets = targets
         self.process = process
@@ -114,8 +123,9 @@ class Measurements(SynapseMeasurements):
 
     def _quiet(self, codes: dict, stimulus=None, duration_s=None, batch=None):
         codes = {**codes, "v_th": self.extreme_code("v_th", True)}
-        return self.runner.run(codes, duration_s or self.quiet_s, stimulus=stimulus,
-                               batch=batch or self.batch_quiet)
+        return self.runner.run(
+            codes, duration_s or self.quiet_s, stimulus=stimulus, batch=batch or self.batch_quiet
+        )
 
     # -- potentials at rest ----------------------------------------------------------------
     def leak(self, codes: dict) -> np.ndarray:
@@ -127,8 +137,7 @@ class Measurements(SynapseMeasurements):
         return fits.window_mean(obs.adc_t_s, obs.adc_v, 2e-6, np.inf)
 
     # -- membrane time constant -------------------------------------------------------------
-    def step_response(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4,
-                      plateau: bool = False):
+    def step_response(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4, plateau: bool = False):
         """(tau_m, r = dV_ss / I_stim) per neuron from one current step, no spikes.
 
         The current would lift a nominal neuron with ``tau_guess`` by ``dv`` at steady
@@ -145,8 +154,9 @@ class Measurements(SynapseMeasurements):
         obs = self._quiet(codes, Stimulus(i, t_on, t_off))
         t, v = obs.adc_t_s, np.nanmean(obs.adc_v, axis=0)
         after = t > t_off
-        tau, amp, off, _ = fits.fit_exponentials(t[after] - t_off, v[after],
-                                                 fits.log_grid(tau_guess_s / 30, tau_guess_s * 30))
+        tau, amp, off, _ = fits.fit_exponentials(
+            t[after] - t_off, v[after], fits.log_grid(tau_guess_s / 30, tau_guess_s * 30)
+        )
         r = np.full(self.n, np.nan)
         if plateau:
             base = fits.window_mean(t, obs.adc_v, 1e-6, t_on)
@@ -164,8 +174,7 @@ class Measurements(SynapseMeasurements):
         tau, _ = self.step_response(codes, self.targets.tau_m_s)
         return tau
 
-    def transient(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45,
-                  step_taus: float = 3.0):
+    def transient(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45, step_taus: float = 3.0):
         """(tau_m, r = D / I) of neurons near ``tau_guess`` from their whole step response.
 
         ``V = B + D g(t; tau_m)`` (:func:`.fits.fit_step_response`): rise, decay and the
@@ -192,8 +201,9 @@ class Measurements(SynapseMeasurements):
         i = np.where(ok, dv / np.where(ok, r, 1.0), dv * self.c_mem_f / tau_guess_s)
         obs = self._quiet(codes, Stimulus(i, t_on, t_off), duration, self.batch_fine)
         v = self._settled_mean(obs, tau_guess_s)
-        tau, amp, _ = fits.fit_step_response(obs.adc_t_s, v, t_on, t_off,
-                                             fits.log_grid(tau_guess_s / 3, tau_guess_s * 3))
+        tau, amp, _ = fits.fit_step_response(
+            obs.adc_t_s, v, t_on, t_off, fits.log_grid(tau_guess_s / 3, tau_guess_s * 3)
+        )
         return tau, amp / i
 
     def tau_m_fine(self, codes: dict) -> np.ndarray:
@@ -217,8 +227,11 @@ class Measurements(SynapseMeasurements):
         vl = self.context.get("v_leak_v", np.full(self.n, self.targets.v_leak_v))
         r = self.context.get("r_ohm", np.full(self.n, self.targets.tau_m_s / self.c_mem_f))
         ok = np.isfinite(vl) & np.isfinite(r) & (r > 0)
-        i = np.where(ok, (v_goal - np.where(ok, vl, 0)) / np.where(ok, r, 1),
-                     (v_goal - self.targets.v_leak_v) * self.c_mem_f / self.targets.tau_m_s)
+        i = np.where(
+            ok,
+            (v_goal - np.where(ok, vl, 0)) / np.where(ok, r, 1),
+            (v_goal - self.targets.v_leak_v) * self.c_mem_f / self.targets.tau_m_s,
+        )
         d = self.firing_s
         obs = self.runner.run(codes, d, stimulus=Stimulus(i, 0.0, d + 1.0), batch=self.batch_firing)
         since, until = spiketrace.align(obs.adc_t_s, obs.adc_neurons, obs.spikes, obs.spikes.n_samples)

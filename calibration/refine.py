@@ -54,9 +54,16 @@ def _pooled_slope(b, se2, valid):
     return np.where(inf, b0, shrunk), np.where(inf, tau2 + var_b0, var)
 
 
-def refine(result: SearchResult, target, linearise: Callable[[np.ndarray], np.ndarray],
-           *, window: int = 64, min_points: int = 3, max_se: float = 1.0,
-           reach: float = 0.5) -> np.ndarray:
+def refine(
+    result: SearchResult,
+    target,
+    linearise: Callable[[np.ndarray], np.ndarray],
+    *,
+    window: int = 64,
+    min_points: int = 3,
+    max_se: float = 1.0,
+    reach: float = 0.5,
+) -> np.ndarray:
     """Codes re-estimated from every probe near the search's result (noise averaging).
 
     Each neuron's transfer is assumed linear in the code after the monotonic map
@@ -81,7 +88,7 @@ def refine(result: SearchResult, target, linearise: Callable[[np.ndarray], np.nd
     """
     n = result.codes.size
     target = np.broadcast_to(np.asarray(target, dtype=np.float64), (n,))
-    c = np.stack([h[0] for h in result.history]).astype(np.float64)       # (k, n)
+    c = np.stack([h[0] for h in result.history]).astype(np.float64)  # (k, n)
     with np.errstate(invalid="ignore", divide="ignore"):
         u = np.stack([linearise(h[1]) for h in result.history])
         ut = linearise(target)

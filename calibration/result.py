@@ -46,8 +46,16 @@ def cache_key(hw_fingerprint: str, targets: Targets, settings: dict) -> str:
     and the flow's revision."""
     from anamorph import __version__
 
-    blob = json.dumps({"chip": hw_fingerprint, "targets": targets.to_dict(), "settings": settings,
-                       "anamorph": __version__, "flow": FLOW_REVISION}, sort_keys=True)
+    blob = json.dumps(
+        {
+            "chip": hw_fingerprint,
+            "targets": targets.to_dict(),
+            "settings": settings,
+            "anamorph": __version__,
+            "flow": FLOW_REVISION,
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -106,8 +114,11 @@ class Calibration:
         """
         fp = hardware_fingerprint(chip)
         if fp != self.chip_fingerprint:
-            raise InputError(f"calibration was made for chip {self.chip_fingerprint[:12]}, "
-                             f"not for this chip ({fp[:12]})", None, "chip_fingerprint")
+            raise InputError(
+                f"calibration was made for chip {self.chip_fingerprint[:12]}, not for this chip ({fp[:12]})",
+                None,
+                "chip_fingerprint",
+            )
         return chip.with_codes({p: np.asarray(c, dtype=np.int64) for p, c in self.codes.items()})
 
     @property
@@ -119,9 +130,13 @@ class Calibration:
         arr = lambda d, conv: {p: conv(np.asarray(v)).tolist() for p, v in d.items()}  # noqa: E731
         nan_none = lambda a: np.where(np.isfinite(a), a, None)  # noqa: E731
         return {
-            "schema": SCHEMA, "schema_version": VERSION, "key": self.key,
-            "chip_fingerprint": self.chip_fingerprint, "targets": self.targets.to_dict(),
-            "settings": self.settings, "n_runs": int(self.n_runs),
+            "schema": SCHEMA,
+            "schema_version": VERSION,
+            "key": self.key,
+            "chip_fingerprint": self.chip_fingerprint,
+            "targets": self.targets.to_dict(),
+            "settings": self.settings,
+            "n_runs": int(self.n_runs),
             "codes": arr(self.codes, lambda a: a.astype(np.int64)),
             "success": arr(self.success, lambda a: a.astype(bool)),
             "achieved": arr(self.achieved, lambda a: nan_none(a.astype(np.float64))),
@@ -136,18 +151,24 @@ class Calibration:
     def from_dict(cls, d, path=None) -> Calibration:
         check_schema(d, SCHEMA, VERSION, path, what="calibration file")
         try:
+
             def floats(m):
-                return {p: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
-                        for p, v in m.items()}
+                return {
+                    p: np.array([np.nan if x is None else x for x in v], dtype=np.float64)
+                    for p, v in m.items()
+                }
+
             cal = cls(
                 codes={p: np.asarray(v, dtype=np.int64) for p, v in d["codes"].items()},
                 success={p: np.asarray(v, dtype=bool) for p, v in d["success"].items()},
-                achieved=floats(d["achieved"]), before=floats(d.get("before", {})),
+                achieved=floats(d["achieved"]),
+                before=floats(d.get("before", {})),
                 targets=Targets.from_dict(d["targets"], path),
-                chip_fingerprint=str(d["chip_fingerprint"]), key=str(d.get("key", "")),
-                n_runs=int(d.get("n_runs", 0)), settings=dict(d.get("settings", {})),
-                reasons={p: {int(k): str(r) for k, r in m.items()}
-                         for p, m in d.get("reasons", {}).items()},
+                chip_fingerprint=str(d["chip_fingerprint"]),
+                key=str(d.get("key", "")),
+                n_runs=int(d.get("n_runs", 0)),
+                settings=dict(d.get("settings", {})),
+                reasons={p: {int(k): str(r) for k, r in m.items()} for p, m in d.get("reasons", {}).items()},
             )
         except KeyError as e:
             raise InputError("missing field", path, str(e.args[0])) from None

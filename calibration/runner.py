@@ -38,15 +38,25 @@ class ChipRunner:
         self.backend.configure(codes)
         self._codes = codes
 
-    def run(self, codes: dict, duration_s: float, *, stimulus: Stimulus | None = None,
-            inputs: SpikeEvents | None = None, weights=None, batch: int | None = None) -> Observables:
+    def run(
+        self,
+        codes: dict,
+        duration_s: float,
+        *,
+        stimulus: Stimulus | None = None,
+        inputs: SpikeEvents | None = None,
+        weights=None,
+        batch: int | None = None,
+    ) -> Observables:
         """Run ``duration_s`` with the given codes (dict DAC param -> int or (n,) ints; the
         parameters not given keep the codes of the previous run).
 
         Without ``inputs``, ``batch`` (default: the runner's) copies run with no synaptic input.
         """
-        full = {p: np.broadcast_to(np.asarray(c, dtype=np.int64), (self.n_neurons,)).copy()
-                for p, c in {**(self._codes or {}), **codes}.items()}
+        full = {
+            p: np.broadcast_to(np.asarray(c, dtype=np.int64), (self.n_neurons,)).copy()
+            for p, c in {**(self._codes or {}), **codes}.items()
+        }
         self._configure(full)
         if inputs is None:
             inputs = SpikeEvents(np.zeros(0), np.zeros(0), np.zeros(0), batch or self.batch)

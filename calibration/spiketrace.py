@@ -43,7 +43,7 @@ def align(adc_t_s, neurons, spikes, n_samples: int):
     span = float(max(t.max(initial=0.0), spikes.times_s.max(initial=0.0))) + 1.0
     group = spikes.samples[keep] * n_rec + col[keep]
     key = np.sort(group * span + spikes.times_s[keep])
-    g_adc = (np.arange(n_samples)[:, None, None] * n_rec + np.arange(n_rec)[None, None, :])
+    g_adc = np.arange(n_samples)[:, None, None] * n_rec + np.arange(n_rec)[None, None, :]
     q = g_adc * span + t[None, :, None]  # (n_samples, n_t, n_rec)
     idx = np.searchsorted(key, q, side="right")  # first spike strictly after the sample
     prev = np.where(idx > 0, key[np.maximum(idx - 1, 0)], np.nan)
@@ -117,8 +117,9 @@ def threshold_level(v, until_s, dt_s: float, u_max_s: float, lag_s: float = 0.0,
     return np.where(w.sum(axis=0) >= min_count, est, np.nan)
 
 
-def refractory_time(v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: float,
-                    lag_s: float = 0.0, min_count: int = 12):
+def refractory_time(
+    v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: float, lag_s: float = 0.0, min_count: int = 12
+):
     """Clamp duration ``t_ref`` from the samples after each spike.
 
     Model of the trajectory after a spike (``s`` = time since it), with ``tau_m`` known::
@@ -175,7 +176,7 @@ def refractory_time(v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: 
     sse = np.stack([sse_at(np.full(n, T)) for T in coarse])
     kc = np.clip(np.argmin(sse, axis=0), 1, len(coarse) - 2)
     fine_step = (coarse[1] - coarse[0]) / 10
-    grid = coarse[kc - 1][None, :] + fine_step * np.arange(21)[:, None]     # (21, n)
+    grid = coarse[kc - 1][None, :] + fine_step * np.arange(21)[:, None]  # (21, n)
     sse = np.stack([sse_at(T) for T in grid])
     k = np.clip(np.argmin(sse, axis=0), 1, len(grid) - 2)
     cols = np.arange(n)

@@ -178,9 +178,10 @@ def algorithm_search(algorithm, measure, target, n, process, param, seed) -> Sea
 
     def slope(codes):
         c = np.asarray(codes, dtype=np.float64)
-        return (process.dac_nominal(param, np.clip(c + 1, 0, CODE_MAX)) -
-                process.dac_nominal(param, np.clip(c - 1, 0, CODE_MAX))) / np.where(
-                    (c > 0) & (c < CODE_MAX), 2.0, 1.0)
+        return (
+            process.dac_nominal(param, np.clip(c + 1, 0, CODE_MAX))
+            - process.dac_nominal(param, np.clip(c - 1, 0, CODE_MAX))
+        ) / np.where((c > 0) & (c < CODE_MAX), 2.0, 1.0)
 
     return algorithms.predictive_search(measure, target, n, predict, slope, increasing=up)
 
@@ -193,8 +194,7 @@ def search_step(step: Step, measure, target, n, process, algorithm, seed, dt_s) 
         return algorithm_search(algorithm, measure, level, n, process, p, seed)
 
     if isinstance(step.search, Plateau):
-        return plateau_search(search, measure, target, n, process, p,
-                              *levels(step.search, dt_s, process))
+        return plateau_search(search, measure, target, n, process, p, *levels(step.search, dt_s, process))
     res = search(target)
     at_end = (res.lo <= 0) | (res.hi >= CODE_MAX)  # the final bracket touches a DAC end
     res.bracketed = res.bracketed | ~at_end
@@ -208,8 +208,9 @@ def search_step(step: Step, measure, target, n, process, algorithm, seed, dt_s) 
     return res
 
 
-def fine_stage(stage: FineStage, res: SearchResult, codes: dict, param: str, method, target,
-               lin) -> np.ndarray:
+def fine_stage(
+    stage: FineStage, res: SearchResult, codes: dict, param: str, method, target, lin
+) -> np.ndarray:
     """Codes from the regression of ``stage`` around ``res.codes`` (adds its runs to ``res``).
 
     The rounds come in two halves, the second centred on the estimate from the first: when
@@ -247,8 +248,9 @@ def psp_stage(stage: PSPStage, meas, codes: dict, mine, success: dict, targets, 
     method = getattr(meas, stage.measure)
     for _ in range(stage.repeats):
         for offsets in stage.offsets:
-            probe = {p: np.clip(start[p] + o, 0, CODE_MAX) for p, o in zip(stage.params, offsets)
-                     if p in mine}
+            probe = {
+                p: np.clip(start[p] + o, 0, CODE_MAX) for p, o in zip(stage.params, offsets) if p in mine
+            }
             method({**codes, **probe})
     for p in mine:
         history = [(entry[p][0], entry[p][1]) for entry in meas.psp_log]

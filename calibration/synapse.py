@@ -28,7 +28,7 @@ def train_basis(t_s, t0_s: float, period_s: float, n_rep: int, tau_s):
     ``t_s`` is (n_t, 1); ``tau_s`` a scalar or (1, n) array; returns (n_t, 1) or (n_t, n).
     """
     t = np.asarray(t_s, dtype=np.float64)
-    k = np.clip(np.ceil((t - t0_s) / period_s) - 1, -1, n_rep - 1)   # t_k < t strictly
+    k = np.clip(np.ceil((t - t0_s) / period_s) - 1, -1, n_rep - 1)  # t_k < t strictly
     since = t - (t0_s + k * period_s)
     q = np.exp(-period_s / tau_s)
     return np.where(k >= 0, np.exp(-since / tau_s) * (1.0 - q ** (k + 1)) / (1.0 - q), 0.0)
@@ -102,8 +102,11 @@ class SynapseMeasurements:
         tau_m = self.context["tau_m_psp_s"]
         tau_m = np.where(np.isfinite(tau_m), tau_m, np.nanmedian(tau_m))[None, :]
         r = self.context["r_psp_ohm"]
-        codes = {**codes, "tau_m": int(self.context["tau_m_psp_code"][0]),
-                 "v_th": self.extreme_code("v_th", True)}
+        codes = {
+            **codes,
+            "tau_m": int(self.context["tau_m_psp_code"][0]),
+            "v_th": self.extreme_code("v_th", True),
+        }
         rows = self.runner.max_fan_in
         weight = int(self.context["psp_weight"][0])
         tau_nom = float(self.process.dac_nominal("tau_m", self.context["tau_m_psp_code"][:1])[0])
@@ -114,20 +117,28 @@ class SynapseMeasurements:
         t0 = self._grid(2.5 * tau_nom)
         times = t0 + period * np.arange(n_rep)
         b = self.batch_psp
-        inputs = SpikeEvents(np.tile(np.repeat(times, rows), b), np.tile(np.tile(np.arange(rows), n_rep), b),
-                             np.repeat(np.arange(b), rows * n_rep), b)
+        inputs = SpikeEvents(
+            np.tile(np.repeat(times, rows), b),
+            np.tile(np.tile(np.arange(rows), n_rep), b),
+            np.repeat(np.arange(b), rows * n_rep),
+            b,
+        )
         w = np.full((rows, self.n), weight, dtype=np.int64)
         i_low = np.where(np.isfinite(r) & (r > 0), -0.2 / np.where(r > 0, r, 1.0), 0.0)
         duration = t0 + period * n_rep
-        obs = self.runner.run(codes, duration, inputs=inputs, weights=[w],
-                              stimulus=Stimulus(i_low, 0.0, duration + 1.0))
+        obs = self.runner.run(
+            codes, duration, inputs=inputs, weights=[w], stimulus=Stimulus(i_low, 0.0, duration + 1.0)
+        )
         t = obs.adc_t_s[:, None]
         v = self._settled_mean(obs, tau_nom)
         basis = [np.exp(-t / tau_m), train_basis(t, t0, period, n_rep, tau_m)]
         lo, hi = self.value_range("tau_syn")
         tau_s, amp, _, (_, c_m) = fits.fit_separable(
-            v, basis, lambda tau: train_basis(t, t0, period, n_rep, np.reshape(tau, (1, -1))),
-            fits.log_grid(lo / 3, hi * 3))
+            v,
+            basis,
+            lambda tau: train_basis(t, t0, period, n_rep, np.reshape(tau, (1, -1))),
+            fits.log_grid(lo / 3, hi * 3),
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             i0 = psp_area(amp, c_m, tau_s, tau_m[0], 2 * self.dt_s) / (r * tau_s)
         # Current per code unit of the neuron's synaptic-gain DAC: the 6-bit weight transfer
@@ -135,8 +146,12 @@ class SynapseMeasurements:
         table = getattr(self.process, "weight_table_exc", None)
         units = float(table[weight]) if table is not None else float(weight)
         gain = i0 / (rows * units)
-        self.psp_log.append({p: (np.broadcast_to(codes[p], (self.n,)).copy(), value)
-                             for p, value in (("tau_syn", tau_s), ("syn_gain", gain))})
+        self.psp_log.append(
+            {
+                p: (np.broadcast_to(codes[p], (self.n,)).copy(), value)
+                for p, value in (("tau_syn", tau_s), ("syn_gain", gain))
+            }
+        )
         return tau_s, gain
 
     def psp_weight(self, rows: int, tau_m: float) -> int:
@@ -150,7 +165,8 @@ class SynapseMeasurements:
             peak_per_a = tau_s / self.c_mem_f / np.e
         else:
             tp = tau_m * tau_s / (tau_s - tau_m) * np.log(tau_s / tau_m)
-            peak_per_a = tau_m * tau_s / (tau_s - tau_m) / self.c_mem_f * (
-                np.exp(-tp / tau_s) - np.exp(-tp / tau_m))
+            peak_per_a = (
+                tau_m * tau_s / (tau_s - tau_m) / self.c_mem_f * (np.exp(-tp / tau_s) - np.exp(-tp / tau_m))
+            )
         w = self.PSP_PEAK_V / (peak_per_a * self.targets.w_unit_a * rows)
         return int(np.clip(np.rint(w), 1, 63))

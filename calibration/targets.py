@@ -78,8 +78,9 @@ class Targets:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names - {"schema", *VERSION_KEYS})
         if unknown:
-            raise InputError(f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}",
-                             path, unknown[0])
+            raise InputError(
+                f"unknown target(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}", path, unknown[0]
+            )
         values = {}
         for name in names & set(data):
             v = data[name]
@@ -115,16 +116,21 @@ def check_targets(targets: Targets, process, path=None) -> None:
             raise InputError(f"must be positive, got {v:g}", path, name)
         lo, hi = sorted(float(x) for x in process.dac_range(param))
         if not lo <= v <= hi:
-            raise InputError(f"{v:g} is outside what the {param} DAC reaches ({lo:g} .. {hi:g})",
-                             path, name)
+            raise InputError(f"{v:g} is outside what the {param} DAC reaches ({lo:g} .. {hi:g})", path, name)
     adc = getattr(process, "data", {}).get("adc")
     if adc is not None:  # potentials are measured through the ADC: they must lie in its range
         lo, hi = float(adc["v_lo"]), float(adc["v_hi"])
         for name in ("v_leak_v", "v_th_v", "v_reset_v"):
             v = getattr(targets, name)
             if not lo < v < hi:
-                raise InputError(f"{v:g} V is outside the ADC's range ({lo:g} .. {hi:g} V), so it "
-                                 f"cannot be measured", path, name)
+                raise InputError(
+                    f"{v:g} V is outside the ADC's range ({lo:g} .. {hi:g} V), so it cannot be measured",
+                    path,
+                    name,
+                )
     if targets.v_reset_v >= targets.v_th_v:
-        raise InputError(f"reset {targets.v_reset_v:g} V must lie below the threshold "
-                         f"{targets.v_th_v:g} V", path, "v_reset_v")
+        raise InputError(
+            f"reset {targets.v_reset_v:g} V must lie below the threshold {targets.v_th_v:g} V",
+            path,
+            "v_reset_v",
+        )

@@ -16,8 +16,9 @@ from anamorph.errors import InputError
 
 
 def register(sub) -> None:
-    p = sub.add_parser("sweep", help="Monte Carlo sweep of a transistor-level circuit",
-                       description=__doc__.splitlines()[0])
+    p = sub.add_parser(
+        "sweep", help="Monte Carlo sweep of a transistor-level circuit", description=__doc__.splitlines()[0]
+    )
     p.add_argument("circuit", help="lif | synapse | tstdp | gated-synapse")
     p.add_argument("--instances", type=int, required=True, help="number of Monte Carlo instances")
     p.add_argument("--seed", type=int, default=0, help="seed (instance k uses [seed, k])")
@@ -33,8 +34,7 @@ def validate(args: argparse.Namespace):
     from anamorph.circuits.registry import CIRCUITS, get_circuit
 
     if args.circuit not in CIRCUITS:
-        raise InputError(f"unknown circuit {args.circuit!r} (known: {', '.join(CIRCUITS)})",
-                         field="CIRCUIT")
+        raise InputError(f"unknown circuit {args.circuit!r} (known: {', '.join(CIRCUITS)})", field="CIRCUIT")
     if args.instances is None or args.instances <= 0:
         raise InputError(f"must be a positive integer, got {args.instances}", field="--instances")
     if args.seed < 0:
@@ -47,14 +47,18 @@ def validate(args: argparse.Namespace):
         probe = probe.parent
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a directory", out, "--out")
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK) or \
-            (out.exists() and not os.access(out, os.R_OK)):
+    if (
+        not probe.is_dir()
+        or not os.access(probe, os.W_OK | os.X_OK)
+        or (out.exists() and not os.access(out, os.R_OK))
+    ):
         raise InputError("cannot write here (no permission)", out, "--out")
     try:
         return get_circuit(args.circuit)
     except ModuleNotFoundError as e:
-        raise InputError(f"circuit {args.circuit!r} is not available in this installation ({e})",
-                         field="CIRCUIT") from None
+        raise InputError(
+            f"circuit {args.circuit!r} is not available in this installation ({e})", field="CIRCUIT"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,14 +67,23 @@ def run(args: argparse.Namespace) -> int:
     circuit = validate(args)
     table = _sweep(circuit, args)
     counts = table["status"].value_counts().to_dict()
-    print(f"sweep {circuit.name}: {len(table)} instances "
-          f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) -> {Path(args.out) / 'sweep.parquet'}",
-          file=sys.stderr)
+    print(
+        f"sweep {circuit.name}: {len(table)} instances "
+        f"({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) -> {Path(args.out) / 'sweep.parquet'}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def _sweep(circuit, args):
     from anamorph.circuits.sweep import run_sweep
 
-    return run_sweep(circuit, args.instances, args.seed, args.out, workers=args.workers,
-                     scheduler=args.scheduler, resume=args.resume)
+    return run_sweep(
+        circuit,
+        args.instances,
+        args.seed,
+        args.out,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        resume=args.resume,
+    )

@@ -43,12 +43,25 @@ class Devices:
         """
         if b is None:
             b = "0" if kind.lower().startswith("n") else "vdd"
-        return self.process.mosfet(name + self.tag, d, g, s, b, kind, wl[0], wl[1], self.mismatch,
-                                   self.corner, key=name)
+        return self.process.mosfet(
+            name + self.tag, d, g, s, b, kind, wl[0], wl[1], self.mismatch, self.corner, key=name
+        )
 
 
-def ota5(m: Devices, names, plus: str, minus: str, out: str, bias: str, tail: str, mirror: str,
-         tail_wl, pair_wl, load_wl, bias_diode: str | None = None) -> list[str]:
+def ota5(
+    m: Devices,
+    names,
+    plus: str,
+    minus: str,
+    out: str,
+    bias: str,
+    tail: str,
+    mirror: str,
+    tail_wl,
+    pair_wl,
+    load_wl,
+    bias_diode: str | None = None,
+) -> list[str]:
     """A PMOS-input 5T OTA: current ``g_m (V(plus) - V(minus))`` into ``out``.
 
     ``names`` are the device names (tail source, + input, - input, diode load, output
@@ -58,8 +71,10 @@ def ota5(m: Devices, names, plus: str, minus: str, out: str, bias: str, tail: st
     """
     t, p1, p2, l1, l2 = names
     lines = [m(bias_diode, bias, bias, "vdd", "vdd", "p", tail_wl)] if bias_diode else []
-    return lines + [m(t, tail, bias, "vdd", "vdd", "p", tail_wl),
-                    m(p1, mirror, plus, tail, tail, "p", pair_wl),
-                    m(p2, out, minus, tail, tail, "p", pair_wl),
-                    m(l1, mirror, mirror, "0", "0", "n", load_wl),
-                    m(l2, out, mirror, "0", "0", "n", load_wl)]
+    return lines + [
+        m(t, tail, bias, "vdd", "vdd", "p", tail_wl),
+        m(p1, mirror, plus, tail, tail, "p", pair_wl),
+        m(p2, out, minus, tail, tail, "p", pair_wl),
+        m(l1, mirror, mirror, "0", "0", "n", load_wl),
+        m(l2, out, mirror, "0", "0", "n", load_wl),
+    ]

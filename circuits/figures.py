@@ -51,11 +51,14 @@ def histograms(table: pd.DataFrame, out_dir, columns=None) -> list[Path]:
     """
     plt = pyplot()
     ok = table[table["status"] == "ok"]
-    cols = [c for c in (columns or table.columns) if c not in META_COLUMNS
-            and pd.api.types.is_float_dtype(table[c])]
+    cols = [
+        c
+        for c in (columns or table.columns)
+        if c not in META_COLUMNS and pd.api.types.is_float_dtype(table[c])
+    ]
     paths = []
     for page, start in enumerate(range(0, len(cols), PANELS_PER_PAGE), 1):
-        chunk = cols[start:start + PANELS_PER_PAGE]
+        chunk = cols[start : start + PANELS_PER_PAGE]
         nrow = int(np.ceil(len(chunk) / 4))
         fig, axes = plt.subplots(nrow, 4, figsize=(14, 2.8 * nrow), squeeze=False)
         for ax, col in zip(axes.flat, chunk):
@@ -65,7 +68,7 @@ def histograms(table: pd.DataFrame, out_dir, columns=None) -> list[Path]:
                 ax.hist(values, bins=max(5, min(30, values.size // 2)), color="tab:blue")
             ax.set_xlabel(f"{col} [{unit_of(col)}]")
             ax.set_ylabel("instances")
-        for ax in list(axes.flat)[len(chunk):]:
+        for ax in list(axes.flat)[len(chunk) :]:
             ax.set_visible(False)
         fig.suptitle(f"{len(ok)} of {len(table)} instances ok")
         fig.tight_layout()

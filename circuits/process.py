@@ -76,8 +76,7 @@ def get_corner(corner: str | Corner) -> Corner:
     try:
         return CORNERS[corner]
     except KeyError:
-        raise InputError(f"unknown corner {corner!r} (known: {', '.join(CORNERS)})",
-                         field="corner") from None
+        raise InputError(f"unknown corner {corner!r} (known: {', '.join(CORNERS)})", field="corner") from None
 
 
 @dataclass(frozen=True)
@@ -97,8 +96,9 @@ class Mismatch:
 
 def device_normals(seed_seq: np.random.SeedSequence, name: str, n: int = 2) -> np.ndarray:
     """``n`` standard normals for device ``name``: a child stream of ``seed_seq``."""
-    child = np.random.SeedSequence(entropy=seed_seq.entropy,
-                                   spawn_key=tuple(seed_seq.spawn_key) + (zlib.crc32(name.lower().encode()),))
+    child = np.random.SeedSequence(
+        entropy=seed_seq.entropy, spawn_key=tuple(seed_seq.spawn_key) + (zlib.crc32(name.lower().encode()),)
+    )
     return np.random.default_rng(child).standard_normal(n)
 
 
@@ -112,12 +112,14 @@ def _normals(mismatch, name: str, n: int = 2) -> np.ndarray:
     raise TypeError(f"mismatch must be None, a Mismatch or a numpy Generator, not {type(mismatch).__name__}")
 
 
-_CARD_COMMON = ("level=8 version=3.3.0 tnom=27 tox=4.1e-9 xj=1.5e-7 nch=2.3e17 k1=0.58 k2=0.0 "
-                "k3=1e-3 w0=1e-7 dvt0=1.2 dvt1=0.4 dvt2=-0.03 nlx=1.5e-7 a0=1.4 ags=0.3 "
-                "keta=-0.01 pclm=1.3 pdiblc1=0.2 pdiblc2=5e-3 pvag=0.5 delta=0.01 "
-                "nfactor=1.3 voff=-0.09 eta0=5e-3 etab=-5e-3 dsub=0.5 "
-                "cgso=3.5e-10 cgdo=3.5e-10 cgbo=1e-12 cj=1e-3 mj=0.4 cjsw=2.5e-10 mjsw=0.3 "
-                "pb=0.8 pbsw=0.8 capmod=0 mobmod=1")
+_CARD_COMMON = (
+    "level=8 version=3.3.0 tnom=27 tox=4.1e-9 xj=1.5e-7 nch=2.3e17 k1=0.58 k2=0.0 "
+    "k3=1e-3 w0=1e-7 dvt0=1.2 dvt1=0.4 dvt2=-0.03 nlx=1.5e-7 a0=1.4 ags=0.3 "
+    "keta=-0.01 pclm=1.3 pdiblc1=0.2 pdiblc2=5e-3 pvag=0.5 delta=0.01 "
+    "nfactor=1.3 voff=-0.09 eta0=5e-3 etab=-5e-3 dsub=0.5 "
+    "cgso=3.5e-10 cgdo=3.5e-10 cgbo=1e-12 cj=1e-3 mj=0.4 cjsw=2.5e-10 mjsw=0.3 "
+    "pb=0.8 pbsw=0.8 capmod=0 mobmod=1"
+)
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,14 @@ class Process:
 
     def model_cards(self) -> str:
         """The ``.model`` lines for ``nch`` and ``pch``."""
-        nch = (f".model nch nmos {_CARD_COMMON} vth0=0.45 u0=350 ua=2.0e-9 ub=5.0e-19 uc=-4e-11 "
-               "vsat=1.0e5 rdsw=150")
-        pch = (f".model pch pmos {_CARD_COMMON} vth0=-0.45 u0=100 ua=1.5e-9 ub=1.0e-21 uc=-1e-10 "
-               "vsat=8.0e4 rdsw=400")
+        nch = (
+            f".model nch nmos {_CARD_COMMON} vth0=0.45 u0=350 ua=2.0e-9 ub=5.0e-19 uc=-4e-11 "
+            "vsat=1.0e5 rdsw=150"
+        )
+        pch = (
+            f".model pch pmos {_CARD_COMMON} vth0=-0.45 u0=100 ua=1.5e-9 ub=1.0e-21 uc=-1e-10 "
+            "vsat=8.0e4 rdsw=400"
+        )
         return f"* {self.name}: generic BSIM3v3 cards (see anamorph.circuits.process)\n{nch}\n{pch}\n"
 
     def sigmas(self, kind: str, w_m: float, l_m: float) -> tuple[float, float]:
@@ -154,8 +160,9 @@ class Process:
             return self.a_vt_n_vm / root, self.a_beta_n_m / root
         return self.a_vt_p_vm / root, self.a_beta_p_m / root
 
-    def device_shift(self, name: str, kind: str, w_m: float, l_m: float, mismatch=None,
-                     corner: str | Corner = "tt") -> tuple[float, float]:
+    def device_shift(
+        self, name: str, kind: str, w_m: float, l_m: float, mismatch=None, corner: str | Corner = "tt"
+    ) -> tuple[float, float]:
         """``(dvth_v, beta_factor)`` of a device: corner plus its mismatch draw.
 
         ``dvth_v`` raises |Vth| when positive, for either polarity. ``name`` keys the
@@ -169,8 +176,20 @@ class Process:
         beta = (c.mu_n if n else c.mu_p) * max(1.0 + s_b * z[1], 0.05)
         return float(dvth), float(beta)
 
-    def mosfet(self, name: str, d: str, g: str, s: str, b: str, kind: str, w_m: float, l_m: float,
-               mismatch=None, corner: str | Corner = "tt", key: str | None = None) -> str:
+    def mosfet(
+        self,
+        name: str,
+        d: str,
+        g: str,
+        s: str,
+        b: str,
+        kind: str,
+        w_m: float,
+        l_m: float,
+        mismatch=None,
+        corner: str | Corner = "tt",
+        key: str | None = None,
+    ) -> str:
         """A netlist line for one transistor with its corner and mismatch applied.
 
         ngspice's BSIM3 adds ``delvto`` to the signed Vth0, so a PMOS gets ``-dvth``.
@@ -179,16 +198,19 @@ class Process:
         """
         pol = _polarity(kind)
         if w_m < self.w_min_m * 0.999 or l_m < self.l_min_m * 0.999:
-            raise InputError(f"transistor {name}: W={w_m:g} m, L={l_m:g} m below the process minimum",
-                             field=name)
+            raise InputError(
+                f"transistor {name}: W={w_m:g} m, L={l_m:g} m below the process minimum", field=name
+            )
         dvth, beta = self.device_shift(key or name, kind, w_m, l_m, mismatch, corner)
         delvto = dvth if pol == "n" else -dvth
         ldiff = 0.5e-6  # source/drain diffusion length: geometry for junction caps
         model = "nch" if pol == "n" else "pch"
         prefix = "" if name[:1].lower() == "m" else "m"
-        return (f"{prefix}{name} {d} {g} {s} {b} {model} w={w_m:.6g} l={l_m:.6g} "
-                f"ad={w_m * ldiff:.6g} as={w_m * ldiff:.6g} pd={2 * (w_m + ldiff):.6g} "
-                f"ps={2 * (w_m + ldiff):.6g} delvto={delvto:.9g} mulu0={beta:.9g}")
+        return (
+            f"{prefix}{name} {d} {g} {s} {b} {model} w={w_m:.6g} l={l_m:.6g} "
+            f"ad={w_m * ldiff:.6g} as={w_m * ldiff:.6g} pd={2 * (w_m + ldiff):.6g} "
+            f"ps={2 * (w_m + ldiff):.6g} delvto={delvto:.9g} mulu0={beta:.9g}"
+        )
 
     def capacitor(self, name: str, a: str, b: str, c_f: float, mismatch=None) -> str:
         """A MIM capacitor line; sigma(C)/C = A_C / sqrt(C / density)."""

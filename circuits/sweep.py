@@ -73,9 +73,14 @@ class SweepableCircuit:
 def make_row(seed: int, instance: int, settings: Mapping, result: tuple[str, dict, str]) -> dict:
     """One table row from a worker's ``(status, values, error)``."""
     status, values, error = result
-    row = {"instance": int(instance), "seed": int(seed), "corner": str(settings.get("corner", "tt")),
-           "status": status, "error": error,
-           "settings": json.dumps(dict(settings), sort_keys=True, default=str)}
+    row = {
+        "instance": int(instance),
+        "seed": int(seed),
+        "corner": str(settings.get("corner", "tt")),
+        "status": status,
+        "error": error,
+        "settings": json.dumps(dict(settings), sort_keys=True, default=str),
+    }
     row.update({k: float(v) for k, v in values.items()})
     return row
 
@@ -85,8 +90,10 @@ def resolve_settings(circuit: SweepableCircuit, settings: Mapping | None) -> dic
     merged = dict(circuit.default_settings)
     for key, value in (settings or {}).items():
         if key not in merged:
-            raise InputError(f"unknown setting {key!r} for circuit {circuit.name!r} "
-                             f"(known: {', '.join(sorted(merged))})", field=key)
+            raise InputError(
+                f"unknown setting {key!r} for circuit {circuit.name!r} (known: {', '.join(sorted(merged))})",
+                field=key,
+            )
         merged[key] = value
     merged.setdefault("corner", "tt")
     return merged
@@ -115,15 +122,21 @@ class _Journal:
         if resume and spec_path.is_file():
             old = io.read_json(spec_path)
             if old != spec:
-                raise InputError("resuming with different circuit, seed, instances or settings "
-                                 f"than the interrupted sweep ({old})", out_dir, "resume")
+                raise InputError(
+                    "resuming with different circuit, seed, instances or settings "
+                    f"than the interrupted sweep ({old})",
+                    out_dir,
+                    "resume",
+                )
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
             io.write_json(spec_path, spec)
-        self.rows = [r for p in sorted(self.dir.glob("rows-*.parquet"))
-                     for r in pd.read_parquet(p).to_dict("records")]
-        self.rows = [{k: v for k, v in r.items() if not (k not in META_COLUMNS and pd.isna(v))}
-                     for r in self.rows]
+        self.rows = [
+            r for p in sorted(self.dir.glob("rows-*.parquet")) for r in pd.read_parquet(p).to_dict("records")
+        ]
+        self.rows = [
+            {k: v for k, v in r.items() if not (k not in META_COLUMNS and pd.isna(v))} for r in self.rows
+        ]
         self.pending: list[dict] = []
         self.n_chunks = len(list(self.dir.glob("rows-*.parquet")))
         self.last_flush = time.monotonic()
@@ -147,8 +160,9 @@ class _Journal:
 def _progress(total: int, initial: int, name: str):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, desc=f"sweep {name}", unit="inst",
-                disable=not sys.stderr.isatty())
+    return tqdm(
+        total=total, initial=initial, desc=f"sweep {name}", unit="inst", disable=not sys.stderr.isatty()
+    )
 
 
 def _run_local(circuit, seed, todo, settings, workers, max_tasks, on_row) -> None:
@@ -172,8 +186,11 @@ def _run_local(circuit, seed, todo, settings, workers, max_tasks, on_row) -> Non
                 if w.busy and w.deadline <= now and w not in ready:
                     k = w.task_id
                     w.kill()
-                    on_row(make_row(seed, k, settings, ("timeout", {}, f"no result within "
-                                                                       f"{circuit.timeout_s:g} s")))
+                    on_row(
+                        make_row(
+                            seed, k, settings, ("timeout", {}, f"no result within {circuit.timeout_s:g} s")
+                        )
+                    )
     finally:
         for w in pool:
             w.kill() if w.busy else w.close()
@@ -184,9 +201,17 @@ def _run_dask(circuit, seed, todo, settings, address, max_tasks, on_row) -> None
 
     client = address if isinstance(address, Client) else Client(address, timeout="30s")
     try:
-        futures = {client.submit(sweep_worker.run_isolated, (circuit, seed, k, settings),
-                                 circuit.timeout_s, max_tasks, pure=False, key=f"{circuit.name}-{seed}-{k}-{os.getpid()}-{time.time_ns()}"): k
-                   for k in todo}
+        futures = {
+            client.submit(
+                sweep_worker.run_isolated,
+                (circuit, seed, k, settings),
+                circuit.timeout_s,
+                max_tasks,
+                pure=False,
+                key=f"{circuit.name}-{seed}-{k}-{os.getpid()}-{time.time_ns()}",
+            ): k
+            for k in todo
+        }
         for fut in as_completed(futures):
             k = futures[fut]
             try:
@@ -199,9 +224,18 @@ def _run_dask(circuit, seed, todo, settings, address, max_tasks, on_row) -> None
             client.close()
 
 
-def run_sweep(circuit: SweepableCircuit, instances: int, seed: int, out_dir, workers: int | None = None,
-              scheduler=None, resume: bool = False, settings: Mapping | None = None,
-              max_tasks_per_child: int = 20, figures: bool = True) -> pd.DataFrame:
+def run_sweep(
+    circuit: SweepableCircuit,
+    instances: int,
+    seed: int,
+    out_dir,
+    workers: int | None = None,
+    scheduler=None,
+    resume: bool = False,
+    settings: Mapping | None = None,
+    max_tasks_per_child: int = 20,
+    figures: bool = True,
+) -> pd.DataFrame:
     """Run (or finish, with ``resume``) a Monte Carlo sweep and write ``out_dir/sweep.parquet``.
 
     Parameters
@@ -235,12 +269,17 @@ def run_sweep(circuit: SweepableCircuit, instances: int, seed: int, out_dir, wor
         raise InputError(f"must be at least 1, got {workers!r}", field="workers")
     settings = resolve_settings(circuit, settings)
     out_dir = io.ensure_writable_dir(out_dir)
-    spec = {"circuit": circuit.name, "seed": seed, "instances": instances,
-            "settings": json.loads(json.dumps(settings, sort_keys=True, default=str))}
+    spec = {
+        "circuit": circuit.name,
+        "seed": seed,
+        "instances": instances,
+        "settings": json.loads(json.dumps(settings, sort_keys=True, default=str)),
+    }
     if resume and not (out_dir / JOURNAL / "spec.json").is_file() and (out_dir / "sweep.parquet").is_file():
         manifest = io.read_json(out_dir / "manifest.json") if (out_dir / "manifest.json").is_file() else {}
-        if {k: manifest.get(k) for k in ("circuit", "instances", "settings")} == \
-                {k: spec[k] for k in ("circuit", "instances", "settings")} and manifest.get("seeds", {}).get("sweep") == seed:
+        if {k: manifest.get(k) for k in ("circuit", "instances", "settings")} == {
+            k: spec[k] for k in ("circuit", "instances", "settings")
+        } and manifest.get("seeds", {}).get("sweep") == seed:
             return read_sweep(out_dir)  # already complete
     journal = _Journal(out_dir, spec, resume)
     done = {r["instance"] for r in journal.rows}
@@ -253,8 +292,9 @@ def run_sweep(circuit: SweepableCircuit, instances: int, seed: int, out_dir, wor
 
     try:
         if todo and scheduler is None:
-            _run_local(circuit, seed, todo, settings, workers or os.cpu_count() or 1,
-                       max_tasks_per_child, on_row)
+            _run_local(
+                circuit, seed, todo, settings, workers or os.cpu_count() or 1, max_tasks_per_child, on_row
+            )
         elif todo:
             _run_dask(circuit, seed, todo, settings, scheduler, max_tasks_per_child, on_row)
     finally:
@@ -262,10 +302,17 @@ def run_sweep(circuit: SweepableCircuit, instances: int, seed: int, out_dir, wor
         bar.close()
     table = tidy_table(journal.rows)
     io.write_with(out_dir / "sweep.parquet", lambda p: table.to_parquet(p, index=False), suffix=".parquet")
-    io.write_manifest(out_dir, seeds={"sweep": seed}, extra={
-        "circuit": circuit.name, "instances": instances, "settings": spec["settings"],
-        "status_counts": table["status"].value_counts().to_dict(),
-        "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "dask client"})
+    io.write_manifest(
+        out_dir,
+        seeds={"sweep": seed},
+        extra={
+            "circuit": circuit.name,
+            "instances": instances,
+            "settings": spec["settings"],
+            "status_counts": table["status"].value_counts().to_dict(),
+            "scheduler": scheduler if scheduler is None or isinstance(scheduler, str) else "dask client",
+        },
+    )
     if figures:
         from anamorph.circuits import figures as figs
 

@@ -75,10 +75,18 @@ class Worker:
     def _start(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-        self.proc = subprocess.Popen([sys.executable, "-m", "anamorph.circuits.sweep_worker",
-                                      *([self.preload] if self.preload else [])],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env)
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "anamorph.circuits.sweep_worker",
+                *([self.preload] if self.preload else []),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         self.n_done = 0
         # the child reports once it has loaded libngspice: start-up is not task time
         ready, _, _ = select.select([self.proc.stdout], [], [], STARTUP_TIMEOUT_S)

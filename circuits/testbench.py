@@ -18,7 +18,7 @@ class MeasurementError(RuntimeError):
 
 def dac_value(code: int, full_scale: float, bits: int = DAC_BITS) -> float:
     """Ideal DAC output ``code / (2**bits - 1) * full_scale`` (code checked in range)."""
-    top = 2 ** bits - 1
+    top = 2**bits - 1
     if not (0 <= int(code) <= top) or int(code) != code:
         raise ValueError(f"DAC code {code!r} outside 0..{top}")
     return int(code) / top * full_scale

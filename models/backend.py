@@ -15,8 +15,9 @@ are not chip neurons; they enter through synapse rows (the fan-in of each neuron
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class SpikeEvents:
             raise ValueError("times_s, units and samples must have the same shape")
 
     @classmethod
-    def from_latencies(cls, latencies_s: np.ndarray) -> "SpikeEvents":
+    def from_latencies(cls, latencies_s: np.ndarray) -> SpikeEvents:
         """One spike per (sample, channel) at ``latencies_s[sample, channel]``; NaN or inf = none."""
         lat = np.asarray(latencies_s, dtype=np.float64)
         samples, units = np.nonzero(np.isfinite(lat))
@@ -68,10 +69,12 @@ class SpikeEvents:
         np.add.at(out, (self.samples[ok], step[ok], self.units[ok]), 1.0)
         return out
 
-    def select(self, first_unit: int, n_units: int) -> "SpikeEvents":
+    def select(self, first_unit: int, n_units: int) -> SpikeEvents:
         """The events of units ``first_unit .. first_unit+n_units-1``, renumbered from 0."""
         keep = (self.units >= first_unit) & (self.units < first_unit + n_units)
-        return SpikeEvents(self.times_s[keep], self.units[keep] - first_unit, self.samples[keep], self.n_samples)
+        return SpikeEvents(
+            self.times_s[keep], self.units[keep] - first_unit, self.samples[keep], self.n_samples
+        )
 
     def counts(self, n_units: int) -> np.ndarray:
         """Spike counts, shape (n_samples, n_units)."""
@@ -143,7 +146,7 @@ class Teaching:
     t_s: np.ndarray
     i_a: np.ndarray
 
-    def validate(self, n_samples: int, n_used: int, path="teaching") -> "Teaching":
+    def validate(self, n_samples: int, n_used: int, path="teaching") -> Teaching:
         """Check finiteness and shapes; return it with float64 arrays."""
         try:
             t = np.asarray(self.t_s, dtype=np.float64)
@@ -153,8 +156,11 @@ class Teaching:
         if t.ndim != 1 or t.size == 0 or not np.all(np.isfinite(t)) or t[0] != 0 or np.any(np.diff(t) <= 0):
             raise InputError("must be finite, strictly increasing breakpoints starting at 0", path, "t_s")
         if i.shape != (n_samples, t.size, n_used):
-            raise InputError(f"must have shape (n_samples, n_t, n_neurons) = {(n_samples, t.size, n_used)}, "
-                             f"got {i.shape}", path, "i_a")
+            raise InputError(
+                f"must have shape (n_samples, n_t, n_neurons) = {(n_samples, t.size, n_used)}, got {i.shape}",
+                path,
+                "i_a",
+            )
         if not np.all(np.isfinite(i)):
             raise InputError("contains NaN or infinite currents", path, "i_a")
         return Teaching(t, i)
@@ -198,13 +204,20 @@ def validate_run(inputs, network, duration_s, record, stimulus, teaching):
         rec = np.arange(n_used)
     else:
         rec = np.asarray(record)
-        if rec.ndim != 1 or rec.size == 0 or not np.issubdtype(rec.dtype, np.integer) \
-                or rec.min() < 0 or rec.max() >= n_used:
+        if (
+            rec.ndim != 1
+            or rec.size == 0
+            or not np.issubdtype(rec.dtype, np.integer)
+            or rec.min() < 0
+            or rec.max() >= n_used
+        ):
             raise InputError(f"record must list chip neurons in 0..{n_used - 1}", "record")
     if stimulus is not None:
         i_a = np.asarray(stimulus.i_a, dtype=np.float64)
         if i_a.shape not in ((N_NEURONS,), (n_used,)) or not np.all(np.isfinite(i_a)):
-            raise InputError(f"stimulus.i_a must be {N_NEURONS} (or {n_used}) finite currents", "stimulus", "i_a")
+            raise InputError(
+                f"stimulus.i_a must be {N_NEURONS} (or {n_used}) finite currents", "stimulus", "i_a"
+            )
         if not (np.isfinite(stimulus.t_on_s) and np.isfinite(stimulus.t_off_s)):
             raise InputError("stimulus times must be finite", "stimulus")
     if teaching is not None:
@@ -246,6 +259,12 @@ class Backend(Protocol):
 
     def configure(self, codes: dict[str, np.ndarray]) -> None: ...
 
-    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork, duration_s: float,
-            record: Sequence[int] | str | None = None,
-            stimulus: Stimulus | None = None, teaching: Teaching | None = None) -> Observables: ...
+    def run(
+        self,
+        inputs: SpikeEvents,
+        weights: Sequence[np.ndarray] | ChipNetwork,
+        duration_s: float,
+        record: Sequence[int] | str | None = None,
+        stimulus: Stimulus | None = None,
+        teaching: Teaching | None = None,
+    ) -> Observables: ...

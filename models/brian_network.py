@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 _NEURON_MODEL = """
 v : 1
 I_syn : 1
@@ -63,8 +62,7 @@ def _step_table(b2, name: str, values: np.ndarray):
     def python_version(j):  # for calls outside generated code
         return flat[np.asarray(j, dtype=np.int64)]
 
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"],
-                    return_type="float")
+    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"], return_type="float")
     code = f"""
 cdef inline double {name}(long j) noexcept nogil:
     global _namespace_{name}_values
@@ -84,11 +82,11 @@ def _noise_function(b2, key: np.ndarray):
     increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to
     a good approximation, while a draw costs a few nanoseconds.
     """
+
     def python_version(j):
         raise NotImplementedError("vnoise runs only inside the emulator's generated code")
 
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"],
-                    return_type="float")
+    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"], return_type="float")
     code = """
 cdef inline double vnoise(long j) noexcept nogil:
     global _namespace_vn_key
@@ -111,19 +109,38 @@ class BuiltNetwork:
     per-step teaching table ``teach`` (n_steps, batch * n_used).
     """
 
-    def __init__(self, b2, batch: int, links: tuple[tuple[int, int, int, int], ...], n_used: int,
-                 n_steps: int, dt_s: float, prop, sig: np.ndarray, teaching: bool = False):
+    def __init__(
+        self,
+        b2,
+        batch: int,
+        links: tuple[tuple[int, int, int, int], ...],
+        n_used: int,
+        n_steps: int,
+        dt_s: float,
+        prop,
+        sig: np.ndarray,
+        teaching: bool = False,
+    ):
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
         self.clock = b2.Clock(dt=dt_s * b2.second)
         self.drive = np.zeros((n_steps, n_total))
         self.teach = np.zeros((n_steps, n_total)) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
-        namespace = {"drive": _step_table(b2, "drive", self.drive), "vnoise": _noise_function(b2, self.noise_key)}
+        namespace = {
+            "drive": _step_table(b2, "drive", self.drive),
+            "vnoise": _noise_function(b2, self.noise_key),
+        }
         if teaching:
             namespace["teach"] = _step_table(b2, "teach", self.teach)
-        g = b2.NeuronGroup(n_total, _NEURON_MODEL, threshold="v >= v_th and refr == 0",
-                           reset="v = v_reset; refr = n_ref", clock=self.clock, namespace=namespace)
+        g = b2.NeuronGroup(
+            n_total,
+            _NEURON_MODEL,
+            threshold="v >= v_th and refr == 0",
+            reset="v = v_reset; refr = n_ref",
+            clock=self.clock,
+            namespace=namespace,
+        )
         g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
         self.set_params(prop, sig)
@@ -133,7 +150,9 @@ class BuiltNetwork:
         for first_pre, n_pre, first_post, n_post in links:
             s = b2.Synapses(g, g, "w : 1", on_pre="I_syn_post += w", clock=self.clock)
             pre = (base + first_pre + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
-            post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[None, :, None]
+            post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[
+                None, :, None
+            ]
             s.connect(i=pre.ravel(), j=post.ravel())
             self.synapses.append(s)
             objects.append(s)
@@ -143,7 +162,7 @@ class BuiltNetwork:
         prefs = b2.prefs.codegen.target
         try:
             b2.prefs.codegen.target = "cython"
-            self.net.run(0 * b2.second, namespace={})   # compiles and creates the code objects
+            self.net.run(0 * b2.second, namespace={})  # compiles and creates the code objects
         finally:
             b2.prefs.codegen.target = prefs
         self.vars = {k: g.variables[k].get_value() for k in ("v", "I_syn", "refr", "i_stim")}
@@ -156,13 +175,22 @@ class BuiltNetwork:
         g, batch = self.group, self.batch
         tile = lambda a: np.tile(np.asarray(a, dtype=np.float64), batch)
         self.v0 = tile(prop.v_leak_v)
-        for name, value in (("v_leak", prop.v_leak_v), ("v_th", prop.v_th_v), ("v_reset", prop.v_reset_v),
-                            ("e_m", prop.e_m), ("e_s", prop.e_s), ("p_syn", prop.p_syn_ohm),
-                            ("p_stim", prop.p_stim_ohm), ("sig", sig)):
+        for name, value in (
+            ("v_leak", prop.v_leak_v),
+            ("v_th", prop.v_th_v),
+            ("v_reset", prop.v_reset_v),
+            ("e_m", prop.e_m),
+            ("e_s", prop.e_s),
+            ("p_syn", prop.p_syn_ohm),
+            ("p_stim", prop.p_stim_ohm),
+            ("sig", sig),
+        ):
             g.variables[name].get_value()[:] = tile(value)
         g.variables["n_ref"].get_value()[:] = np.tile(prop.n_ref, batch)
 
-    def run(self, adc_steps: np.ndarray | None = None, neurons: np.ndarray | None = None) -> np.ndarray | None:
+    def run(
+        self, adc_steps: np.ndarray | None = None, neurons: np.ndarray | None = None
+    ) -> np.ndarray | None:
         """Reset the state and monitor, then step every object ``n_steps`` times.
 
         At the start of each step in ``adc_steps`` (before its update, where Brian2's

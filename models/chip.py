@@ -45,22 +45,34 @@ MAX_FAN_IN = 256
 WEIGHT_MAX = 63
 SCHEMA = "anamorph.chip"
 SCHEMA_VERSION = 1
-_MIN_FACTOR = 0.05   # detune and gain factors are clipped here (they stay positive)
+_MIN_FACTOR = 0.05  # detune and gain factors are clipped here (they stay positive)
 
-HIDDEN_SHAPES = {**{name: (N_NEURONS,) for name in MISMATCH_NAMES if name != "c_mem"},
-                 "c_mem_f": (N_NEURONS,), "noise_v_rms": (N_NEURONS,), "adc_offset_v": (N_NEURONS,),
-                 "adc_gain": (N_NEURONS,), "detune_tau_m": (N_NEURONS,), "detune_tau_syn": (N_NEURONS,),
-                 "detune_v_th": (N_NEURONS,), "syn_gain_exc": (MAX_FAN_IN, N_NEURONS),
-                 "syn_gain_inh": (MAX_FAN_IN, N_NEURONS)}
+HIDDEN_SHAPES = {
+    **{name: (N_NEURONS,) for name in MISMATCH_NAMES if name != "c_mem"},
+    "c_mem_f": (N_NEURONS,),
+    "noise_v_rms": (N_NEURONS,),
+    "adc_offset_v": (N_NEURONS,),
+    "adc_gain": (N_NEURONS,),
+    "detune_tau_m": (N_NEURONS,),
+    "detune_tau_syn": (N_NEURONS,),
+    "detune_v_th": (N_NEURONS,),
+    "syn_gain_exc": (MAX_FAN_IN, N_NEURONS),
+    "syn_gain_inh": (MAX_FAN_IN, N_NEURONS),
+}
 #: hidden arrays of the plasticity sensors: drawn from (seed, process), not stored in chip files
-PLASTICITY_SHAPES = {**{f"tstdp.{name}": (MAX_FAN_IN, N_NEURONS) for name in TSTDP_NAMES},
-                     "tstdp.adc_offset_causal_lsb": (N_NEURONS,), "tstdp.adc_offset_acausal_lsb": (N_NEURONS,)}
+PLASTICITY_SHAPES = {
+    **{f"tstdp.{name}": (MAX_FAN_IN, N_NEURONS) for name in TSTDP_NAMES},
+    "tstdp.adc_offset_causal_lsb": (N_NEURONS,),
+    "tstdp.adc_offset_acausal_lsb": (N_NEURONS,),
+}
 
 
 def plasticity_hidden(process: ProcessModel, seed: int) -> dict[str, np.ndarray]:
     """Per-synapse TSTDP sensor parameters and sensor-ADC column offsets (see module docstring)."""
     rng = np.random.default_rng([int(seed), 2])
-    out = {f"tstdp.{k}": v for k, v in sample_params(section_of(process), rng, (MAX_FAN_IN, N_NEURONS)).items()}
+    out = {
+        f"tstdp.{k}": v for k, v in sample_params(section_of(process), rng, (MAX_FAN_IN, N_NEURONS)).items()
+    }
     for kind in ("causal", "acausal"):
         out[f"tstdp.adc_offset_{kind}_lsb"] = SENSOR_ADC.offset_sd_lsb * rng.standard_normal(N_NEURONS)
     return out
@@ -116,7 +128,7 @@ class Chip:
     hidden: dict[str, np.ndarray] = field(repr=False)
     detune: float = 0.0
 
-    def with_codes(self, codes: dict[str, np.ndarray]) -> "Chip":
+    def with_codes(self, codes: dict[str, np.ndarray]) -> Chip:
         """A copy with new DAC codes (all of DAC_PARAMS, or a subset replacing those given)."""
         merged = {**self.codes, **dict(codes)}
         return Chip(self.seed, validate_codes(merged), self.process, self.hidden, self.detune)
@@ -125,8 +137,9 @@ class Chip:
         """Each neuron's TRUE analog value of ``param`` at ``codes`` (default: configured)."""
         t = self.process.transfers[param]
         codes = self.codes[param] if codes is None else codes
-        return neuron_values(t.kind, t.a, t.b, t.q, self.hidden[f"{param}.offset"],
-                             self.hidden[f"{param}.gain"], codes)
+        return neuron_values(
+            t.kind, t.a, t.b, t.q, self.hidden[f"{param}.offset"], self.hidden[f"{param}.gain"], codes
+        )
 
     def true_params(self) -> NeuronParams:
         """Per-neuron TRUE parameters (only tests and benchmarks may use this)."""
@@ -138,7 +151,9 @@ class Chip:
         v["w_unit_a"] = np.maximum(v["w_unit_a"], 0.0)
         return NeuronParams(c_mem_f=h["c_mem_f"].copy(), **v)
 
-    def synapse_current_a(self, codes: np.ndarray, first_post: int, params: NeuronParams | None = None) -> np.ndarray:
+    def synapse_current_a(
+        self, codes: np.ndarray, first_post: int, params: NeuronParams | None = None
+    ) -> np.ndarray:
         """TRUE current jump (A) of each synapse for a layer of weight codes (tests only).
 
         ``codes`` has shape (n_pre, n_post): row ``r`` feeds synapse row ``r`` of chip
@@ -160,7 +175,7 @@ class Chip:
         lsb = (a["v_hi"] - a["v_lo"]) / levels
         gain = self.hidden["adc_gain"][neurons] / lsb
         shift = (self.hidden["adc_offset_v"][neurons] - a["v_lo"]) / lsb
-        code = v_v * gain                      # (v gain + offset - v_lo) / lsb, in place
+        code = v_v * gain  # (v gain + offset - v_lo) / lsb, in place
         code += shift
         np.rint(code, out=code)
         np.clip(code, 0, levels, out=code)
@@ -170,16 +185,21 @@ class Chip:
 
     # ----------------------------------------------------------------- files
     def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "seed": int(self.seed),
-                "detune": float(self.detune), "codes": {p: self.codes[p].tolist() for p in DAC_PARAMS},
-                "process": self.process.to_dict(),
-                "hidden": {k: _encode(self.hidden[k]) for k in sorted(HIDDEN_SHAPES)}}
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "seed": int(self.seed),
+            "detune": float(self.detune),
+            "codes": {p: self.codes[p].tolist() for p in DAC_PARAMS},
+            "process": self.process.to_dict(),
+            "hidden": {k: _encode(self.hidden[k]) for k in sorted(HIDDEN_SHAPES)},
+        }
 
     def save(self, path) -> Path:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d, path=None) -> "Chip":
+    def from_dict(cls, d, path=None) -> Chip:
         check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="chip file")
         for k in ("seed", "detune", "codes", "process", "hidden"):
             if k not in d:
@@ -201,15 +221,23 @@ class Chip:
         return cls(d["seed"], validate_codes(d["codes"], path), process, hidden, float(d["detune"]))
 
     @classmethod
-    def load(cls, path) -> "Chip":
+    def load(cls, path) -> Chip:
         return cls.from_dict(read_json(path), path)
 
     def fingerprint(self) -> str:
         """sha256 of the chip's content (seed, detune, codes, process model, hidden arrays)."""
         h = hashlib.sha256()
-        h.update(json.dumps({"seed": int(self.seed), "detune": float(self.detune),
-                             "codes": {p: self.codes[p].tolist() for p in DAC_PARAMS},
-                             "process": self.process.fingerprint()}, sort_keys=True).encode())
+        h.update(
+            json.dumps(
+                {
+                    "seed": int(self.seed),
+                    "detune": float(self.detune),
+                    "codes": {p: self.codes[p].tolist() for p in DAC_PARAMS},
+                    "process": self.process.fingerprint(),
+                },
+                sort_keys=True,
+            ).encode()
+        )
         for k in sorted(HIDDEN_SHAPES):
             h.update(k.encode())
             h.update(np.ascontiguousarray(self.hidden[k], dtype="<f8").tobytes())
@@ -249,7 +277,8 @@ def sample_chip(process: ProcessModel, seed: int, *, detune: float = 0.0) -> Chi
     hidden["c_mem_f"] = np.maximum(process.c_mem_f + z[:, -1], _MIN_FACTOR * process.c_mem_f)
     d = process.data
     hidden["noise_v_rms"] = d["noise"]["v_rms"] * np.maximum(
-        1.0 + d["noise"]["sd_rel"] * rng.standard_normal(N_NEURONS), 0.0)
+        1.0 + d["noise"]["sd_rel"] * rng.standard_normal(N_NEURONS), 0.0
+    )
     hidden["adc_offset_v"] = d["adc"]["offset_sd_v"] * rng.standard_normal(N_NEURONS)
     hidden["adc_gain"] = 1.0 + d["adc"]["gain_sd"] * rng.standard_normal(N_NEURONS)
     for kind in ("exc", "inh"):

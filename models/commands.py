@@ -30,6 +30,7 @@ def _fit(args) -> int:
     out = Path(args.out)
     if out.is_dir():
         from anamorph.errors import InputError
+
         raise InputError("is a directory; give a file name for the process model", out, "--out")
     process = fit_process(args.sweep_dirs, transients=not args.no_transients)
     process.save(out)
@@ -67,24 +68,40 @@ def _seed(text: str) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("fit", help="fit a process model to circuit sweeps",
-                       description="Fit a ProcessModel (DAC transfers, spreads, correlations) to sweep "
-                                   "directories of the lif, synapse, gated-synapse and tstdp circuits "
-                                   "(one per kind).",
-                       epilog="example: anamorph fit models/data/sweeps/lif models/data/sweeps/synapse "
-                              "models/data/sweeps/gated-synapse models/data/sweeps/tstdp --out process.json")
-    p.add_argument("sweep_dirs", nargs="+", metavar="SWEEP_DIR",
-                   help="folders holding sweep.parquet "
-                        "(from `anamorph sweep lif|synapse|gated-synapse|tstdp`)")
+    p = sub.add_parser(
+        "fit",
+        help="fit a process model to circuit sweeps",
+        description="Fit a ProcessModel (DAC transfers, spreads, correlations) to sweep "
+        "directories of the lif, synapse, gated-synapse and tstdp circuits "
+        "(one per kind).",
+        epilog="example: anamorph fit models/data/sweeps/lif models/data/sweeps/synapse "
+        "models/data/sweeps/gated-synapse models/data/sweeps/tstdp --out process.json",
+    )
+    p.add_argument(
+        "sweep_dirs",
+        nargs="+",
+        metavar="SWEEP_DIR",
+        help="folders holding sweep.parquet (from `anamorph sweep lif|synapse|gated-synapse|tstdp`)",
+    )
     p.add_argument("--out", required=True, help="process model JSON to write")
-    p.add_argument("--no-transients", action="store_true",
-                   help="fit LIF instances to their sweep rows only (no ngspice training transient)")
+    p.add_argument(
+        "--no-transients",
+        action="store_true",
+        help="fit LIF instances to their sweep rows only (no ngspice training transient)",
+    )
     p.set_defaults(func=_fit)
-    p = sub.add_parser("chip", help="draw one seeded chip from a process model",
-                       description="Sample a Chip (512 neurons, mismatch, noise, ADC) from a ProcessModel.")
+    p = sub.add_parser(
+        "chip",
+        help="draw one seeded chip from a process model",
+        description="Sample a Chip (512 neurons, mismatch, noise, ADC) from a ProcessModel.",
+    )
     p.add_argument("--process", help="process model JSON (default: the shipped one)")
     p.add_argument("--seed", type=_seed, required=True, help="chip seed")
     p.add_argument("--out", required=True, help="chip JSON to write")
-    p.add_argument("--detune", type=float, default=0.0,
-                   help="extra relative spread of tau_m, tau_syn, v_th - v_leak (Cramer et al. 2022)")
+    p.add_argument(
+        "--detune",
+        type=float,
+        default=0.0,
+        help="extra relative spread of tau_m, tau_syn, v_th - v_leak (Cramer et al. 2022)",
+    )
     p.set_defaults(func=_chip)

@@ -24,7 +24,7 @@ import numpy as np
 
 CODE_MAX = 1023
 KINDS = ("linear", "reciprocal")
-_U_MIN = 1e-30   # keeps a reciprocal transfer finite where u(x) would reach zero
+_U_MIN = 1e-30  # keeps a reciprocal transfer finite where u(x) would reach zero
 
 
 @dataclass(frozen=True)

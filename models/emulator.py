@@ -40,14 +40,14 @@ Speed (what dominates, measured by ``bench/emulator.py``):
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from anamorph.errors import InputError
 from anamorph.models.backend import Observables, SpikeEvents, Stimulus, Teaching, adc_steps, validate_run
-from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.brian_network import BuiltNetwork
+from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
 from anamorph.models.plasticity.processor import network_readings
@@ -82,9 +82,17 @@ class ChipEmulator:
     n_neurons = N_NEURONS
     max_fan_in = MAX_FAN_IN
 
-    def __init__(self, chip: Chip, *, dt_s: float = 0.5e-6, noise: bool = True, seed: int = 0,
-                 adc_period_s: float = 1.7e-6, nominal: NeuronParams | None = None,
-                 ideal_adc: bool = False):
+    def __init__(
+        self,
+        chip: Chip,
+        *,
+        dt_s: float = 0.5e-6,
+        noise: bool = True,
+        seed: int = 0,
+        adc_period_s: float = 1.7e-6,
+        nominal: NeuronParams | None = None,
+        ideal_adc: bool = False,
+    ):
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ChipEmulator", "dt_s")
         self.chip = chip
@@ -109,10 +117,21 @@ class ChipEmulator:
 
         b2.prefs.logging.console_log_level = "ERROR"
         offsets, sizes = network.offsets, network.sizes
-        links = tuple((offsets[p.source], sizes[p.source], offsets[p.target], sizes[p.target])
-                      for p in network.projections if p.source != INPUT)
-        built = BuiltNetwork(b2, batch, links, network.n_used, n_steps, self.dt_s,
-                             *self._constants(network.n_used), teaching=teaching)
+        links = tuple(
+            (offsets[p.source], sizes[p.source], offsets[p.target], sizes[p.target])
+            for p in network.projections
+            if p.source != INPUT
+        )
+        built = BuiltNetwork(
+            b2,
+            batch,
+            links,
+            network.n_used,
+            n_steps,
+            self.dt_s,
+            *self._constants(network.n_used),
+            teaching=teaching,
+        )
         self._cache[key] = built
         while len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
@@ -120,7 +139,11 @@ class ChipEmulator:
 
     def _constants(self, n_used: int):
         prop = propagator(self._true.take(slice(0, n_used)), self.dt_s, n_used)
-        sig = noise_step_scale(self.chip.hidden["noise_v_rms"][:n_used], prop) if self.noise else np.zeros(n_used)
+        sig = (
+            noise_step_scale(self.chip.hidden["noise_v_rms"][:n_used], prop)
+            if self.noise
+            else np.zeros(n_used)
+        )
         return prop, sig
 
     def reconfigure(self, chip: Chip) -> None:
@@ -146,17 +169,26 @@ class ChipEmulator:
         net = network if isinstance(network, ChipNetwork) else ChipNetwork.from_layers(network)
         return projection_currents(self.chip, net, self._true)
 
-    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork, duration_s: float,
-            record: Sequence[int] | str | None = None, stimulus: Stimulus | None = None,
-            teaching: Teaching | None = None) -> Observables:
+    def run(
+        self,
+        inputs: SpikeEvents,
+        weights: Sequence[np.ndarray] | ChipNetwork,
+        duration_s: float,
+        record: Sequence[int] | str | None = None,
+        stimulus: Stimulus | None = None,
+        teaching: Teaching | None = None,
+    ) -> Observables:
         """Run a batch; see :class:`anamorph.models.backend.Backend`."""
         network, rec, teaching = validate_run(inputs, weights, duration_s, record, stimulus, teaching)
         n_used = network.n_used
         n_steps = int(round(duration_s / self.dt_s))
         batch = inputs.n_samples
         if rec is not None and batch * len(rec) * n_steps * self.dt_s / self.adc_period_s > _MAX_TRACE_VALUES:
-            raise InputError("recording all neurons of this batch would exceed memory; use a smaller "
-                             "batch, fewer recorded neurons or a shorter run", "record")
+            raise InputError(
+                "recording all neurons of this batch would exceed memory; use a smaller "
+                "batch, fewer recorded neurons or a shorter run",
+                "record",
+            )
         net = self._built(batch, network, n_steps, teaching is not None)
         currents = self.synaptic_currents(network)
         drive = net.drive.reshape(n_steps, batch, n_used)
@@ -181,7 +213,7 @@ class ChipEmulator:
         net.noise_key[0] = np.random.default_rng(noise_seed).integers(0, 2**63, dtype=np.uint64)
         i_stim = np.zeros(n_used) if stimulus is None else np.asarray(stimulus.i_a, dtype=np.float64)[:n_used]
         net.vars["i_stim"][:] = np.tile(i_stim, batch)
-        k_on, k_off = stimulus_steps(stimulus, self.dt_s)   # compared half a step early: exact
+        k_on, k_off = stimulus_steps(stimulus, self.dt_s)  # compared half a step early: exact
         net.t_on[:] = (k_on - 0.5) * self.dt_s
         net.t_off[:] = (k_off - 0.5) * self.dt_s
         steps = None if rec is None else adc_steps(n_steps, self.dt_s, self.adc_period_s)
@@ -193,10 +225,16 @@ class ChipEmulator:
         order = np.lexsort((idx, t_s))
         idx, t_s = idx[order], t_s[order]
         spikes = SpikeEvents(t_s, idx % n_used, idx // n_used, batch)
-        meta = {"dt_s": self.dt_s, "n_steps": n_steps, "noise": self.noise, "noise_seed": noise_seed,
-                "chip_fingerprint": self._fingerprint, "n_inputs": network.n_inputs,
-                "populations": [[name, n] for name, n in network.populations]}
-        sensors = network_readings(self.chip, network, inputs, spikes)   # plastic projections only
+        meta = {
+            "dt_s": self.dt_s,
+            "n_steps": n_steps,
+            "noise": self.noise,
+            "noise_seed": noise_seed,
+            "chip_fingerprint": self._fingerprint,
+            "n_inputs": network.n_inputs,
+            "populations": [[name, n] for name, n in network.populations],
+        }
+        sensors = network_readings(self.chip, network, inputs, spikes)  # plastic projections only
         if rec is None:
             return Observables(spikes, meta=meta, sensors=sensors)
         raw = np.ascontiguousarray(trace.transpose(1, 0, 2))

@@ -49,15 +49,22 @@ from anamorph.models.plasticity.tstdp_fit import fit_section as fit_tstdp_sectio
 from anamorph.models.plasticity.tstdp_fit import is_tstdp_table
 from anamorph.models.process_model import MISMATCH_NAMES, WEIGHT_CODES, ProcessModel, provisional
 
-LIF_DACS = {"v_leak": ("v_leak_v", "linear"), "v_th": ("v_th_v", "linear"), "v_reset": ("v_reset_v", "linear"),
-            "tau_m": ("tau_m_s", "reciprocal"), "t_ref": ("t_ref_s", "reciprocal")}
+LIF_DACS = {
+    "v_leak": ("v_leak_v", "linear"),
+    "v_th": ("v_th_v", "linear"),
+    "v_reset": ("v_reset_v", "linear"),
+    "tau_m": ("tau_m_s", "reciprocal"),
+    "t_ref": ("t_ref_s", "reciprocal"),
+}
 SYN_DACS = {"tau_syn": ("tau_syn_s", "reciprocal")}
-TSTDP_METHOD = ("per instance: design-equation map with the instance's mismatch, refined by a MAP fit of the "
-                "exact rule to its dw columns (anamorph.circuits.tstdp.sweep); log-normal population")
+TSTDP_METHOD = (
+    "per instance: design-equation map with the instance's mismatch, refined by a MAP fit of the "
+    "exact rule to its dw columns (anamorph.circuits.tstdp.sweep); log-normal population"
+)
 _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<code>-?\d+(\.\d+)?)$")
 
 
-def read_sweep(sweep_dir) -> tuple[str, "object"]:
+def read_sweep(sweep_dir) -> tuple[str, object]:
     """``(kind, table of ok rows)`` of ``sweep_dir/sweep.parquet``; kind "lif", "synapse",
     "gated-synapse" or "tstdp"."""
     import pandas as pd
@@ -81,8 +88,9 @@ def read_sweep(sweep_dir) -> tuple[str, "object"]:
     elif is_tstdp_table(cols):
         kind = "tstdp"
     else:
-        raise InputError("not a lif, synapse, gated-synapse or tstdp sweep "
-                         "(see CONTRIBUTING.md for the columns)", path)
+        raise InputError(
+            "not a lif, synapse, gated-synapse or tstdp sweep (see CONTRIBUTING.md for the columns)", path
+        )
     ok = table[table["status"] == "ok"].reset_index(drop=True)
     if len(ok) < 3:
         raise InputError(f"needs at least 3 instances with status 'ok', has {len(ok)}", path, "status")
@@ -141,9 +149,13 @@ def _lif_behaviour(row, transients: bool) -> dict:
     from anamorph.circuits.lif.circuit import simulate_lif_current
 
     settings = json.loads(row["settings"]) if isinstance(row.get("settings"), str) else None
-    transients = [(t_s, i_a, simulate_lif_current(int(row["seed"]), int(row["instance"]), t_s, i_a,
-                                                  settings=settings)) for t_s, i_a in TRAIN_WAVEFORMS]
-    measured = {k: float(row[k]) for k in ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")}
+    transients = [
+        (t_s, i_a, simulate_lif_current(int(row["seed"]), int(row["instance"]), t_s, i_a, settings=settings))
+        for t_s, i_a in TRAIN_WAVEFORMS
+    ]
+    measured = {
+        k: float(row[k]) for k in ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")
+    }
     return fit_lif_transient(measured, row, transients)
 
 
@@ -157,8 +169,12 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
     spike times as well (the latch delay is not in the sweep's measurements).
     """
     d = provisional()
-    d["source"] = {"provisional": False, "command": sys.argv, "sweeps": [], "note":
-                   "fitted by anamorph.models.fit; syn_gain DAC, ADC and noise are provisional"}
+    d["source"] = {
+        "provisional": False,
+        "command": sys.argv,
+        "sweeps": [],
+        "note": "fitted by anamorph.models.fit; syn_gain DAC, ADC and noise are provisional",
+    }
     d["instances"] = {}
     names = list(MISMATCH_NAMES)
     corr = np.eye(len(names))
@@ -170,8 +186,15 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
         if kind in kinds_seen:
             raise InputError(f"a second {kind} sweep; give one sweep per circuit", sweep_dir)
         kinds_seen.add(kind)
-        d["source"]["sweeps"].append({"kind": kind, "path": str(path), "sha256": file_sha256(path),
-                                      "instances": int(len(rows)), "seeds": sorted(set(map(int, rows["seed"])))})
+        d["source"]["sweeps"].append(
+            {
+                "kind": kind,
+                "path": str(path),
+                "sha256": file_sha256(path),
+                "instances": int(len(rows)),
+                "seeds": sorted(set(map(int, rows["seed"]))),
+            }
+        )
         if kind == "gated-synapse":  # a device population of its own: anamorph.models.plasticity.gated_fit
             from anamorph.models.plasticity.gated_fit import fit_sweep
 
@@ -179,24 +202,40 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
             continue
         if kind == "tstdp":  # a synapse population of its own: anamorph.models.plasticity.tstdp_fit
             d["tstdp"] = fit_tstdp_section(rows, {**d["source"]["sweeps"][-1], "method": TSTDP_METHOD}, path)
-            d["instances"]["tstdp"] = [{"seed": int(r["seed"]), "instance": int(r["instance"]),
-                                        "params": {n: float(r[n]) for n in TSTDP_NAMES}} for _, r in rows.iterrows()]
+            d["instances"]["tstdp"] = [
+                {
+                    "seed": int(r["seed"]),
+                    "instance": int(r["instance"]),
+                    "params": {n: float(r[n]) for n in TSTDP_NAMES},
+                }
+                for _, r in rows.iterrows()
+            ]
             continue
         if kind == "lif":
             coefs = _transfer_coefs(rows, LIF_DACS, path)
             from tqdm import tqdm
 
-            behav = [_lif_behaviour(row, transients) for _, row in
-                     tqdm(list(rows.iterrows()), desc="lif instances", disable=not sys.stderr.isatty())]
+            behav = [
+                _lif_behaviour(row, transients)
+                for _, row in tqdm(
+                    list(rows.iterrows()), desc="lif instances", disable=not sys.stderr.isatty()
+                )
+            ]
             c_mem = rows["c_mem_f"].to_numpy(dtype=np.float64)
             block = ["c_mem"]
             values = [c_mem - c_mem.mean()]
             d["c_mem_f"] = {"mean": float(c_mem.mean()), "sd": float(c_mem.std(ddof=1))}
             d["source"]["lif_transients"] = bool(transients)
-            d["instances"]["lif"] = [{"seed": int(r["seed"]), "instance": int(r["instance"]), "params": b,
-                                      "settings": r.get("settings", ""),
-                                      "dac": {p: coefs[p][k].tolist() for p in LIF_DACS}}
-                                     for k, ((_, r), b) in enumerate(zip(rows.iterrows(), behav))]
+            d["instances"]["lif"] = [
+                {
+                    "seed": int(r["seed"]),
+                    "instance": int(r["instance"]),
+                    "params": b,
+                    "settings": r.get("settings", ""),
+                    "dac": {p: coefs[p][k].tolist() for p in LIF_DACS},
+                }
+                for k, ((_, r), b) in enumerate(zip(rows.iterrows(), behav))
+            ]
         else:
             coefs = _transfer_coefs(rows, SYN_DACS, path)
             block, values = [], []
@@ -208,10 +247,17 @@ def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
                     raise InputError(f"needs 'q_{name}_c@<code>' points of one sign", path, f"q_{name}_c")
                 d["synapse"][f"gain_sd_{name}"] = float(slopes.std(ddof=1) / slopes.mean())
                 d["synapse"][f"table_{name}"] = _table([(f[1], f[2] / (f[1] * f[0])) for f in fits])
-            d["instances"]["synapse"] = [{"seed": int(r["seed"]), "instance": int(r["instance"]),
-                                          "tau_syn_s": float(r["tau_syn_s"]), "q_exc_per_code_c": e[0],
-                                          "q_inh_per_code_c": i[0], "dac": {"tau_syn": coefs["tau_syn"][k].tolist()}}
-                                         for k, ((_, r), e, i) in enumerate(zip(rows.iterrows(), exc, inh))]
+            d["instances"]["synapse"] = [
+                {
+                    "seed": int(r["seed"]),
+                    "instance": int(r["instance"]),
+                    "tau_syn_s": float(r["tau_syn_s"]),
+                    "q_exc_per_code_c": e[0],
+                    "q_inh_per_code_c": i[0],
+                    "dac": {"tau_syn": coefs["tau_syn"][k].tolist()},
+                }
+                for k, ((_, r), e, i) in enumerate(zip(rows.iterrows(), exc, inh))
+            ]
         for p, c in coefs.items():
             mean = c.mean(axis=0)
             d["dac"][p]["coef"] = mean.tolist()

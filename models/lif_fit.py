@@ -26,15 +26,17 @@ LIF_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f"
 #: The training waveforms of the transient fit: three plateaus; fast ramps up and down; one
 #: slow ramp (the held-out check in the tests uses a different waveform)
 TRAIN_WAVEFORMS = (
-    (np.array([0.2e-6, 6e-6, 6.2e-6, 12e-6, 12.2e-6, 18e-6]),
-     np.array([200e-9, 200e-9, 120e-9, 120e-9, 320e-9, 320e-9])),
-    (np.array([0.2e-6, 8e-6, 16e-6, 24e-6, 30e-6]),
-     np.array([110e-9, 320e-9, 120e-9, 260e-9, 200e-9])),
+    (
+        np.array([0.2e-6, 6e-6, 6.2e-6, 12e-6, 12.2e-6, 18e-6]),
+        np.array([200e-9, 200e-9, 120e-9, 120e-9, 320e-9, 320e-9]),
+    ),
+    (np.array([0.2e-6, 8e-6, 16e-6, 24e-6, 30e-6]), np.array([110e-9, 320e-9, 120e-9, 260e-9, 200e-9])),
     (np.array([0.2e-6, 30e-6]), np.array([100e-9, 360e-9])),
 )
 TRAIN_T_S, TRAIN_I_A = TRAIN_WAVEFORMS[0]
 FIT_FIELDS = ("delay_s", "v_th_v", "t_ref_s", "c_mem_f", "v_reset_v", "tau_m_s")
-RATE_WEIGHT = 0.3   # relative f-I error weighs 0.3 of a spike-time error in ISIs
+RATE_WEIGHT = 0.3  # relative f-I error weighs 0.3 of a spike-time error in ISIs
+
 
 def rate_hz(i_a, p: dict) -> np.ndarray:
     """Analytic rate at constant current of the LIF with the LIF_FIELDS of ``p``
@@ -44,8 +46,11 @@ def rate_hz(i_a, p: dict) -> np.ndarray:
 
 def rate_points(row) -> tuple[np.ndarray, np.ndarray]:
     """``(i_in_a, rate_hz)`` from the ``"rate_hz@<i_in_na>"`` columns of a sweep row."""
-    pts = sorted((float(k.split("@", 1)[1]) * 1e-9, float(v)) for k, v in row.items()
-                 if isinstance(k, str) and k.startswith("rate_hz@") and np.isfinite(v))
+    pts = sorted(
+        (float(k.split("@", 1)[1]) * 1e-9, float(v))
+        for k, v in row.items()
+        if isinstance(k, str) and k.startswith("rate_hz@") and np.isfinite(v)
+    )
     if not pts:
         return np.zeros(0), np.zeros(0)
     i, r = map(np.asarray, zip(*pts))
@@ -71,7 +76,9 @@ def fit_lif_instance(row) -> dict:
         model = rate_hz(i_a, q)
         return np.where(model > 0, model / rate - 1.0, -1.0 + 0 * model)
 
-    sol = least_squares(residual, np.zeros(len(names)), x_scale=0.05, method="lm" if i_a.size > len(names) else "trf")
+    sol = least_squares(
+        residual, np.zeros(len(names)), x_scale=0.05, method="lm" if i_a.size > len(names) else "trf"
+    )
     p.update({n: float(s * (1 + zz)) for n, s, zz in zip(names, scale, sol.x)})
     return p
 
@@ -91,8 +98,14 @@ def fit_lif_transient(p: dict, row, transients) -> dict:
     i_a, rate = rate_points(row)
     isi = float(np.median(np.concatenate([np.diff(np.asarray(s)) for _, _, s in transients])))
     start = {**p, "delay_s": p.get("delay_s", 0.0)}
-    step = {"delay_s": isi * 0.05, "v_th_v": 0.02, "t_ref_s": start["t_ref_s"] * 0.1,
-            "c_mem_f": start["c_mem_f"] * 0.1, "v_reset_v": 0.02, "tau_m_s": start["tau_m_s"] * 0.1}
+    step = {
+        "delay_s": isi * 0.05,
+        "v_th_v": 0.02,
+        "t_ref_s": start["t_ref_s"] * 0.1,
+        "c_mem_f": start["c_mem_f"] * 0.1,
+        "v_reset_v": 0.02,
+        "tau_m_s": start["tau_m_s"] * 0.1,
+    }
     scale = np.array([step[n] for n in FIT_FIELDS])
     base = np.array([start[n] for n in FIT_FIELDS])
 
@@ -106,7 +119,7 @@ def fit_lif_transient(p: dict, row, transients) -> dict:
             spikes_s = np.asarray(spikes_s, dtype=np.float64)
             model = lif_spike_times(q, t_s, i_in_a)
             n = min(model.size, spikes_s.size)
-            err = np.ones(spikes_s.size)          # a missing or extra spike costs one ISI
+            err = np.ones(spikes_s.size)  # a missing or extra spike costs one ISI
             err[:n] = (model[:n] - spikes_s[:n]) / isi
             out += [err, np.ones(max(model.size - spikes_s.size, 0))]
         if i_a.size:
@@ -130,8 +143,16 @@ def lif_spike_times(p: dict | NeuronParams, t_s, i_in_a, *, dt_s: float = 5e-9) 
         p = {k: float(np.asarray(getattr(p, k))) for k in LIF_FIELDS}
     t_pts = np.concatenate([[0.0], np.asarray(t_s, dtype=np.float64)])
     i_pts = np.concatenate([[0.0], np.asarray(i_in_a, dtype=np.float64)])
-    params = NeuronParams(p["v_leak_v"], p["v_th_v"], p["v_reset_v"], p["tau_m_s"], p["tau_m_s"],
-                          p["t_ref_s"], p["c_mem_f"], 0.0)
+    params = NeuronParams(
+        p["v_leak_v"],
+        p["v_th_v"],
+        p["v_reset_v"],
+        p["tau_m_s"],
+        p["tau_m_s"],
+        p["t_ref_s"],
+        p["c_mem_f"],
+        0.0,
+    )
     prop = propagator(params, dt_s, 1)
     e_m, p_stim = float(prop.e_m[0]), float(prop.p_stim_ohm[0])
     n_steps = int(np.floor(t_pts[-1] / dt_s))

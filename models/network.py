@@ -17,8 +17,8 @@ in declaration order, so source unit ``k`` of the ``p``-th such projection drive
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 import numpy as np
 
@@ -57,10 +57,10 @@ class ChipNetwork:
             object.__setattr__(self, "populations", tuple(tuple(p) for p in self.populations))
             object.__setattr__(self, "projections", tuple(self.projections))
         except TypeError:
-            pass                                  # validate() names what is wrong
+            pass  # validate() names what is wrong
 
     @classmethod
-    def from_layers(cls, weights: Sequence[np.ndarray], n_neurons: int = N_NEURONS) -> "ChipNetwork":
+    def from_layers(cls, weights: Sequence[np.ndarray], n_neurons: int = N_NEURONS) -> ChipNetwork:
         """The feed-forward network of ``weights[l]`` (n_l, n_{l+1}): "layer1" .. "layerL".
 
         ``input -> layer1`` and ``layer l -> layer l+1``. Without layers: one population
@@ -75,8 +75,9 @@ class ChipNetwork:
                 raise InputError("must be a non-empty 2-D array (n_pre, n_post)", f"weights[{layer}]")
             shapes.append(shape)
         pops = tuple((f"layer{l + 1}", int(s[1])) for l, s in enumerate(shapes))
-        projs = tuple(Projection(INPUT if l == 0 else f"layer{l}", f"layer{l + 1}", w)
-                      for l, w in enumerate(weights))
+        projs = tuple(
+            Projection(INPUT if l == 0 else f"layer{l}", f"layer{l + 1}", w) for l, w in enumerate(weights)
+        )
         return cls(int(shapes[0][0]), pops, projs)
 
     # ----------------------------------------------------------------- layout
@@ -119,50 +120,65 @@ class ChipNetwork:
     @property
     def key(self) -> tuple:
         """The structure (everything but the codes): what a compiled network depends on."""
-        return (int(self.n_inputs), self.populations,
-                tuple((p.source, p.target) for p in self.projections))
+        return (int(self.n_inputs), self.populations, tuple((p.source, p.target) for p in self.projections))
 
-    def with_codes(self, index: int, codes: np.ndarray) -> "ChipNetwork":
+    def with_codes(self, index: int, codes: np.ndarray) -> ChipNetwork:
         """A copy with the codes of projection ``index`` replaced."""
         projs = list(self.projections)
         projs[index] = replace(projs[index], codes=codes)
         return replace(self, projections=tuple(projs))
 
     # ----------------------------------------------------------------- checks
-    def validate(self, path=None) -> "ChipNetwork":
+    def validate(self, path=None) -> ChipNetwork:
         """Check the network; return it with int64 codes. Raises InputError naming the field."""
-        if isinstance(self.n_inputs, bool) or not isinstance(self.n_inputs, (int, np.integer)) \
-                or self.n_inputs < 0:
+        if (
+            isinstance(self.n_inputs, bool)
+            or not isinstance(self.n_inputs, (int, np.integer))
+            or self.n_inputs < 0
+        ):
             raise InputError("must be an integer >= 0", path, "n_inputs")
         if not isinstance(self.populations, tuple) or not isinstance(self.projections, tuple):
             raise InputError("populations and projections must be sequences", path, "populations")
         names = []
         for k, pop in enumerate(self.populations):
-            if not isinstance(pop, tuple) or len(pop) != 2 or not isinstance(pop[0], str) \
-                    or isinstance(pop[1], bool) or not isinstance(pop[1], (int, np.integer)) or pop[1] < 1:
+            if (
+                not isinstance(pop, tuple)
+                or len(pop) != 2
+                or not isinstance(pop[0], str)
+                or isinstance(pop[1], bool)
+                or not isinstance(pop[1], (int, np.integer))
+                or pop[1] < 1
+            ):
                 raise InputError("must be (name, size >= 1)", path, f"populations[{k}]")
             if pop[0] == INPUT or pop[0] in names:
-                raise InputError(f"population name {pop[0]!r} is reserved or used twice", path,
-                                 f"populations[{k}]")
+                raise InputError(
+                    f"population name {pop[0]!r} is reserved or used twice", path, f"populations[{k}]"
+                )
             names.append(pop[0])
         if self.n_used > N_NEURONS:
-            raise InputError(f"network needs {self.n_used} neurons, the chip has {N_NEURONS}", path,
-                             "populations")
+            raise InputError(
+                f"network needs {self.n_used} neurons, the chip has {N_NEURONS}", path, "populations"
+            )
         projs = []
         for k, p in enumerate(self.projections):
             where = f"projections[{k}]"
             if not isinstance(p, Projection):
                 raise InputError("must be a Projection", path, where)
             if p.source != INPUT and p.source not in names:
-                raise InputError(f"source {p.source!r} is not a population (nor 'input')", path,
-                                 f"{where}.source")
+                raise InputError(
+                    f"source {p.source!r} is not a population (nor 'input')", path, f"{where}.source"
+                )
             if p.target not in names:
                 raise InputError(f"target {p.target!r} is not a population", path, f"{where}.target")
             projs.append(replace(p, codes=self._checked_codes(k, path)))
         for k, p in enumerate(self.projections):
-            if self.rows(k).stop > MAX_FAN_IN:      # the first projection beyond the last row
-                raise InputError(f"fan-in {self.fan_in(p.target)} of population {p.target!r} exceeds the "
-                                 f"chip's {MAX_FAN_IN} synapse rows", path, f"projections[{k}]")
+            if self.rows(k).stop > MAX_FAN_IN:  # the first projection beyond the last row
+                raise InputError(
+                    f"fan-in {self.fan_in(p.target)} of population {p.target!r} exceeds the "
+                    f"chip's {MAX_FAN_IN} synapse rows",
+                    path,
+                    f"projections[{k}]",
+                )
         return replace(self, projections=tuple(projs))
 
     def _checked_codes(self, k: int, path) -> np.ndarray:
@@ -187,8 +203,9 @@ class ChipNetwork:
         if w.shape[0] != n_src:
             raise InputError(f"has {w.shape[0]} rows but source {p.source!r} has {n_src} units", path, where)
         if w.shape[1] != n_tgt:
-            raise InputError(f"has {w.shape[1]} columns but target {p.target!r} has {n_tgt} neurons",
-                             path, where)
+            raise InputError(
+                f"has {w.shape[1]} columns but target {p.target!r} has {n_tgt} neurons", path, where
+            )
         return w.astype(np.int64)
 
 
@@ -202,11 +219,13 @@ def projection_currents(chip, network: ChipNetwork, params=None) -> list[np.ndar
     out = []
     for k, p in enumerate(network.projections):
         rows = network.rows(k)
-        devices = getattr(p, "devices", None)  # gated-synapse devices instead of codes (plasticity.gated_array)
+        devices = getattr(
+            p, "devices", None
+        )  # gated-synapse devices instead of codes (plasticity.gated_array)
         if devices is not None:
             out.append(devices.currents_a(chip, network.offsets[p.target], params, first_row=rows.start))
             continue
         codes = np.zeros((rows.stop, np.shape(p.codes)[1]), dtype=np.int64)
-        codes[rows.start:] = p.codes          # rows before this projection's: code 0, dropped
-        out.append(chip.synapse_current_a(codes, network.offsets[p.target], params)[rows.start:])
+        codes[rows.start :] = p.codes  # rows before this projection's: code 0, dropped
+        out.append(chip.synapse_current_a(codes, network.offsets[p.target], params)[rows.start :])
     return out

@@ -31,8 +31,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 from scipy.special import exprel
 
-PARAM_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "tau_syn_s", "t_ref_s", "c_mem_f",
-                "w_unit_a")
+PARAM_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "tau_syn_s", "t_ref_s", "c_mem_f", "w_unit_a")
 
 
 @dataclass(frozen=True)
@@ -57,18 +56,29 @@ class NeuronParams:
     c_mem_f: float | np.ndarray
     w_unit_a: float | np.ndarray
 
-    def as_arrays(self, n: int) -> "NeuronParams":
+    def as_arrays(self, n: int) -> NeuronParams:
         """Every field as a float64 array of shape ``(n,)`` (scalars are broadcast)."""
-        return NeuronParams(**{f.name: np.broadcast_to(np.asarray(getattr(self, f.name), dtype=np.float64),
-                                                       (n,)).copy() for f in fields(self)})
+        return NeuronParams(
+            **{
+                f.name: np.broadcast_to(np.asarray(getattr(self, f.name), dtype=np.float64), (n,)).copy()
+                for f in fields(self)
+            }
+        )
 
-    def take(self, index) -> "NeuronParams":
+    def take(self, index) -> NeuronParams:
         """The parameters of the neurons ``index`` (fields must be arrays or scalars)."""
-        return NeuronParams(**{f.name: (np.asarray(getattr(self, f.name))[index]
-                                        if np.ndim(getattr(self, f.name)) else getattr(self, f.name))
-                               for f in fields(self)})
+        return NeuronParams(
+            **{
+                f.name: (
+                    np.asarray(getattr(self, f.name))[index]
+                    if np.ndim(getattr(self, f.name))
+                    else getattr(self, f.name)
+                )
+                for f in fields(self)
+            }
+        )
 
-    def replace(self, **changes) -> "NeuronParams":
+    def replace(self, **changes) -> NeuronParams:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -83,8 +93,15 @@ class NeuronParams:
 #: third of the leak-to-threshold distance (63 w_unit tau / (c_mem e) = 0.056 V for
 #: tau_m = tau_syn).
 DEFAULT_TARGETS = NeuronParams(
-    v_leak_v=0.40, v_th_v=0.55, v_reset_v=0.40, tau_m_s=6e-6, tau_syn_s=6e-6, t_ref_s=2e-6,
-    c_mem_f=2.0e-12, w_unit_a=0.8e-9)
+    v_leak_v=0.40,
+    v_th_v=0.55,
+    v_reset_v=0.40,
+    tau_m_s=6e-6,
+    tau_syn_s=6e-6,
+    t_ref_s=2e-6,
+    c_mem_f=2.0e-12,
+    w_unit_a=0.8e-9,
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +110,9 @@ class Propagator:
 
     e_m: np.ndarray
     e_s: np.ndarray
-    p_syn_ohm: np.ndarray      # V per A of I_syn at the start of the step
-    p_stim_ohm: np.ndarray     # V per A of a constant stimulus current
-    n_ref: np.ndarray          # refractory steps, int64
+    p_syn_ohm: np.ndarray  # V per A of I_syn at the start of the step
+    p_stim_ohm: np.ndarray  # V per A of a constant stimulus current
+    n_ref: np.ndarray  # refractory steps, int64
     v_leak_v: np.ndarray
     v_th_v: np.ndarray
     v_reset_v: np.ndarray
@@ -111,11 +128,16 @@ def propagator(params: NeuronParams, dt_s: float, n: int | None = None) -> Propa
     b = dt_s / p.tau_syn_s
     e_m = np.exp(-a)
     return Propagator(
-        e_m=e_m, e_s=np.exp(-b),
+        e_m=e_m,
+        e_s=np.exp(-b),
         p_syn_ohm=dt_s / p.c_mem_f * e_m * exprel(a - b),
         p_stim_ohm=-p.tau_m_s / p.c_mem_f * np.expm1(-a),
         n_ref=np.rint(p.t_ref_s / dt_s).astype(np.int64),
-        v_leak_v=p.v_leak_v, v_th_v=p.v_th_v, v_reset_v=p.v_reset_v, dt_s=float(dt_s))
+        v_leak_v=p.v_leak_v,
+        v_th_v=p.v_th_v,
+        v_reset_v=p.v_reset_v,
+        dt_s=float(dt_s),
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +149,7 @@ class NeuronState:
     refr: np.ndarray
 
     @classmethod
-    def rest(cls, prop: Propagator, shape) -> "NeuronState":
+    def rest(cls, prop: Propagator, shape) -> NeuronState:
         v = np.broadcast_to(prop.v_leak_v, shape).astype(np.float64)
         return cls(v, np.zeros(shape), np.zeros(shape, dtype=np.int64))
 
@@ -142,8 +164,13 @@ def step(state: NeuronState, i_stim_a, prop: Propagator, noise_v=0.0) -> tuple[N
     added to the membrane of integrating neurons (already scaled per step).
     """
     active = state.refr == 0
-    v_new = prop.v_leak_v + (state.v_v - prop.v_leak_v) * prop.e_m + state.i_syn_a * prop.p_syn_ohm \
-        + i_stim_a * prop.p_stim_ohm + noise_v
+    v_new = (
+        prop.v_leak_v
+        + (state.v_v - prop.v_leak_v) * prop.e_m
+        + state.i_syn_a * prop.p_syn_ohm
+        + i_stim_a * prop.p_stim_ohm
+        + noise_v
+    )
     v = np.where(active, v_new, state.v_v)
     refr = state.refr - (~active)
     spiked = (v >= prop.v_th_v) & (refr == 0)
@@ -157,4 +184,4 @@ def noise_step_scale(noise_v_rms, prop: Propagator) -> np.ndarray:
 
     A discrete Ornstein-Uhlenbeck process V' = e_m V + s xi has variance s^2 / (1 - e_m^2).
     """
-    return np.asarray(noise_v_rms) * np.sqrt(1.0 - prop.e_m ** 2)
+    return np.asarray(noise_v_rms) * np.sqrt(1.0 - prop.e_m**2)

@@ -31,8 +31,15 @@ SCHEMA = "anamorph.process_model"
 SCHEMA_VERSION = 1
 DAC_PARAMS = ("v_leak", "v_th", "v_reset", "tau_m", "tau_syn", "t_ref", "syn_gain")
 #: DAC parameter -> NeuronParams field it sets
-PARAM_FIELD = {"v_leak": "v_leak_v", "v_th": "v_th_v", "v_reset": "v_reset_v", "tau_m": "tau_m_s",
-               "tau_syn": "tau_syn_s", "t_ref": "t_ref_s", "syn_gain": "w_unit_a"}
+PARAM_FIELD = {
+    "v_leak": "v_leak_v",
+    "v_th": "v_th_v",
+    "v_reset": "v_reset_v",
+    "tau_m": "tau_m_s",
+    "tau_syn": "tau_syn_s",
+    "t_ref": "t_ref_s",
+    "syn_gain": "w_unit_a",
+}
 FIELD_PARAM = {v: k for k, v in PARAM_FIELD.items()}
 MISMATCH_NAMES = tuple(f"{p}.{m}" for p in DAC_PARAMS for m in ("offset", "gain")) + ("c_mem",)
 WEIGHT_CODES = 64
@@ -61,11 +68,14 @@ def provisional() -> dict:
     2.0 pF +- 2 %. Membrane noise 2 mV rms. ADC 8 bit over 0.1 .. 0.9 V, 5 mV offset and
     1 % gain spread. No correlations.
     """
+
     def dac(kind, a, b, offset_sd, gain_sd, q=0.0):
         return {"kind": kind, "coef": [a, b, q], "offset_sd": offset_sd, "gain_sd": gain_sd}
+
     n = len(MISMATCH_NAMES)
     return {
-        "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
         "source": {"provisional": True, "note": "hand-set values, see models.process_model.provisional"},
         "dac": {
             "v_leak": dac("linear", 0.0, 1.8, 0.010, 0.02),
@@ -78,9 +88,12 @@ def provisional() -> dict:
         },
         "c_mem_f": {"mean": 2.0e-12, "sd": 0.04e-12},
         "mismatch": {"names": list(MISMATCH_NAMES), "corr": np.eye(n).tolist()},
-        "synapse": {"gain_sd_exc": 0.05, "gain_sd_inh": 0.05,
-                    "table_exc": list(map(float, range(WEIGHT_CODES))),
-                    "table_inh": list(map(float, range(WEIGHT_CODES)))},
+        "synapse": {
+            "gain_sd_exc": 0.05,
+            "gain_sd_inh": 0.05,
+            "table_exc": list(map(float, range(WEIGHT_CODES))),
+            "table_inh": list(map(float, range(WEIGHT_CODES))),
+        },
         "noise": {"v_rms": 2e-3, "sd_rel": 0.0},
         "adc": {"bits": 8, "v_lo": 0.1, "v_hi": 0.9, "offset_sd_v": 5e-3, "gain_sd": 0.01},
         "instances": {},
@@ -102,8 +115,10 @@ class ProcessModel:
 
     def __init__(self, data: dict, path=None):
         self.data = self._validate(copy.deepcopy(data), path)
-        self.transfers = {p: Transfer(self.data["dac"][p]["kind"], *map(float, self.data["dac"][p]["coef"]))
-                          for p in DAC_PARAMS}
+        self.transfers = {
+            p: Transfer(self.data["dac"][p]["kind"], *map(float, self.data["dac"][p]["coef"]))
+            for p in DAC_PARAMS
+        }
         self.offset_sd = {p: float(self.data["dac"][p]["offset_sd"]) for p in DAC_PARAMS}
         self.gain_sd = {p: float(self.data["dac"][p]["gain_sd"]) for p in DAC_PARAMS}
         self.corr = np.asarray(self.data["mismatch"]["corr"], dtype=np.float64)
@@ -122,8 +137,11 @@ class ProcessModel:
             if kind not in KINDS:
                 raise InputError(f"kind must be one of {KINDS}", path, f"dac.{p}.kind")
             coef = _need(entry, "coef", path, f"dac.{p}.")
-            if (not isinstance(coef, list) or len(coef) != 3
-                    or not all(isinstance(c, (int, float)) and np.isfinite(c) for c in coef)):
+            if (
+                not isinstance(coef, list)
+                or len(coef) != 3
+                or not all(isinstance(c, (int, float)) and np.isfinite(c) for c in coef)
+            ):
                 raise InputError("must be three finite numbers [a, b, q]", path, f"dac.{p}.coef")
             for k in ("offset_sd", "gain_sd"):
                 if _need(entry, k, path, f"dac.{p}.", "number") < 0:
@@ -131,7 +149,10 @@ class ProcessModel:
             if not Transfer(kind, *map(float, coef)).is_monotonic():
                 raise InputError(f"transfer is not monotonic over codes 0..{CODE_MAX}", path, f"dac.{p}.coef")
         cm = _need(d, "c_mem_f", path, "")
-        if _need(cm, "mean", path, "c_mem_f.", "number") <= 0 or _need(cm, "sd", path, "c_mem_f.", "number") < 0:
+        if (
+            _need(cm, "mean", path, "c_mem_f.", "number") <= 0
+            or _need(cm, "sd", path, "c_mem_f.", "number") < 0
+        ):
             raise InputError("mean must be > 0 and sd >= 0", path, "c_mem_f")
         mm = _need(d, "mismatch", path, "")
         if list(_need(mm, "names", path, "mismatch.")) != list(MISMATCH_NAMES):
@@ -141,21 +162,38 @@ class ProcessModel:
         except (TypeError, ValueError):
             raise InputError("must be a square matrix of numbers", path, "mismatch.corr") from None
         n = len(MISMATCH_NAMES)
-        if (corr.shape != (n, n) or not np.all(np.isfinite(corr)) or not np.allclose(corr, corr.T)
-                or not np.allclose(np.diag(corr), 1.0) or np.min(np.linalg.eigvalsh(corr)) < -1e-9):
-            raise InputError(f"must be a symmetric positive semi-definite {n}x{n} correlation matrix",
-                             path, "mismatch.corr")
+        if (
+            corr.shape != (n, n)
+            or not np.all(np.isfinite(corr))
+            or not np.allclose(corr, corr.T)
+            or not np.allclose(np.diag(corr), 1.0)
+            or np.min(np.linalg.eigvalsh(corr)) < -1e-9
+        ):
+            raise InputError(
+                f"must be a symmetric positive semi-definite {n}x{n} correlation matrix",
+                path,
+                "mismatch.corr",
+            )
         syn = _need(d, "synapse", path, "")
         for k in ("gain_sd_exc", "gain_sd_inh"):
             if _need(syn, k, path, "synapse.", "number") < 0:
                 raise InputError("must be >= 0", path, f"synapse.{k}")
         for k in ("table_exc", "table_inh"):
             t = np.asarray(_need(syn, k, path, "synapse."), dtype=np.float64)
-            if t.shape != (WEIGHT_CODES,) or not np.all(np.isfinite(t)) or t[0] != 0 or np.any(np.diff(t) < 0):
-                raise InputError(f"must be {WEIGHT_CODES} non-decreasing numbers starting at 0",
-                                 path, f"synapse.{k}")
+            if (
+                t.shape != (WEIGHT_CODES,)
+                or not np.all(np.isfinite(t))
+                or t[0] != 0
+                or np.any(np.diff(t) < 0)
+            ):
+                raise InputError(
+                    f"must be {WEIGHT_CODES} non-decreasing numbers starting at 0", path, f"synapse.{k}"
+                )
         noise = _need(d, "noise", path, "")
-        if _need(noise, "v_rms", path, "noise.", "number") < 0 or _need(noise, "sd_rel", path, "noise.", "number") < 0:
+        if (
+            _need(noise, "v_rms", path, "noise.", "number") < 0
+            or _need(noise, "sd_rel", path, "noise.", "number") < 0
+        ):
             raise InputError("must be >= 0", path, "noise")
         adc = _need(d, "adc", path, "")
         bits = _need(adc, "bits", path, "adc.", "number")
@@ -180,17 +218,17 @@ class ProcessModel:
 
     # ----------------------------------------------------------------- files
     @classmethod
-    def default(cls) -> "ProcessModel":
+    def default(cls) -> ProcessModel:
         """The shipped, fitted default (``anamorph/models/data/process_default.json``)."""
         ref = resources.files("anamorph.models").joinpath("data/process_default.json")
         return cls(json.loads(ref.read_text()), path=str(ref))
 
     @classmethod
-    def provisional(cls) -> "ProcessModel":
+    def provisional(cls) -> ProcessModel:
         return cls(provisional())
 
     @classmethod
-    def load(cls, path) -> "ProcessModel":
+    def load(cls, path) -> ProcessModel:
         return cls(read_json(path), path=path)
 
     def save(self, path) -> Path:
@@ -202,7 +240,7 @@ class ProcessModel:
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest()
 
-    def without_mismatch(self, noise: bool = False) -> "ProcessModel":
+    def without_mismatch(self, noise: bool = False) -> ProcessModel:
         """The same nominal transfers with every spread set to zero (and no noise unless asked)."""
         d = self.to_dict()
         for p in DAC_PARAMS:

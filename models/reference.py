@@ -15,7 +15,7 @@ every target in the same step (after all neurons have integrated), acting from s
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -36,8 +36,9 @@ def input_drive(inputs: SpikeEvents, w_in_a: np.ndarray, dt_s: float, n_steps: i
     steps = event_steps(inputs.times_s, dt_s)
     ok = (steps >= 0) & (steps < n_steps)
     rows = steps[ok] * inputs.n_samples + inputs.samples[ok]
-    raster = sparse.csr_matrix((np.ones(rows.size), (rows, inputs.units[ok])),
-                               shape=(n_steps * inputs.n_samples, w_in_a.shape[0]))
+    raster = sparse.csr_matrix(
+        (np.ones(rows.size), (rows, inputs.units[ok])), shape=(n_steps * inputs.n_samples, w_in_a.shape[0])
+    )
     return np.asarray(raster @ w_in_a).reshape(n_steps, inputs.n_samples, w_in_a.shape[1])
 
 
@@ -48,10 +49,21 @@ def stimulus_steps(stimulus: Stimulus | None, dt_s: float) -> tuple[int, int]:
     return int(np.rint(stimulus.t_on_s / dt_s)), int(np.rint(stimulus.t_off_s / dt_s))
 
 
-def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork,
-                       duration_s: float, dt_s: float, *, record=None, stimulus: Stimulus | None = None,
-                       teaching: Teaching | None = None, noise_v_rms=0.0, seed=0,
-                       weights_in_amperes: bool = False, n_neurons: int | None = None) -> Observables:
+def simulate_reference(
+    params: NeuronParams,
+    inputs: SpikeEvents,
+    weights: Sequence[np.ndarray] | ChipNetwork,
+    duration_s: float,
+    dt_s: float,
+    *,
+    record=None,
+    stimulus: Stimulus | None = None,
+    teaching: Teaching | None = None,
+    noise_v_rms=0.0,
+    seed=0,
+    weights_in_amperes: bool = False,
+    n_neurons: int | None = None,
+) -> Observables:
     """Integrate the network with numpy and return spikes and (optionally) membrane traces.
 
     Parameters
@@ -85,7 +97,7 @@ def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Seque
     n_steps = int(round(duration_s / dt_s))
     b = inputs.n_samples
     drive = np.zeros((n_steps, b, n_used)) if any(q.source == INPUT for q in net.projections) else None
-    recurrent = []                                   # (source slice, target slice, currents)
+    recurrent = []  # (source slice, target slice, currents)
     for q in net.projections:
         w = np.asarray(q.codes, dtype=np.float64)
         tgt = net.slice(q.target)
@@ -126,9 +138,14 @@ def simulate_reference(params: NeuronParams, inputs: SpikeEvents, weights: Seque
             out_s.append(s)
             out_n.append(k)
             out_t.append(np.full(s.size, t))
-    cat = (lambda xs, dtype: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype))
+    cat = lambda xs, dtype: np.concatenate(xs).astype(dtype) if xs else np.zeros(0, dtype)
     spikes = SpikeEvents(cat(out_t, np.float64), cat(out_n, np.int64), cat(out_s, np.int64), b)
     if traces is None:
         return Observables(spikes, meta={"dt_s": dt_s, "n_steps": n_steps})
-    return Observables(spikes, np.arange(n_steps) * dt_s, np.stack(traces, axis=1), rec.astype(np.int64),
-                       meta={"dt_s": dt_s, "n_steps": n_steps})
+    return Observables(
+        spikes,
+        np.arange(n_steps) * dt_s,
+        np.stack(traces, axis=1),
+        rec.astype(np.int64),
+        meta={"dt_s": dt_s, "n_steps": n_steps},
+    )

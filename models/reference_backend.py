@@ -12,8 +12,8 @@ Slower than the emulator (a Python loop over steps); meant as an independent che
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 
@@ -47,8 +47,16 @@ class ReferenceChip:
     n_neurons = N_NEURONS
     max_fan_in = MAX_FAN_IN
 
-    def __init__(self, chip: Chip, *, dt_s: float = 0.5e-6, noise: bool = False, seed: int = 0,
-                 adc_period_s: float = 1.7e-6, ideal_adc: bool = False):
+    def __init__(
+        self,
+        chip: Chip,
+        *,
+        dt_s: float = 0.5e-6,
+        noise: bool = False,
+        seed: int = 0,
+        adc_period_s: float = 1.7e-6,
+        ideal_adc: bool = False,
+    ):
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ReferenceChip", "dt_s")
         self.dt_s = float(dt_s)
@@ -70,29 +78,54 @@ class ReferenceChip:
         with ``self.chip.with_codes(codes)`` (validated by ``validate_codes``)."""
         self.reconfigure(self.chip.with_codes(codes))
 
-    def run(self, inputs: SpikeEvents, weights: Sequence[np.ndarray] | ChipNetwork, duration_s: float,
-            record: Sequence[int] | str | None = None, stimulus: Stimulus | None = None,
-            teaching: Teaching | None = None) -> Observables:
+    def run(
+        self,
+        inputs: SpikeEvents,
+        weights: Sequence[np.ndarray] | ChipNetwork,
+        duration_s: float,
+        record: Sequence[int] | str | None = None,
+        stimulus: Stimulus | None = None,
+        teaching: Teaching | None = None,
+    ) -> Observables:
         """Run a batch; see :class:`anamorph.models.backend.Backend`."""
         network, rec, teaching = validate_run(inputs, weights, duration_s, record, stimulus, teaching)
         n_used = network.n_used
         currents = projection_currents(self.chip, network, self._true)
-        as_amperes = replace(network, projections=tuple(replace(p, codes=c)
-                                                        for p, c in zip(network.projections, currents)))
+        as_amperes = replace(
+            network, projections=tuple(replace(p, codes=c) for p, c in zip(network.projections, currents))
+        )
         noise_seed = [self.seed, self.n_runs]
         noise = self.chip.hidden["noise_v_rms"][:n_used] if self.noise else 0.0
         n_steps = int(round(duration_s / self.dt_s))
         steps = None if rec is None else adc_steps(n_steps, self.dt_s, self.adc_period_s)
-        obs = simulate_reference(self._true.take(slice(0, n_used)), inputs, as_amperes, duration_s, self.dt_s,
-                                 record=rec, stimulus=stimulus, teaching=teaching,
-                                 noise_v_rms=noise, seed=noise_seed, weights_in_amperes=True)
+        obs = simulate_reference(
+            self._true.take(slice(0, n_used)),
+            inputs,
+            as_amperes,
+            duration_s,
+            self.dt_s,
+            record=rec,
+            stimulus=stimulus,
+            teaching=teaching,
+            noise_v_rms=noise,
+            seed=noise_seed,
+            weights_in_amperes=True,
+        )
         self.n_runs += 1
-        meta = {"dt_s": self.dt_s, "n_steps": n_steps, "noise": self.noise, "noise_seed": noise_seed,
-                "chip_fingerprint": self._fingerprint, "n_inputs": network.n_inputs,
-                "populations": [[name, n] for name, n in network.populations]}
-        sensors = network_readings(self.chip, network, inputs, obs.spikes)   # plastic projections only
+        meta = {
+            "dt_s": self.dt_s,
+            "n_steps": n_steps,
+            "noise": self.noise,
+            "noise_seed": noise_seed,
+            "chip_fingerprint": self._fingerprint,
+            "n_inputs": network.n_inputs,
+            "populations": [[name, n] for name, n in network.populations],
+        }
+        sensors = network_readings(self.chip, network, inputs, obs.spikes)  # plastic projections only
         if rec is None:
             return Observables(obs.spikes, meta=meta, sensors=sensors)
         raw = np.ascontiguousarray(obs.adc_v[:, steps, :])
         adc_v = raw if self.ideal_adc else self.chip.adc(raw, rec)
-        return Observables(obs.spikes, steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)
+        return Observables(
+            obs.spikes, steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors
+        )

@@ -67,17 +67,28 @@ def _stdp(args) -> int:
     chip = None
     if args.chip:
         from anamorph.models.chip import Chip
+
         chip = Chip.load(args.chip)
     fitted = read_json(FITTED_PATH)
     params = TripletParams(**fitted["rule_fit"])
     trains = protocol.trains()
-    out = {"protocol": {"pre_ms": [t * 1e3 for t in pre], "post_ms": [t * 1e3 for t in post],
-                        "repetitions": args.repetitions, "frequency_hz": args.frequency_hz,
-                        "chip_time_scale": TIME_SCALE},
-           "rule": {"dw": weight_change(*trains, params), "params": asdict(params)}}
+    out = {
+        "protocol": {
+            "pre_ms": [t * 1e3 for t in pre],
+            "post_ms": [t * 1e3 for t in post],
+            "repetitions": args.repetitions,
+            "frequency_hz": args.frequency_hz,
+            "chip_time_scale": TIME_SCALE,
+        },
+        "rule": {"dw": weight_change(*trains, params), "params": asdict(params)},
+    }
     if not args.no_circuit:
         from anamorph.circuits.tstdp.circuit import load_fitted, protocol_weight_change
-        out["circuit"] = {"dw": protocol_weight_change(protocol, load_fitted()), "biases": "fitted (nominal design)"}
+
+        out["circuit"] = {
+            "dw": protocol_weight_change(protocol, load_fitted()),
+            "biases": "fitted (nominal design)",
+        }
     if chip is not None:
         from anamorph.models.emulator import ChipEmulator
         from anamorph.models.plasticity.chip_protocol import run_protocols
@@ -86,13 +97,19 @@ def _stdp(args) -> int:
         result = run_protocols(ChipEmulator(chip, seed=args.seed), [protocol], args.synapses)
         dw = result.dw[0]
         section = section_of(chip.process)
-        out["chip"] = {"seed": chip.seed, "fingerprint": chip.fingerprint()[:12], "synapses": args.synapses,
-                       "mean": float(dw.mean()), "sd": float(dw.std(ddof=1)) if dw.size > 1 else 0.0,
-                       "min": float(dw.min()), "max": float(dw.max()),
-                       "median_synapse_rule_dw": weight_change(*trains, nominal_rule(section)),
-                       "process_section": section.get("source", {}).get("kind", "tstdp"),
-                       "saturated_readings": result.saturated,
-                       "post_spikes": {"requested": result.post_requested, "observed": result.post_observed}}
+        out["chip"] = {
+            "seed": chip.seed,
+            "fingerprint": chip.fingerprint()[:12],
+            "synapses": args.synapses,
+            "mean": float(dw.mean()),
+            "sd": float(dw.std(ddof=1)) if dw.size > 1 else 0.0,
+            "min": float(dw.min()),
+            "max": float(dw.max()),
+            "median_synapse_rule_dw": weight_change(*trains, nominal_rule(section)),
+            "process_section": section.get("source", {}).get("kind", "tstdp"),
+            "saturated_readings": result.saturated,
+            "post_spikes": {"requested": result.post_requested, "observed": result.post_observed},
+        }
     print(json.dumps(out, indent=2))
     return 0
 
@@ -100,12 +117,17 @@ def _stdp(args) -> int:
 def register(sub) -> None:
     from anamorph.models.commands import _seed
 
-    p = sub.add_parser("stdp", help="weight change of a spike protocol: ideal rule, circuit, chip",
-                       description="Weight change of a pre/post spike protocol (biological ms, repeated) "
-                                   "through the fitted triplet rule, the ngspice circuit and, with --chip, "
-                                   "N plastic synapses of the emulated chip.")
+    p = sub.add_parser(
+        "stdp",
+        help="weight change of a spike protocol: ideal rule, circuit, chip",
+        description="Weight change of a pre/post spike protocol (biological ms, repeated) "
+        "through the fitted triplet rule, the ngspice circuit and, with --chip, "
+        "N plastic synapses of the emulated chip.",
+    )
     p.add_argument("--pre", required=True, metavar="MS,MS,...", help="pre spike times within one period (ms)")
-    p.add_argument("--post", required=True, metavar="MS,MS,...", help="post spike times within one period (ms)")
+    p.add_argument(
+        "--post", required=True, metavar="MS,MS,...", help="post spike times within one period (ms)"
+    )
     p.add_argument("--repetitions", type=int, default=60, help="number of periods (default 60)")
     p.add_argument("--frequency-hz", type=float, default=1.0, help="repetition frequency (default 1 Hz)")
     p.add_argument("--chip", help="chip JSON: also run the protocol on its plastic synapses")

@@ -12,6 +12,12 @@ from anamorph.ngspice.simulator import SimulationError, Simulator, run_netlist
 from anamorph.ngspice.verilog_a import VerilogACompileError, compile_va, openvaf_path
 
 __all__ = [
-    "NgspiceNotFound", "find_library", "SimulationError", "Simulator", "run_netlist",
-    "VerilogACompileError", "compile_va", "openvaf_path",
+    "NgspiceNotFound",
+    "find_library",
+    "SimulationError",
+    "Simulator",
+    "run_netlist",
+    "VerilogACompileError",
+    "compile_va",
+    "openvaf_path",
 ]

@@ -23,8 +23,13 @@ def register(sub) -> None:
     p.set_defaults(func=doctor)
     p = sub.add_parser("spice", help="run a SPICE netlist (optionally with Verilog-A models)")
     p.add_argument("netlist", type=Path, help="netlist file with its analysis card")
-    p.add_argument("--va", type=Path, action="append", default=[],
-                   help="Verilog-A file to compile and load first (repeatable)")
+    p.add_argument(
+        "--va",
+        type=Path,
+        action="append",
+        default=[],
+        help="Verilog-A file to compile and load first (repeatable)",
+    )
     p.add_argument("--out", type=Path, required=True, help="CSV file for the result vectors")
     p.set_defaults(func=spice)
 
@@ -62,8 +67,11 @@ def _osdi() -> str:
         osdi = compile_va(va)
     sim = Simulator()
     sim.load_osdi(osdi)
-    r = sim.run("osdi probe\n.model lp anamorph_probe tau=1u\nV1 in 0 1\nN1 in s lp\n"
-                ".ic v(s)=0\n.tran 10n 3u uic\n.end\n", source="doctor probe")
+    r = sim.run(
+        "osdi probe\n.model lp anamorph_probe tau=1u\nV1 in 0 1\nN1 in s lp\n"
+        ".ic v(s)=0\n.tran 10n 3u uic\n.end\n",
+        source="doctor probe",
+    )
     expected = 1 - np.exp(-3.0)
     if abs(r["s"][-1] - expected) > 1e-2:
         raise SimulatorError(f"OSDI device gave {r['s'][-1]:.4f} V, expected {expected:.4f} V")

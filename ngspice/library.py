@@ -39,8 +39,11 @@ def find_library() -> Path:
     if env:
         path = Path(env)
         if not path.is_file():
-            raise NgspiceNotFound("no such file (set it to a libngspice.so built with "
-                                  "--with-ngshared --enable-osdi)", env, "ANAMORPH_NGSPICE_LIBRARY")
+            raise NgspiceNotFound(
+                "no such file (set it to a libngspice.so built with --with-ngshared --enable-osdi)",
+                env,
+                "ANAMORPH_NGSPICE_LIBRARY",
+            )
         return path
     builds = sorted(cache_root().glob("ngspice-*-osdi"), reverse=True)
     for build in builds:
@@ -49,4 +52,5 @@ def find_library() -> Path:
             return lib
     raise NgspiceNotFound(
         f"no OSDI-capable libngspice found in {cache_root()}; build it with "
-        f"'bash {BUILD_SCRIPT}' (about 5 minutes) or set ANAMORPH_NGSPICE_LIBRARY")
+        f"'bash {BUILD_SCRIPT}' (about 5 minutes) or set ANAMORPH_NGSPICE_LIBRARY"
+    )

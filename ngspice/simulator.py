@@ -67,8 +67,9 @@ class Simulator:
         self._ng.exec_command(f"osdi {path}")
         err = self._errors()
         if err or "NGSPICE only supports OSDI" in self._ng.stdout:
-            raise SimulationError(f"ngspice could not load the OSDI model: {err or self._ng.stdout.strip()}",
-                                  path)
+            raise SimulationError(
+                f"ngspice could not load the OSDI model: {err or self._ng.stdout.strip()}", path
+            )
         self._osdi.add(path)
 
     def run(self, netlist: str, source: str | Path | None = None) -> dict[str, np.ndarray]:
@@ -100,8 +101,9 @@ class Simulator:
             try:
                 self._ng.run()
             except NgSpiceCommandError:
-                raise SimulationError(f"simulation failed: {self._errors() or 'ngspice aborted the run'}",
-                                      where) from None
+                raise SimulationError(
+                    f"simulation failed: {self._errors() or 'ngspice aborted the run'}", where
+                ) from None
             err = self._errors()
             plot = self._ng.last_plot
             if err or not plot or plot == "const":
@@ -128,11 +130,13 @@ class Simulator:
             if _OUT_OF_BOUNDS.match(ln):
                 bad.append(ln)
             elif _ERROR_LINE.match(ln) and not any(b in ln.lower() for b in _BENIGN):
-                bad.append(" ".join(x for x in lines[k:k + 3] if x))
+                bad.append(" ".join(x for x in lines[k : k + 3] if x))
         return "; ".join(dict.fromkeys(bad))
 
 
-def run_netlist(netlist: str, osdi: list[str | Path] = (), source: str | None = None) -> dict[str, np.ndarray]:
+def run_netlist(
+    netlist: str, osdi: list[str | Path] = (), source: str | None = None
+) -> dict[str, np.ndarray]:
     """Run one netlist in this process's simulator, loading OSDI models first."""
     sim = Simulator()
     for path in osdi:

@@ -71,14 +71,17 @@ def compile_va(source: str | Path, *, cache_dir: str | Path | None = None) -> Pa
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    result = subprocess.run([str(compiler), str(source), "-o", str(tmp)],
-                            capture_output=True, text=True, cwd=source.parent)
+    result = subprocess.run(
+        [str(compiler), str(source), "-o", str(tmp)], capture_output=True, text=True, cwd=source.parent
+    )
     if result.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         log = _ANSI.sub("", result.stderr + result.stdout)
         loc = _LOCATION.search(log)
         msg = _MESSAGE.search(log)
-        text_msg = " ".join(msg.group("msg").split()) if msg else (log.strip().splitlines() or ["unknown error"])[0]
+        text_msg = (
+            " ".join(msg.group("msg").split()) if msg else (log.strip().splitlines() or ["unknown error"])[0]
+        )
         where = f"{source}:{loc.group('line')}" if loc else str(source)
         raise VerilogACompileError(f"openvaf-r: {text_msg}", where)
     os.replace(tmp, out)

@@ -30,9 +30,17 @@ window.addEventListener('load', function () {
 });
 </script>"""
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--virtual-time-budget=5000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
 
 
 def chromium() -> str | None:
@@ -45,9 +53,18 @@ def probe_page(page: Path, workdir: Path) -> dict:
     probed = page.with_name(f".probe-{page.name}")
     probed.write_text(re.sub(r"<head>", "<head>" + PROBE, html, count=1, flags=re.IGNORECASE))
     try:
-        proc = subprocess.run([chromium(), *FLAGS, f"--user-data-dir={workdir / 'chromium-profile'}",
-                               "--dump-dom", probed.resolve().as_uri()],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [
+                chromium(),
+                *FLAGS,
+                f"--user-data-dir={workdir / 'chromium-profile'}",
+                "--dump-dom",
+                probed.resolve().as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     finally:
         probed.unlink(missing_ok=True)
     found = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.DOTALL)

@@ -16,8 +16,14 @@ DATA = Path(__file__).resolve().parent / "data"
 def run_cli(*args, cwd=None, env=None, timeout=600) -> subprocess.CompletedProcess:
     """Run ``anamorph ARGS...`` in a fresh interpreter; return the completed process."""
     full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "anamorph.cli", *map(str, args)],
-                          capture_output=True, text=True, cwd=cwd, env=full_env, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "anamorph.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=full_env,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture

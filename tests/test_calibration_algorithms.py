@@ -27,8 +27,9 @@ def _transfer(seed, increasing=True):
 def _check_best(f, codes, target):
     """Residual of each neuron within one DAC step of its own transfer at that code."""
     err = np.abs(f(codes) - target)
-    step = np.maximum(np.abs(f(np.minimum(codes + 1, 1023)) - f(codes)),
-                      np.abs(f(codes) - f(np.maximum(codes - 1, 0))))
+    step = np.maximum(
+        np.abs(f(np.minimum(codes + 1, 1023)) - f(codes)), np.abs(f(codes) - f(np.maximum(codes - 1, 0)))
+    )
     return err <= step * (1 + 1e-9)
 
 
@@ -56,9 +57,13 @@ def test_search_finds_best_code(which, increasing):
             nominal = 1.2 - nominal
         order = np.argsort(nominal)
         res = algorithms.predictive_search(
-            measure, target, N, lambda v: np.interp(v, nominal[order], xs[order]),
+            measure,
+            target,
+            N,
+            lambda v: np.interp(v, nominal[order], xs[order]),
             lambda c: np.gradient(nominal)[np.clip(np.asarray(c, int), 0, 1023)],
-            increasing=increasing)
+            increasing=increasing,
+        )
     assert res.n_runs == len(calls)
     assert res.n_runs <= 12
     reachable = (np.minimum(f(0), f(1023)) <= target) & (np.maximum(f(0), f(1023)) >= target)
@@ -77,14 +82,15 @@ def test_predictive_search_leaves_a_window_that_does_not_bracket():
     end of the bracket it would have kept."""
     xs = np.arange(1024)
     nominal = 0.2 + 0.6 * xs / 1023
-    gain = np.linspace(0.8, 1.25, N)          # some neurons' edges lie far from the prediction
+    gain = np.linspace(0.8, 1.25, N)  # some neurons' edges lie far from the prediction
 
     def measure(c):
         return np.floor((0.2 + 0.6 * gain * np.asarray(c) / 1023) / 0.1) * 0.1
 
-    target = 0.45                              # an edge between the levels 0.4 and 0.5
-    res = algorithms.predictive_search(measure, target, N, lambda v: np.interp(v, nominal, xs),
-                                       lambda c: np.full(np.shape(c), 0.6 / 1023))
+    target = 0.45  # an edge between the levels 0.4 and 0.5
+    res = algorithms.predictive_search(
+        measure, target, N, lambda v: np.interp(v, nominal, xs), lambda c: np.full(np.shape(c), 0.6 / 1023)
+    )
     truth = np.ceil((0.5 - 0.2) * 1023 / (0.6 * gain))  # first code reading 0.5 (exact edge)
     assert res.bracketed.all()
     assert np.all((res.lo == truth - 1) & (res.hi == truth))
@@ -124,8 +130,13 @@ def _lines(n, seed):
 def _probed(codes, values, centre):
     """A SearchResult whose history is the given probes (rows: runs, columns: neurons)."""
     hist = [(np.asarray(c, dtype=np.int64), np.asarray(v, dtype=float)) for c, v in zip(codes, values)]
-    return algorithms.SearchResult(np.asarray(centre, dtype=np.int64), np.full(len(centre), np.nan),
-                                   np.ones(len(centre), bool), len(hist), history=hist)
+    return algorithms.SearchResult(
+        np.asarray(centre, dtype=np.int64),
+        np.full(len(centre), np.nan),
+        np.ones(len(centre), bool),
+        len(hist),
+        history=hist,
+    )
 
 
 def test_refine_takes_the_common_slope_where_its_own_probes_are_flat():
@@ -158,8 +169,12 @@ def test_refine_clips_an_untrusted_extrapolation_to_its_probes():
     codes = centre + offsets[:, None]
     slope, truth = 1e-3, 502.0
     # Measured: the true line plus noise that flattens it to a tenth (residuals kept).
-    values = 0.5 + slope * (codes - truth) - 0.9 * slope * (codes - 500) + \
-        1e-4 * np.array([1, -1, 1, -1, 1, -1])[:, None]
+    values = (
+        0.5
+        + slope * (codes - truth)
+        - 0.9 * slope * (codes - 500)
+        + 1e-4 * np.array([1, -1, 1, -1, 1, -1])[:, None]
+    )
     est = refine(_probed(codes, values, centre), 0.5, lambda v: v)
     assert 494 - 6 <= est[0] <= 506 + 6  # within the widened span, not 30 codes away
     assert est[0] > 500  # toward the target
@@ -228,7 +243,7 @@ def test_fit_step_response_recovers_tau():
     t_on, t_off = 15e-6, 33e-6
     rise = 1 - np.exp(-np.clip(t[:, None] - t_on, 0, t_off - t_on) / tau)
     v = base + amp * rise * np.exp(-np.maximum(t[:, None] - t_off, 0) / tau)
-    v[t < 9e-6] = np.nan                      # samples left out, as the measurement does
+    v[t < 9e-6] = np.nan  # samples left out, as the measurement does
     est, a, b = fits.fit_step_response(t, v, t_on, t_off, fits.log_grid(2e-6, 18e-6))
     np.testing.assert_allclose(est, tau, rtol=1e-6)
     np.testing.assert_allclose(a, amp, rtol=1e-6)
@@ -247,7 +262,7 @@ def test_psp_train_fit_gives_tau_syn_and_area():
     t = (np.floor(np.arange(0, t0 + n_rep * period, 1.7e-6) / dt) * dt)[:, None]
     tau_s = 6e-6 * np.exp(0.1 * rng.standard_normal(n))
     tau_m = 12.7e-6 * np.exp(0.02 * rng.standard_normal(n))
-    i0_r = 0.05 * (1 + 0.1 * rng.standard_normal(n))     # I_0 r (V)
+    i0_r = 0.05 * (1 + 0.1 * rng.standard_normal(n))  # I_0 r (V)
     k = i0_r * tau_s / (tau_s - tau_m)
     delay = 0.5 * dt
     v = 0.2 + 0.2 * np.exp(-t / tau_m)
@@ -256,8 +271,11 @@ def test_psp_train_fit_gives_tau_syn_and_area():
         v = v + np.where(s > 0, k * (np.exp(-s / tau_s) - np.exp(-s / tau_m)), 0.0)
     basis = [np.exp(-t / tau_m), train_basis(t, t0, period, n_rep, tau_m)]
     est, amp, off, (_, c_m) = fits.fit_separable(
-        v, basis, lambda tau: train_basis(t, t0, period, n_rep, np.reshape(tau, (1, -1))),
-        fits.log_grid(1e-6, 30e-6))
+        v,
+        basis,
+        lambda tau: train_basis(t, t0, period, n_rep, np.reshape(tau, (1, -1))),
+        fits.log_grid(1e-6, 30e-6),
+    )
     np.testing.assert_allclose(est, tau_s, rtol=1e-6)
     np.testing.assert_allclose(off, 0.2, atol=1e-9)
     np.testing.assert_allclose(psp_area(amp, c_m, est, tau_m, 2 * dt), i0_r * tau_s, rtol=1e-6)
@@ -304,7 +322,8 @@ def test_spike_aligned_reset_threshold_refractory():
     th = spiketrace.threshold_level(v_adc, until, dt, 2.5e-6)
     slope = (v_inf - v_th) / tau
     assert np.all(np.abs(th - v_th) <= slope * dt)  # within the crossing's step
-    tr = spiketrace.refractory_time(v_adc, since, until, np.full(n, tau), 8e-6,
-                                    np.arange(0.5e-6, 4e-6, 0.01e-6), dt)
+    tr = spiketrace.refractory_time(
+        v_adc, since, until, np.full(n, tau), 8e-6, np.arange(0.5e-6, 4e-6, 0.01e-6), dt
+    )
     # The clamp ends at the first grid step at or after t_ref.
     assert np.all(np.abs(tr - t_ref) <= dt)

@@ -86,9 +86,14 @@ def test_configure_writes_codes_and_validates(chip):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("make", [lambda chip: ChipEmulator(chip, seed=0, noise=True),
-                                  lambda chip: ReferenceChip(chip, seed=0, noise=True)],
-                         ids=["emulator", "reference"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda chip: ChipEmulator(chip, seed=0, noise=True),
+        lambda chip: ReferenceChip(chip, seed=0, noise=True),
+    ],
+    ids=["emulator", "reference"],
+)
 def test_calibration_through_the_protocol_reaches_targets(chip, make, tmp_path):
     door = OnlyTheProtocol(make(chip))
     cal = calibrate(chip, backend=door, params=PARAMS, measure_before=False, cache_dir=tmp_path)

@@ -166,8 +166,14 @@ def test_unreachable_target_fails_only_those_neurons(chip, process, tmp_path):
     fastest = chip.dac_values("tau_m", np.full(512, fast_code))
     lo, _ = process.dac_range("tau_m")
     target = max(float(np.median(fastest)), lo * 1.001)  # inside the nominal DAC range
-    res = calibrate(chip, replace(Targets.default(), tau_m_s=target), process_model=process,
-                    params=("tau_m",), cache_dir=tmp_path, measure_before=False)
+    res = calibrate(
+        chip,
+        replace(Targets.default(), tau_m_s=target),
+        process_model=process,
+        params=("tau_m",),
+        cache_dir=tmp_path,
+        measure_before=False,
+    )
     # 1 % margins: several times the tau_m measurement's resolution (~0.2 %).
     reachable = fastest <= target * 0.99
     unreachable = fastest >= target * 1.01

@@ -5,11 +5,14 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("circuit, n, message", [
-    ("opamp", 3, "unknown circuit"),
-    ("lif", 0, "--instances"),
-    ("lif", -4, "--instances"),
-])
+@pytest.mark.parametrize(
+    "circuit, n, message",
+    [
+        ("opamp", 3, "unknown circuit"),
+        ("lif", 0, "--instances"),
+        ("lif", -4, "--instances"),
+    ],
+)
 def test_bad_circuit_or_instance_count(cli, tmp_path, circuit, n, message):
     out = tmp_path / "out"
     res = cli("sweep", circuit, "--instances", n, "--seed", 1, "--out", out)

@@ -8,6 +8,8 @@ import pytest
 from anamorph.circuits.lif.circuit import Instance, simulate_lif_current
 from anamorph.circuits.testbench import dac_value, lif_rate_hz
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 SEED, INSTANCE = 5, 2
 
 
@@ -16,8 +18,16 @@ def neuron():
     n = Instance(SEED, INSTANCE)
     v_th = n.v_th()
     g, c = n.small_signal()
-    return {"n": n, "v_leak_v": n.v_leak(), "v_th_v": v_th, "v_reset_v": n.v_reset(),
-            "tau_m_s": n.tau_m(), "t_ref_s": n.t_ref(None, v_th), "g_leak_s": g, "c_mem_f": c}
+    return {
+        "n": n,
+        "v_leak_v": n.v_leak(),
+        "v_th_v": v_th,
+        "v_reset_v": n.v_reset(),
+        "tau_m_s": n.tau_m(),
+        "t_ref_s": n.t_ref(None, v_th),
+        "g_leak_s": g,
+        "c_mem_f": c,
+    }
 
 
 def test_tau_m_from_transient_matches_c_over_g_from_ac_analysis(neuron):
@@ -36,8 +46,15 @@ def test_f_i_curve_matches_analytic_lif_rate(neuron):
         spikes = simulate_lif_current(SEED, INSTANCE, np.array([0.0, t_end]), np.array([i, i]))
         assert spikes.size >= 4
         measured = 1.0 / np.diff(spikes).mean()  # every interval starts at a reset
-        analytic = lif_rate_hz(i, neuron["v_leak_v"], neuron["v_th_v"], neuron["v_reset_v"],
-                               neuron["tau_m_s"], neuron["t_ref_s"], neuron["c_mem_f"])
+        analytic = lif_rate_hz(
+            i,
+            neuron["v_leak_v"],
+            neuron["v_th_v"],
+            neuron["v_reset_v"],
+            neuron["tau_m_s"],
+            neuron["t_ref_s"],
+            neuron["c_mem_f"],
+        )
         assert measured == pytest.approx(analytic, rel=0.05), i
 
 

@@ -10,6 +10,8 @@ from anamorph.circuits.process import DEFAULT_PROCESS, Mismatch
 from anamorph.errors import InputError
 from anamorph.ngspice import run_netlist
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 
 def _drain_current_a(kind: str, corner: str, mismatch=None) -> float:
     p = DEFAULT_PROCESS

@@ -23,6 +23,8 @@ from anamorph.circuits.lif.circuit import leak_potentials_v
 from anamorph.circuits.sweep import SweepableCircuit, run_sweep
 from anamorph.errors import InputError
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -41,8 +43,7 @@ def measure_leak(seed: int, instance: int, settings: dict) -> dict:
     return {"v_leak_v": v, "v_leak_v@228": v}
 
 
-LEAK = SweepableCircuit("leak-ota", measure_leak, {"fail": [], "hang": [], "delay_s": 0.0},
-                        timeout_s=10.0)
+LEAK = SweepableCircuit("leak-ota", measure_leak, {"fail": [], "hang": [], "delay_s": 0.0}, timeout_s=10.0)
 
 
 def test_local_sweep_table_rows_failures_and_timeouts(tmp_path):
@@ -62,11 +63,24 @@ def test_dask_local_cluster_gives_the_same_table(tmp_path):
     from distributed import LocalCluster
 
     local = run_sweep(LEAK, 5, 8, tmp_path / "local", workers=2, settings={"fail": [1]}, figures=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://",
-                      host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp://",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1")
-        remote = run_sweep(LEAK, 5, 8, tmp_path / "dask", scheduler=cluster.scheduler_address,
-                           settings={"fail": [1]}, figures=False)
+        remote = run_sweep(
+            LEAK,
+            5,
+            8,
+            tmp_path / "dask",
+            scheduler=cluster.scheduler_address,
+            settings={"fail": [1]},
+            figures=False,
+        )
     pd.testing.assert_frame_equal(remote, local, check_exact=True)
 
 
@@ -98,7 +112,7 @@ def test_killed_sweep_resumes_without_repeating_or_losing_rows(tmp_path):
         resumed = run_sweep(LEAK, n, 4, out, workers=1, settings=settings, resume=True, figures=False)
     finally:
         del os.environ["ANAMORPH_TEST_SWEEP_LOG"]
-    after = [int(k) for k in log.read_text().split()[len(before):]]
+    after = [int(k) for k in log.read_text().split()[len(before) :]]
     assert not journaled & set(after)  # finished rows are not measured again
     pd.testing.assert_frame_equal(resumed, reference, check_exact=True)
 
@@ -106,7 +120,8 @@ def test_killed_sweep_resumes_without_repeating_or_losing_rows(tmp_path):
 def test_resume_with_other_settings_is_refused(tmp_path):
     (tmp_path / sweep.JOURNAL).mkdir()
     (tmp_path / sweep.JOURNAL / "spec.json").write_text(
-        '{"circuit": "leak-ota", "seed": 1, "instances": 3, "settings": {}}')
+        '{"circuit": "leak-ota", "seed": 1, "instances": 3, "settings": {}}'
+    )
     with pytest.raises(InputError, match="resuming with different"):
         run_sweep(LEAK, 3, 1, tmp_path, resume=True)
 

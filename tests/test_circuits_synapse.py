@@ -8,6 +8,8 @@ import pytest
 from anamorph.circuits.synapse.circuit import SynapseInstance, inl_dnl_lsb
 from anamorph.circuits.synapse.netlist import SynapseDesign
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 
 def test_weight_dac_is_monotonic_and_linear_at_nominal_corner():
     i = SynapseInstance(0, 0, {"mismatch_scale": 0.0}).dac_currents()
@@ -21,7 +23,7 @@ def test_mismatched_dac_obeys_superposition_and_reports_inl_dnl():
     # each code's current is the sum of its bits' currents (switch-steered sources are
     # independent): an independent check of the 64-code DC sweep of one instance
     i = SynapseInstance(4, 1).dac_currents()
-    bits = np.array([i[2 ** b] - i[0] for b in range(6)])
+    bits = np.array([i[2**b] - i[0] for b in range(6)])
     codes = np.arange(64)
     predicted = i[0] + ((codes[:, None] >> np.arange(6)) & 1) @ bits
     assert i == pytest.approx(predicted, rel=2e-3, abs=1e-11)

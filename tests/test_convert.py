@@ -77,8 +77,12 @@ def test_softlif_matches_the_calibrated_chips_fi_curve():
     levels = np.linspace(*J_RANGE, 15)
     j = np.repeat(levels, 32)
     dur = 500e-6
-    obs = emu.run(SpikeEvents([], [], [], 1), [np.zeros((1, j.size), dtype=np.int64)], dur,
-                  stimulus=Stimulus(j * current_unit_a(nominal), 0.0, dur))
+    obs = emu.run(
+        SpikeEvents([], [], [], 1),
+        [np.zeros((1, j.size), dtype=np.int64)],
+        dur,
+        stimulus=Stimulus(j * current_unit_a(nominal), 0.0, dur),
+    )
     rate = obs.spikes.counts(j.size)[0].reshape(len(levels), 32).mean(axis=1) / dur
     np.testing.assert_allclose(rate, f.rate_hz(levels), rtol=0.05)
     # without the spike-grid delay dt/2 the soft-LIF overestimates the chip
@@ -91,8 +95,10 @@ def test_digits_convert_and_finetune(tmp_path):
     from anamorph.training.convert.run import ConvertConfig, train_convert
 
     m = train_convert(ConvertConfig(out=str(tmp_path / "run"), iterations=30))
-    print(f"digits: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
-          f"after {len(m['finetune'])} iterations {m['test_accuracy']:.4f}")
+    print(
+        f"digits: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
+        f"after {len(m['finetune'])} iterations {m['test_accuracy']:.4f}"
+    )
     assert len(m["finetune"]) == 30
     assert m["test_accuracy"] >= 0.93
     assert m["test_accuracy"] >= m["software_test_accuracy"] - 0.02
@@ -109,9 +115,11 @@ def test_finetuning_recovers_a_detuned_chip(tmp_path):
     chip = sample_chip(ProcessModel.default(), 0, detune=0.3)
     m = train_convert(ConvertConfig(out=str(tmp_path / "run")), chip=chip, nominal=DEFAULT_TARGETS)
     last5 = np.mean([h["accuracy"] for h in m["finetune"][-5:]])
-    print(f"detuned chip: software {m['software_test_accuracy']:.4f}, "
-          f"mapped {m['mapped_test_accuracy']:.4f}, "
-          f"mean of the last 5 iterations {last5:.4f}")
+    print(
+        f"detuned chip: software {m['software_test_accuracy']:.4f}, "
+        f"mapped {m['mapped_test_accuracy']:.4f}, "
+        f"mean of the last 5 iterations {last5:.4f}"
+    )
     assert m["mapped_test_accuracy"] < m["software_test_accuracy"] - 0.03
     assert last5 >= m["mapped_test_accuracy"] + 0.02
     assert last5 >= m["software_test_accuracy"] - 0.025
@@ -130,15 +138,18 @@ def test_cli_writes_metrics(tmp_path, cli):
         assert np.abs(w["codes0"]).max() <= 63 and w["codes1"].shape == (100, 10)
 
 
-@pytest.mark.parametrize("argv, word", [
-    (["--dropout", "0.2"], "--dropout"),
-    (["--membrane", "interpolated"], "--membrane"),
-    (["--mode", "software"], "--mode"),
-    (["--hidden", "0"], "--hidden"),
-    (["--lr", "-1"], "--lr"),
-    (["--epochs", "-1"], "--epochs"),
-    (["--n-test", "0"], "--n-test"),
-])
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["--dropout", "0.2"], "--dropout"),
+        (["--membrane", "interpolated"], "--membrane"),
+        (["--mode", "software"], "--mode"),
+        (["--hidden", "0"], "--hidden"),
+        (["--lr", "-1"], "--lr"),
+        (["--epochs", "-1"], "--epochs"),
+        (["--n-test", "0"], "--n-test"),
+    ],
+)
 def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
     from anamorph.cli import main
 

@@ -34,12 +34,29 @@ def _fact(page: str, what: str) -> str:
 
 def test_every_stage_leaves_its_outputs(demo):
     out, proc = demo
-    for name in ("sweep_lif/sweep.parquet", "sweep_synapse/sweep.parquet", "process.json", "fit_overlay.png",
-                 "chip_A.json", "chip_B.json", "calibration_A.json", "calibration_B.json",
-                 "calibration_A.png", "train/metrics.json", "train/weights.npz", "train/learning_curve.png",
-                 "train/raster.png", "train/confusion.png", "deploy_B.json", "report.html", "manifest.json",
-                 "sweep_tstdp/sweep.parquet", "sweep_gated-synapse/sweep.parquet", "plasticity.json",
-                 "plasticity.png"):
+    for name in (
+        "sweep_lif/sweep.parquet",
+        "sweep_synapse/sweep.parquet",
+        "process.json",
+        "fit_overlay.png",
+        "chip_A.json",
+        "chip_B.json",
+        "calibration_A.json",
+        "calibration_B.json",
+        "calibration_A.png",
+        "train/metrics.json",
+        "train/weights.npz",
+        "train/learning_curve.png",
+        "train/raster.png",
+        "train/confusion.png",
+        "deploy_B.json",
+        "report.html",
+        "manifest.json",
+        "sweep_tstdp/sweep.parquet",
+        "sweep_gated-synapse/sweep.parquet",
+        "plasticity.json",
+        "plasticity.png",
+    ):
         assert (out / name).is_file(), name
     assert proc.stdout.strip().endswith("report.html")
     lif = pd.read_parquet(out / "sweep_lif" / "sweep.parquet")
@@ -76,19 +93,21 @@ def test_chip_plastic_synapses_agree_with_the_circuit(demo):
     assert result["n_synapses"] == 256
     assert result["post_spikes"]["observed"] == result["post_spikes"]["requested"] > 0
     rule = TripletParams(**read_json(FITTED_PATH)["rule_fit"])
-    assert [r["rule"] for r in rows] == pytest.approx([weight_change(*for_datum(d).trains(), rule)
-                                                       for d in HIPPOCAMPAL], rel=1e-9)
+    assert [r["rule"] for r in rows] == pytest.approx(
+        [weight_change(*for_datum(d).trains(), rule) for d in HIPPOCAMPAL], rel=1e-9
+    )
     chip = np.array([r["chip_mean"] for r in rows])
-    assert np.all(np.array([r["chip_sd"] for r in rows]) > 0)         # mismatched synapses differ
+    assert np.all(np.array([r["chip_sd"] for r in rows]) > 0)  # mismatched synapses differ
 
     table = pd.read_parquet(out / "sweep_tstdp" / "sweep.parquet")
     ok = table[table["status"] == "ok"]
-    instances = np.array([ok[column(d)].to_numpy(dtype=float) for d in HIPPOCAMPAL])   # (protocols, n)
+    instances = np.array([ok[column(d)].to_numpy(dtype=float) for d in HIPPOCAMPAL])  # (protocols, n)
     mc = instances.mean(axis=1)
     clear = np.abs(mc) >= 0.1
     assert clear.sum() >= 4
-    assert np.all(np.abs(chip[clear] - mc[clear]) <= 0.15 * np.abs(mc[clear])), \
-        list(zip(chip.round(3), mc.round(3)))
+    assert np.all(np.abs(chip[clear] - mc[clear]) <= 0.15 * np.abs(mc[clear])), list(
+        zip(chip.round(3), mc.round(3))
+    )
 
     nominal = circuit_predictions(load_fitted())
     assert [r["circuit"] for r in rows] == pytest.approx(nominal, rel=1e-3, abs=1e-4)
@@ -118,8 +137,11 @@ def test_report_agrees_with_the_stage_outputs(demo):
     plastic = read_json(out / "plasticity.json")
     assert "Plastic synapses</h2>" in page
     for r in plastic["protocols"]:
-        what = next(w for w in map(html.unescape, re.findall(r"data-fact='([^']*)'", page))
-                    if w.startswith(f"{r['label']}: "))
+        what = next(
+            w
+            for w in map(html.unescape, re.findall(r"data-fact='([^']*)'", page))
+            if w.startswith(f"{r['label']}: ")
+        )
         shown = _fact(page, what).split(" / ")[-1]
         assert shown == f"{100 * r['chip_mean']:+.1f} ± {100 * r['chip_sd']:.1f} %"
 

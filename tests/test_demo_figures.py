@@ -24,8 +24,12 @@ def _spiking_data(fig) -> list[np.ndarray]:
     """The event positions of every event collection in ``fig``."""
     from matplotlib.collections import EventCollection
 
-    return [np.asarray(c.get_positions()) for ax in fig.axes for c in ax.collections
-            if isinstance(c, EventCollection)]
+    return [
+        np.asarray(c.get_positions())
+        for ax in fig.axes
+        for c in ax.collections
+        if isinstance(c, EventCollection)
+    ]
 
 
 def test_held_out_input_crosses_rheobase_and_the_figure_shows_spikes():
@@ -33,8 +37,12 @@ def test_held_out_input_crosses_rheobase_and_the_figure_shows_spikes():
     rheobase = P["c_mem_f"] * (P["v_th_v"] - P["v_leak_v"]) / P["tau_m_s"]
     assert i.min() > rheobase and i.max() > 2 * rheobase
     # the analytic rate at the smallest current of the input is positive (Gerstner eq. 1.13)
-    assert lif_rate_hz(i.min(), *(P[k] for k in ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s",
-                                                   "c_mem_f"))) > 0
+    assert (
+        lif_rate_hz(
+            i.min(), *(P[k] for k in ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f"))
+        )
+        > 0
+    )
     spikes = lif_spike_times(P, t, i)
     assert spikes.size >= 5
     import matplotlib.pyplot as plt
@@ -47,7 +55,7 @@ def test_held_out_input_crosses_rheobase_and_the_figure_shows_spikes():
 
 def test_an_input_below_rheobase_gives_an_empty_figure_that_the_check_catches():
     t = np.linspace(0, 60e-6, 601)
-    i = 1.0e-9 + 0.6e-9 * np.sin(2 * np.pi * t / 40e-6)   # nA: far below a rheobase of tens of nA
+    i = 1.0e-9 + 0.6e-9 * np.sin(2 * np.pi * t / 40e-6)  # nA: far below a rheobase of tens of nA
     spikes = lif_spike_times(P, t, i)
     import matplotlib.pyplot as plt
 
@@ -72,13 +80,15 @@ def test_process_table_states_offsets_in_the_parameters_unit():
     tau = float(facts["tau_m"].split()[0])
     assert tau == pytest.approx((6e-6 - 1 / (1 / 6e-6 + 5e3)) * 1e6, rel=0.05)
     assert facts["tau_m"].split()[1] == "µs"
-    assert facts["v_th"].startswith("10 mV")   # linear DAC: 10 mV offset spread
+    assert facts["v_th"].startswith("10 mV")  # linear DAC: 10 mV offset spread
 
 
 def test_calibration_table_says_below_one_adc_step():
-    cal = {"spread_before": {"A": {"v_reset": 0.012, "tau_m": 0.15}},
-           "spread_after": {"A": {"v_reset": 1.88e-15, "tau_m": 0.004}},
-           "spread_after_true": {"A": {"v_reset": 0.0051, "tau_m": 0.0042}}}
+    cal = {
+        "spread_before": {"A": {"v_reset": 0.012, "tau_m": 0.15}},
+        "spread_after": {"A": {"v_reset": 1.88e-15, "tau_m": 0.004}},
+        "spread_after_true": {"A": {"v_reset": 0.0051, "tau_m": 0.0042}},
+    }
     facts = {f.what.split(":")[0]: f for f in _calibration_facts(cal, provisional())}
     v = facts["chip A v_reset"].value
     assert "below one ADC step (3.1 mV)" in v and "true spread after: 5.1" in v and "e-15" not in v
@@ -109,7 +119,11 @@ def test_held_out_input_makes_the_transistor_level_neuron_spike():
     from anamorph.circuits.lif.circuit import Instance, simulate_lif_current
 
     inst = Instance(0, 0)
-    p = {"v_leak_v": inst.v_leak(), "v_th_v": inst.v_th(), "tau_m_s": inst.tau_m(),
-         "c_mem_f": inst.small_signal()[1]}
+    p = {
+        "v_leak_v": inst.v_leak(),
+        "v_th_v": inst.v_th(),
+        "tau_m_s": inst.tau_m(),
+        "c_mem_f": inst.small_signal()[1],
+    }
     t, i = held_out_current(p)
     assert simulate_lif_current(0, 0, t, i).size >= 5

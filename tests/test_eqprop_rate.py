@@ -18,8 +18,18 @@ from threadpoolctl import threadpool_limits
 
 from anamorph.errors import InputError
 from anamorph.training.datasets import load_digits
-from anamorph.training.eqprop import (EPConfig, RateNet, ep_update, field, init_net, one_hot, rbp_gradient,
-                                      relax, total_energy, train_rate_ep)
+from anamorph.training.eqprop import (
+    EPConfig,
+    RateNet,
+    ep_update,
+    field,
+    init_net,
+    one_hot,
+    rbp_gradient,
+    relax,
+    total_energy,
+    train_rate_ep,
+)
 from anamorph.training.eqprop.rbp import loss_at_fixed_point
 
 TIGHT = dict(max_iter=10000, tol=1e-14)
@@ -168,9 +178,13 @@ def test_bad_input_raises():
         train_rate_ep(x * 2.0, np.zeros(len(x), dtype=int), x, np.zeros(len(x), dtype=int), [4, 6, 3])
 
 
-@pytest.mark.parametrize("config", [
-    EPConfig(epochs=4, persistent=True, estimator="random-sign", lr=(3e-3, 1e-3)),
-    EPConfig(epochs=4, optimizer="sgd", lr=(0.1, 0.05), estimator="one-sided")])
+@pytest.mark.parametrize(
+    "config",
+    [
+        EPConfig(epochs=4, persistent=True, estimator="random-sign", lr=(3e-3, 1e-3)),
+        EPConfig(epochs=4, optimizer="sgd", lr=(0.1, 0.05), estimator="one-sided"),
+    ],
+)
 def test_every_trainer_variant_lowers_the_loss(config):
     ds = load_digits(seed=0)
     X, y = ds.X_train[:300], ds.y_train[:300]
@@ -189,9 +203,14 @@ def test_rate_ep_learns_digits_like_an_mlp_of_the_same_size():
         warnings.simplefilter("ignore")  # the MLP's convergence warning
         mlp = MLPClassifier(hidden_layer_sizes=(hidden,), max_iter=200, random_state=0)
         reference = mlp.fit(ds.X_train, ds.y_train).score(ds.X_test, ds.y_test)
-        net, history = train_rate_ep(ds.X_train, ds.y_train, ds.X_test, ds.y_test,
-                                     [ds.n_features, hidden, ds.n_classes],
-                                     EPConfig(epochs=6, lr=(3e-3, 1e-3), beta=0.2, estimator="symmetric"))
+        net, history = train_rate_ep(
+            ds.X_train,
+            ds.y_train,
+            ds.X_test,
+            ds.y_test,
+            [ds.n_features, hidden, ds.n_classes],
+            EPConfig(epochs=6, lr=(3e-3, 1e-3), beta=0.2, estimator="symmetric"),
+        )
     assert isinstance(net, RateNet)
     accuracy = history[-1]["test_accuracy"]
     assert history[0]["train_loss"] > history[-1]["train_loss"]

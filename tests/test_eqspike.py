@@ -31,8 +31,10 @@ def _tables(chip):
 def _small_problem(seed=1, n_in=16, n_h=12, n_o=4, B=8):
     rng = np.random.default_rng(seed)
     X = rng.random((B, n_in))
-    net = RateNet((rng.uniform(-1, 1, (n_in, n_h)) * 1.5, rng.uniform(-1, 1, (n_h, n_o)) * 6 / np.sqrt(n_h)),
-                  (np.full(n_h, 1.3), np.full(n_o, 1.5)))
+    net = RateNet(
+        (rng.uniform(-1, 1, (n_in, n_h)) * 1.5, rng.uniform(-1, 1, (n_h, n_o)) * 6 / np.sqrt(n_h)),
+        (np.full(n_h, 1.3), np.full(n_o, 1.5)),
+    )
     target = np.full((B, n_o), 0.05)
     target[np.arange(B), rng.integers(0, n_o, B)] = 0.35
     return X, net, target
@@ -55,10 +57,10 @@ def _mean_field(chip, net, X, units, teach_a=None, dt_s=0.5e-6):
     """Fixed point of s_h = f(I_h), s_o = f(I_o) with the mean synaptic currents (damped iteration)."""
     p = chip.true_params()
     network = chip_network(net, units, _tables(chip))
-    cur = projection_currents(chip, network, p)            # current jumps (A) per synapse
+    cur = projection_currents(chip, network, p)  # current jumps (A) per synapse
     n_h, n_o = net.weights[0].shape[1], net.weights[1].shape[1]
     xs = np.concatenate([X, np.ones((len(X), 1))], axis=1)
-    q = p.tau_syn_s[0] / units.t_ref_s                      # mean current per jump at rate s / t_ref
+    q = p.tau_syn_s[0] / units.t_ref_s  # mean current per jump at rate s / t_ref
     sh, so = np.zeros((len(X), n_h)), np.zeros((len(X), n_o))
     for _ in range(3000):
         i_h = (xs @ cur[0] + so @ cur[2]) * q
@@ -84,8 +86,9 @@ def test_spiking_update_approaches_rate_ep_update_as_phases_lengthen(ideal_chip)
     reference = ep_update(X, free, nudged, beta)
     cos = []
     for window_s in (10e-6, 40e-6, 320e-6):
-        sp = SpikingEP(ReferenceChip(ideal_chip, noise=False), units, Phases(30e-6, window_s),
-                       _tables(ideal_chip))
+        sp = SpikingEP(
+            ReferenceChip(ideal_chip, noise=False), units, Phases(30e-6, window_s), _tables(ideal_chip)
+        )
         update, *_ = sp.step(X, target, net, beta, np.random.default_rng(5), 0)
         cos.append(_cos(update, reference))
     assert cos[0] < cos[1] < cos[2], cos
@@ -119,8 +122,18 @@ def test_feedback_carries_the_transpose_of_the_forward_codes(ideal_chip):
 def _tiny_config(tmp_path, name, epochs, update="software"):
     from anamorph.training.eqprop.loop import make_eqspike_config
 
-    return make_eqspike_config("digits", out=str(tmp_path / name), epochs=epochs, n_train=30, n_test=10,
-                               batch_size=10, n_hidden=8, update=update, t_settle_s=10e-6, t_window_s=20e-6)
+    return make_eqspike_config(
+        "digits",
+        out=str(tmp_path / name),
+        epochs=epochs,
+        n_train=30,
+        n_test=10,
+        batch_size=10,
+        n_hidden=8,
+        update=update,
+        t_settle_s=10e-6,
+        t_window_s=20e-6,
+    )
 
 
 @pytest.mark.parametrize("update", ["software", "on-chip"])
@@ -132,12 +145,28 @@ def test_resume_ends_bit_identical(tmp_path, update):
     def backend():
         return ReferenceChip(chip, noise=True, seed=4)
 
-    full = train_eqspike(_tiny_config(tmp_path, "full", 2, update), chip=chip, nominal=DEFAULT_TARGETS,
-                         backend=backend(), progress=None)
-    train_eqspike(_tiny_config(tmp_path, "part", 1, update), chip=chip, nominal=DEFAULT_TARGETS,
-                  backend=backend(), progress=None)
-    part = train_eqspike(_tiny_config(tmp_path, "part", 2, update), resume=True, chip=chip,
-                         nominal=DEFAULT_TARGETS, backend=backend(), progress=None)
+    full = train_eqspike(
+        _tiny_config(tmp_path, "full", 2, update),
+        chip=chip,
+        nominal=DEFAULT_TARGETS,
+        backend=backend(),
+        progress=None,
+    )
+    train_eqspike(
+        _tiny_config(tmp_path, "part", 1, update),
+        chip=chip,
+        nominal=DEFAULT_TARGETS,
+        backend=backend(),
+        progress=None,
+    )
+    part = train_eqspike(
+        _tiny_config(tmp_path, "part", 2, update),
+        resume=True,
+        chip=chip,
+        nominal=DEFAULT_TARGETS,
+        backend=backend(),
+        progress=None,
+    )
     with np.load(tmp_path / "full" / "weights.npz") as a, np.load(tmp_path / "part" / "weights.npz") as b:
         assert sorted(a.files) == sorted(b.files)
         for k in a.files:
@@ -146,13 +175,16 @@ def test_resume_ends_bit_identical(tmp_path, update):
     assert (tmp_path / "full" / "stdp.png").is_file()
 
 
-@pytest.mark.parametrize("argv, word", [
-    (["--algo", "eqspike", "--update", "hebbian"], "--update"),
-    (["--update", "software"], "--update"),
-    (["--algo", "eqspike", "--mode", "software"], "--mode"),
-    (["--algo", "eqspike", "--dropout", "0.2"], "--dropout"),
-    (["--algo", "eqspike", "--lr", "-1"], "--lr"),
-])
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["--algo", "eqspike", "--update", "hebbian"], "--update"),
+        (["--update", "software"], "--update"),
+        (["--algo", "eqspike", "--mode", "software"], "--mode"),
+        (["--algo", "eqspike", "--dropout", "0.2"], "--dropout"),
+        (["--algo", "eqspike", "--lr", "-1"], "--lr"),
+    ],
+)
 def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
     from anamorph.cli import main
 

@@ -28,9 +28,16 @@ def _stepped_layer(x_times, w, p: EventParams, dt=2e-9):
     dimensionless current); inputs delivered at the first grid time at or after their time."""
     B, n_in = x_times.shape
     N = w.shape[1]
-    par = NeuronParams(v_leak_v=0.0, v_th_v=1.0, v_reset_v=p.v_reset, tau_m_s=p.tau_m_s,
-                       tau_syn_s=p.tau_syn_s,
-                       t_ref_s=p.t_ref_s, c_mem_f=p.tau_m_s, w_unit_a=1.0)
+    par = NeuronParams(
+        v_leak_v=0.0,
+        v_th_v=1.0,
+        v_reset_v=p.v_reset,
+        tau_m_s=p.tau_m_s,
+        tau_syn_s=p.tau_syn_s,
+        t_ref_s=p.t_ref_s,
+        c_mem_f=p.tau_m_s,
+        w_unit_a=1.0,
+    )
     prop = propagator(par, dt, B * N)
     st = NeuronState.rest(prop, (B * N,))
     n_steps = int(round(p.duration_s / dt))
@@ -60,9 +67,9 @@ def test_forward_matches_fine_time_stepping(taus):
         for n in range(4):
             t = ev[b, n][np.isfinite(ev[b, n])]
             assert len(t) == len(ref[b][n])
-            np.testing.assert_allclose(t, ref[b][n], atol=10e-9)   # a few fine steps
+            np.testing.assert_allclose(t, ref[b][n], atol=10e-9)  # a few fine steps
             n_multi += len(t) > 1
-    assert n_multi > 0   # refractoriness and repeated spikes are covered
+    assert n_multi > 0  # refractoriness and repeated spikes are covered
 
 
 def test_kappa_limit_equal_time_constants():
@@ -77,14 +84,18 @@ def test_kappa_limit_equal_time_constants():
 
 def _spike_loss(spikes, c):
     t = spikes[-1]
-    return float(np.sum(np.where(np.isfinite(t), c[:, :, :t.shape[2]] * t, 0.0))) / 1e-6
+    return float(np.sum(np.where(np.isfinite(t), c[:, :, : t.shape[2]] * t, 0.0))) / 1e-6
 
 
 @pytest.mark.parametrize("case", ["equal", "unequal", "no_refractory", "reset_below_leak"])
 def test_adjoint_matches_central_differences(case):
-    p = {"equal": EventParams(), "unequal": EventParams(tau_m_s=8e-6, tau_syn_s=4e-6),
-         "no_refractory": EventParams(t_ref_s=0.0), "reset_below_leak": EventParams(v_reset=-0.3)}[case]
-    p = replace(p, grazing_vdot=1e-9)   # the exact gradient (no guard)
+    p = {
+        "equal": EventParams(),
+        "unequal": EventParams(tau_m_s=8e-6, tau_syn_s=4e-6),
+        "no_refractory": EventParams(t_ref_s=0.0),
+        "reset_below_leak": EventParams(v_reset=-0.3),
+    }[case]
+    p = replace(p, grazing_vdot=1e-9)  # the exact gradient (no guard)
     mean = (1.3, 1.2) if case == "unequal" else (0.9, 0.7)
     rng, x, w = _net(1, mean=mean)
     spikes = simulate(x, w, p)
@@ -100,8 +111,11 @@ def test_adjoint_matches_central_differences(case):
                 ws = [a.copy() for a in w]
                 ws[l][idx] += sign * h
                 runs.append(simulate(x, ws, p))
-            same = all(np.array_equal(np.isfinite(a), np.isfinite(b)) and a.shape == b.shape
-                       for r in runs for a, b in zip(r, spikes))
+            same = all(
+                np.array_equal(np.isfinite(a), np.isfinite(b)) and a.shape == b.shape
+                for r in runs
+                for a, b in zip(r, spikes)
+            )
             if not same:
                 continue
             fd = (_spike_loss(runs[0], c) - _spike_loss(runs[1], c)) / (2 * h)
@@ -131,8 +145,9 @@ def test_loss_gradient_matches_central_differences(kind):
 
 
 def test_bad_loss_is_rejected(cli, tmp_path):
-    r = cli("train", "--algo", "eventprop", "--dataset", "yinyang", "--loss", "hinge",
-            "--out", tmp_path / "run")
+    r = cli(
+        "train", "--algo", "eventprop", "--dataset", "yinyang", "--loss", "hinge", "--out", tmp_path / "run"
+    )
     assert r.returncode == 2
     assert not (tmp_path / "run").exists()
 
@@ -142,8 +157,23 @@ def test_cli_run_in_the_loop_writes_a_run_folder(cli, tmp_path):
     import json
 
     out = tmp_path / "run"
-    r = cli("train", "--algo", "eventprop", "--dataset", "yinyang", "--loss", "mse", "--epochs", "1",
-            "--n-train", "200", "--n-test", "100", "--out", out)
+    r = cli(
+        "train",
+        "--algo",
+        "eventprop",
+        "--dataset",
+        "yinyang",
+        "--loss",
+        "mse",
+        "--epochs",
+        "1",
+        "--n-train",
+        "200",
+        "--n-test",
+        "100",
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["algo"] == "eventprop" and m["loss"] == "mse" and m["epochs"] == 1
@@ -165,14 +195,21 @@ def test_gradient_from_chip_spikes_agrees_with_ideal_model():
 
     chip, nominal, _ = load_chip(None, None, 0)
     emu = ChipEmulator(chip, seed=0, noise=True, nominal=nominal)
-    m = make_model(nominal, 40e-6, LossParams(kind="mse"),
-                   (chip.process.weight_table_exc, chip.process.weight_table_inh), emu)
+    m = make_model(
+        nominal,
+        40e-6,
+        LossParams(kind="mse"),
+        (chip.process.weight_table_exc, chip.process.weight_table_inh),
+        emu,
+    )
     wl = w_limit(m)
     d = load_dataset("yinyang", seed=0)
     t_in = input_times(d.X_train[:50], 5, 12e-6, 0.0)
     rng = np.random.default_rng([0, 1])
-    w = [np.clip(rng.normal(0.15, 0.25, (21, 60)) * wl, -wl, wl),
-         np.clip(rng.normal(0.15, 0.25, (60, 3)) * wl, -wl, wl)]
+    w = [
+        np.clip(rng.normal(0.15, 0.25, (21, 60)) * wl, -wl, wl),
+        np.clip(rng.normal(0.15, 0.25, (60, 3)) * wl, -wl, wl),
+    ]
     wq = m.quantised(w)
     y = d.y_train[:50]
     grads = []
@@ -202,8 +239,9 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     kw = dict(loss="mse", seed=0, n_train=100, n_test=50)
     train_eventprop(make_eventprop_config("yinyang", out=str(tmp_path / "a"), epochs=2, **kw), progress=None)
     train_eventprop(make_eventprop_config("yinyang", out=str(tmp_path / "b"), epochs=1, **kw), progress=None)
-    train_eventprop(make_eventprop_config("yinyang", out=str(tmp_path / "b"), epochs=2, **kw), resume=True,
-                    progress=None)
+    train_eventprop(
+        make_eventprop_config("yinyang", out=str(tmp_path / "b"), epochs=2, **kw), resume=True, progress=None
+    )
     with np.load(tmp_path / "a" / "weights.npz") as fa, np.load(tmp_path / "b" / "weights.npz") as fb:
         for k in ("w0", "w1"):
             np.testing.assert_array_equal(fa[k], fb[k])

@@ -6,8 +6,15 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from anamorph.circuits.gated_synapse.device import (GatedSynapseParams, MembraneBench, eta_pwl, gate_pwl, simulate,
-                                                    train, validate)
+from anamorph.circuits.gated_synapse.device import (
+    GatedSynapseParams,
+    MembraneBench,
+    eta_pwl,
+    gate_pwl,
+    simulate,
+    train,
+    validate,
+)
 from anamorph.errors import InputError
 
 pytestmark = pytest.mark.spice
@@ -36,8 +43,16 @@ def reference(params, pulses, noise, t_eval, bench):
         return [ds, (s - x) / params.tau_g_s, (g * (bench.e_syn_v - v) - bench.g_leak_s * v) / bench.c_mem_f]
 
     v0 = bench.e_syn_v * params.g_min_s / (params.g_min_s + bench.g_leak_s)
-    sol = solve_ivp(rhs, (0, t_eval[-1]), [0.0, 0.0, v0], t_eval=t_eval, method="LSODA",
-                    rtol=1e-10, atol=1e-13, max_step=2e-9)
+    sol = solve_ivp(
+        rhs,
+        (0, t_eval[-1]),
+        [0.0, 0.0, v0],
+        t_eval=t_eval,
+        method="LSODA",
+        rtol=1e-10,
+        atol=1e-13,
+        max_step=2e-9,
+    )
     s, x, v = sol.y
     return s, params.g_min_s + (params.g_max_s - params.g_min_s) * x, v
 
@@ -57,7 +72,11 @@ def test_conductance_follows_its_ode_for_both_polarities_with_cycle_noise():
 
 def test_subthreshold_gate_pulses_leave_state_unchanged():
     params = GatedSynapseParams(tau_ret_s=1e6)  # a memory that does not decay within the run
-    pulses = [(1e-6, 1.5e-6, 1.6), (4e-6, 1e-6, params.v_th_p_v - 0.02), (7e-6, 1e-6, -(params.v_th_d_v - 0.02))]
+    pulses = [
+        (1e-6, 1.5e-6, 1.6),
+        (4e-6, 1e-6, params.v_th_p_v - 0.02),
+        (7e-6, 1e-6, -(params.v_th_d_v - 0.02)),
+    ]
     out = simulate(params, pulses, 10e-6, noise=[0.0, 3.0, 3.0])
     t, s = out["t_s"], out["s"]
     before = s[np.searchsorted(t, 3.5e-6)]
@@ -65,8 +84,10 @@ def test_subthreshold_gate_pulses_leave_state_unchanged():
     assert np.max(np.abs(s[t > 3.5e-6] - before)) < 1e-6
 
 
-@pytest.mark.parametrize("field,value", [("v_th_p_v", 7.0), ("t_p_s", 0.0), ("g_max_s", 5e-3), ("gamma_d", 0.5),
-                                         ("sigma_c2c", 1.5)])
+@pytest.mark.parametrize(
+    "field,value",
+    [("v_th_p_v", 7.0), ("t_p_s", 0.0), ("g_max_s", 5e-3), ("gamma_d", 0.5), ("sigma_c2c", 1.5)],
+)
 def test_parameter_out_of_declared_range_is_an_input_error(field, value):
     params = GatedSynapseParams(**{field: value})
     with pytest.raises(InputError, match=f"{field}.*outside its declared range") as info:
@@ -92,7 +113,9 @@ def test_monte_carlo_sweep_draws_devices_and_noise_from_their_seed(tmp_path):
     from anamorph.circuits.gated_synapse.sweep import SWEEPABLE, device_and_noise
     from anamorph.circuits.sweep import run_sweep
 
-    table = run_sweep(SWEEPABLE, 2, 5, tmp_path, workers=1, figures=False)  # (histograms of ~200 columns: slow)
+    table = run_sweep(
+        SWEEPABLE, 2, 5, tmp_path, workers=1, figures=False
+    )  # (histograms of ~200 columns: slow)
     gated_synapse_figures(table, tmp_path)
     ok = table[table["status"] == "ok"]
     assert len(ok) == 2

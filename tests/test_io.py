@@ -12,17 +12,20 @@ from anamorph.io import check_schema
 
 def test_current_and_older_version_keys_are_read():
     assert check_schema({"schema": "s", "schema_version": 1}, "s", 1)
-    assert check_schema({"schema": "s", "version": 1}, "s", 1)   # files written before the rename
+    assert check_schema({"schema": "s", "version": 1}, "s", 1)  # files written before the rename
 
 
-@pytest.mark.parametrize("d, field", [
-    ({"schema": "other", "schema_version": 1}, "schema"),
-    ({"schema_version": 1}, "schema"),
-    ({"schema": "s", "schema_version": 2}, "schema_version"),
-    ({"schema": "s", "version": 0}, "version"),
-    ({"schema": "s"}, "schema_version"),
-    ({"schema": "s", "schema_version": True}, "schema_version"),
-])
+@pytest.mark.parametrize(
+    "d, field",
+    [
+        ({"schema": "other", "schema_version": 1}, "schema"),
+        ({"schema_version": 1}, "schema"),
+        ({"schema": "s", "schema_version": 2}, "schema_version"),
+        ({"schema": "s", "version": 0}, "version"),
+        ({"schema": "s"}, "schema_version"),
+        ({"schema": "s", "schema_version": True}, "schema_version"),
+    ],
+)
 def test_wrong_schema_or_version_names_the_field(d, field):
     with pytest.raises(InputError) as e:
         check_schema(d, "s", 1, "f.json", what="thing")
@@ -48,14 +51,19 @@ def test_error_hierarchy_and_cli_exit_codes(monkeypatch, capsys):
 
     for cls in (SimulationError, NgspiceNotFound, VerilogACompileError):
         assert issubclass(cls, AnamorphError) and not issubclass(cls, InputError)
-    for err, code in ((InputError("bad", "f.json", "x"), 2), (SimulatorError("did not converge", "n.cir"), 1),
-                      (ToolchainError("openvaf-r not found"), 1)):
+    for err, code in (
+        (InputError("bad", "f.json", "x"), 2),
+        (SimulatorError("did not converge", "n.cir"), 1),
+        (ToolchainError("openvaf-r not found"), 1),
+    ):
+
         def boom(args, err=err):
             raise err
 
         class Parser:
             def parse_args(self, argv):
                 return argparse.Namespace(func=boom)
+
         monkeypatch.setattr(cli, "build_parser", Parser)
         assert cli.main([]) == code
         lines = capsys.readouterr().err.strip().splitlines()

@@ -18,8 +18,12 @@ def _correlated_process():
     """A process model with known spreads and correlations (set here, not fitted)."""
     d = provisional()
     corr = np.eye(len(MISMATCH_NAMES))
-    pairs = {("v_leak.offset", "v_th.offset"): 0.6, ("tau_m.gain", "t_ref.gain"): -0.5,
-             ("tau_m.offset", "tau_m.gain"): -0.7, ("c_mem", "v_reset.offset"): 0.3}
+    pairs = {
+        ("v_leak.offset", "v_th.offset"): 0.6,
+        ("tau_m.gain", "t_ref.gain"): -0.5,
+        ("tau_m.offset", "tau_m.gain"): -0.7,
+        ("c_mem", "v_reset.offset"): 0.3,
+    }
     for (a, b), r in pairs.items():
         i, j = MISMATCH_NAMES.index(a), MISMATCH_NAMES.index(b)
         corr[i, j] = corr[j, i] = r
@@ -29,9 +33,13 @@ def _correlated_process():
 
 def test_chips_reproduce_spreads_and_correlations():
     process, pairs = _correlated_process()
-    chips = [sample_chip(process, seed) for seed in range(8)]       # 4096 neurons
-    sample = np.concatenate([np.stack([c.hidden[n] if n != "c_mem" else c.hidden["c_mem_f"] for n in MISMATCH_NAMES],
-                                      axis=1) for c in chips])
+    chips = [sample_chip(process, seed) for seed in range(8)]  # 4096 neurons
+    sample = np.concatenate(
+        [
+            np.stack([c.hidden[n] if n != "c_mem" else c.hidden["c_mem_f"] for n in MISMATCH_NAMES], axis=1)
+            for c in chips
+        ]
+    )
     n = sample.shape[0]
     sd = sample.std(axis=0, ddof=1)
     want = process.spreads
@@ -43,7 +51,7 @@ def test_chips_reproduce_spreads_and_correlations():
     names = [m for m, ok in zip(MISMATCH_NAMES, live) if ok]
     for (a, b), rho in pairs.items():
         got = r[names.index(a), names.index(b)]
-        assert abs(got - rho) < 5 * (1 - rho ** 2) / np.sqrt(n)
+        assert abs(got - rho) < 5 * (1 - rho**2) / np.sqrt(n)
     # the true parameters at the default codes scatter as the transfers predict (linear DACs:
     # sd(v) = sqrt(sd_a^2 + (b x sd_g)^2 + 2 rho ...) with rho = 0 for v_th here)
     t = process.transfers["v_th"]
@@ -58,8 +66,11 @@ def test_detune_spreads_time_constants_and_threshold_distance():
     base = sample_chip(process, 3)
     det = sample_chip(process, 3, detune=0.2)
     p0, p1 = base.true_params(), det.true_params()
-    for a, b in ((p0.tau_m_s, p1.tau_m_s), (p0.tau_syn_s, p1.tau_syn_s),
-                 (p0.v_th_v - p0.v_leak_v, p1.v_th_v - p1.v_leak_v)):
+    for a, b in (
+        (p0.tau_m_s, p1.tau_m_s),
+        (p0.tau_syn_s, p1.tau_syn_s),
+        (p0.v_th_v - p0.v_leak_v, p1.v_th_v - p1.v_leak_v),
+    ):
         ratio = b / a
         assert abs(ratio.std() - 0.2) < 5 * 0.2 / np.sqrt(2 * N_NEURONS)
         assert abs(ratio.mean() - 1) < 5 * 0.2 / np.sqrt(N_NEURONS)
@@ -84,9 +95,15 @@ def test_uncalibrated_codes_hit_the_targets_on_an_ideal_chip():
     process = ProcessModel.default()
     chip = sample_chip(process.without_mismatch(), 0)
     p = chip.true_params()
-    for param, field in (("v_leak", "v_leak_v"), ("v_th", "v_th_v"), ("v_reset", "v_reset_v"),
-                         ("tau_m", "tau_m_s"), ("tau_syn", "tau_syn_s"), ("t_ref", "t_ref_s"),
-                         ("syn_gain", "w_unit_a")):
+    for param, field in (
+        ("v_leak", "v_leak_v"),
+        ("v_th", "v_th_v"),
+        ("v_reset", "v_reset_v"),
+        ("tau_m", "tau_m_s"),
+        ("tau_syn", "tau_syn_s"),
+        ("t_ref", "t_ref_s"),
+        ("syn_gain", "w_unit_a"),
+    ):
         code = chip.codes[param][0]
         step = abs(process.dac_nominal(param, code + 1) - process.dac_nominal(param, code))
         assert np.all(np.abs(getattr(p, field) - getattr(DEFAULT_TARGETS, field)) <= step)
@@ -116,14 +133,17 @@ def _mutate(tmp_path, chip, change):
     return path
 
 
-@pytest.mark.parametrize("change, field", [
-    (lambda d: d.update(schema_version=99), "schema_version"),
-    (lambda d: d.pop("codes"), "codes"),
-    (lambda d: d["hidden"].pop("syn_gain_exc"), "hidden.syn_gain_exc"),
-    (lambda d: d["codes"].update(t_ref=[5000] * 512), "codes.t_ref"),
-    (lambda d: d["process"].update(schema_version=0), "schema_version"),
-    (lambda d: d["process"]["dac"]["tau_m"].pop("coef"), "dac.tau_m.coef"),
-])
+@pytest.mark.parametrize(
+    "change, field",
+    [
+        (lambda d: d.update(schema_version=99), "schema_version"),
+        (lambda d: d.pop("codes"), "codes"),
+        (lambda d: d["hidden"].pop("syn_gain_exc"), "hidden.syn_gain_exc"),
+        (lambda d: d["codes"].update(t_ref=[5000] * 512), "codes.t_ref"),
+        (lambda d: d["process"].update(schema_version=0), "schema_version"),
+        (lambda d: d["process"]["dac"]["tau_m"].pop("coef"), "dac.tau_m.coef"),
+    ],
+)
 def test_bad_chip_files(tmp_path, change, field):
     chip = sample_chip(ProcessModel.default(), 0)
     path = _mutate(tmp_path, chip, change)

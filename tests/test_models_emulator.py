@@ -50,18 +50,25 @@ def test_emulator_matches_numpy_reference(mismatch):
     emu = ChipEmulator(chip, dt_s=DT, noise=False, ideal_adc=True, adc_period_s=1.7e-6)
     rng = np.random.default_rng(7)
     sizes = (40, 18, 12, 6)
-    for repeat in range(2):     # the second batch reuses the built network, with new codes
+    for repeat in range(2):  # the second batch reuses the built network, with new codes
         if repeat:
             codes = {p: rng.integers(c - 60, c + 60) for p, c in chip.codes.items()}
             chip = chip.with_codes(codes)
             emu.reconfigure(chip)
-        weights = [rng.integers(-25, 64, sizes[k:k + 2]) for k in range(3)]
+        weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(3)]
         inputs = _random_inputs(rng, 3, sizes[0], 40e-6)
         obs = emu.run(inputs, weights, 60e-6, record="all")
-        ref = simulate_reference(chip.true_params(), inputs, emu.synaptic_currents(weights), 60e-6, DT,
-                                 record="all", weights_in_amperes=True)
+        ref = simulate_reference(
+            chip.true_params(),
+            inputs,
+            emu.synaptic_currents(weights),
+            60e-6,
+            DT,
+            record="all",
+            weights_in_amperes=True,
+        )
         _compare(obs, ref)
-        if not mismatch:   # an ideal chip: the current per code unit is the target (1 DAC step)
+        if not mismatch:  # an ideal chip: the current per code unit is the target (1 DAC step)
             assert np.allclose(chip.true_params().w_unit_a, DEFAULT_TARGETS.w_unit_a, rtol=3e-3)
 
 
@@ -70,13 +77,14 @@ def test_reference_matches_analytic_psp_and_current_step():
     p = DEFAULT_TARGETS
     inputs = SpikeEvents([0.0], [0], [0], 1)
     ref = simulate_reference(p, inputs, [np.array([[20]])], 40e-6, DT, record="all")
-    t = ref.adc_t_s - DT             # the jump is delivered at the end of step 0
+    t = ref.adc_t_s - DT  # the jump is delivered at the end of step 0
     i0 = 20 * p.w_unit_a
     expect = p.v_leak_v + np.where(t > 0, i0 / p.c_mem_f * t * np.exp(-t / p.tau_m_s), 0.0)
     np.testing.assert_allclose(ref.adc_v[0, :, 0], expect, rtol=1e-9, atol=1e-12)
     stim = Stimulus(np.full(4, 5e-9), 2e-6, 30e-6)
-    ref = simulate_reference(p, SpikeEvents([], [], [], 1), [], 40e-6, DT, record=[0],
-                             stimulus=stim, n_neurons=4)
+    ref = simulate_reference(
+        p, SpikeEvents([], [], [], 1), [], 40e-6, DT, record=[0], stimulus=stim, n_neurons=4
+    )
     t = ref.adc_t_s
     on = np.clip(t, stim.t_on_s, stim.t_off_s) - stim.t_on_s
     v_on = 5e-9 * p.tau_m_s / p.c_mem_f * (1 - np.exp(-on / p.tau_m_s))
@@ -96,8 +104,9 @@ def test_stimulus_on_all_neurons_and_adc():
     t = obs.adc_t_s
     v_inf = p.v_leak_v + i_a * p.tau_m_s / p.c_mem_f
     v = p.v_leak_v[None, :] + (v_inf - p.v_leak_v)[None, :] * (
-        1 - np.exp(-np.clip(t[:, None] - stim.t_on_s, 0, None) / p.tau_m_s[None, :]))
-    sub = v_inf < p.v_th_v - 0.01          # these never spike: the analytic curve holds
+        1 - np.exp(-np.clip(t[:, None] - stim.t_on_s, 0, None) / p.tau_m_s[None, :])
+    )
+    sub = v_inf < p.v_th_v - 0.01  # these never spike: the analytic curve holds
     assert sub.sum() > 100
     a = chip.process.data["adc"]
     lsb = (a["v_hi"] - a["v_lo"]) / (2 ** a["bits"] - 1)
@@ -114,11 +123,11 @@ def test_membrane_noise_level_and_seed():
     chip = sample_chip(ProcessModel.default(), seed=4)
     emu = ChipEmulator(chip, dt_s=DT, noise=True, seed=11, ideal_adc=True, adc_period_s=DT)
     obs = emu.run(SpikeEvents([], [], [], 1), [], 200e-6, record="all")
-    v = obs.adc_v[0][60:]                       # after 30 µs (5 tau_m) of burn-in
+    v = obs.adc_v[0][60:]  # after 30 µs (5 tau_m) of burn-in
     p = chip.true_params()
     # an Ornstein-Uhlenbeck membrane around v_leak with stationary sd noise_v_rms
     dev = (v - p.v_leak_v[None, :]) / chip.hidden["noise_v_rms"][None, :]
-    assert abs(np.sqrt(np.mean(dev ** 2)) - 1) < 0.05
+    assert abs(np.sqrt(np.mean(dev**2)) - 1) < 0.05
     assert abs(np.mean(dev)) < 0.1
     # independent neurons: neighbours (consecutive counters of the generator) uncorrelated
     neighbour = np.mean([np.corrcoef(dev[:, k], dev[:, k + 1])[0, 1] for k in range(0, 510, 2)])
@@ -130,14 +139,17 @@ def test_membrane_noise_level_and_seed():
     assert not np.array_equal(obs.adc_v, obs3.adc_v)
 
 
-@pytest.mark.parametrize("weights, message", [
-    ([np.full((4, 3), 64)], "outside -63..63"),
-    ([np.array([[1.0, np.nan]])], "NaN"),
-    ([np.ones((257, 2), int)], "fan-in"),
-    ([np.ones((10, 250), int), np.ones((250, 263), int)], "chip has 512"),
-    ([np.ones((4, 3), int), np.ones((4, 2), int)], "rows"),
-    ([np.full((2, 2), 1.5)], "integers"),
-])
+@pytest.mark.parametrize(
+    "weights, message",
+    [
+        ([np.full((4, 3), 64)], "outside -63..63"),
+        ([np.array([[1.0, np.nan]])], "NaN"),
+        ([np.ones((257, 2), int)], "fan-in"),
+        ([np.ones((10, 250), int), np.ones((250, 263), int)], "chip has 512"),
+        ([np.ones((4, 3), int), np.ones((4, 2), int)], "rows"),
+        ([np.full((2, 2), 1.5)], "integers"),
+    ],
+)
 def test_bad_networks_are_refused(weights, message):
     emu = ChipEmulator(sample_chip(ProcessModel.default(), seed=0))
     inputs = SpikeEvents([1e-6], [0], [0], 1)

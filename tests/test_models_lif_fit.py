@@ -7,11 +7,19 @@ import json
 import numpy as np
 import pytest
 
-from anamorph.models.lif_fit import FIT_FIELDS, TRAIN_WAVEFORMS, fit_lif_transient, rate_hz, lif_spike_times
+from anamorph.models.lif_fit import FIT_FIELDS, TRAIN_WAVEFORMS, fit_lif_transient, lif_spike_times, rate_hz
 from anamorph.models.process_model import ProcessModel
 
-P = {"v_leak_v": 0.40, "v_th_v": 0.55, "v_reset_v": 0.35, "tau_m_s": 6.5e-6, "t_ref_s": 2.1e-6,
-     "c_mem_f": 2.0e-12}
+pytestmark = pytest.mark.spice  # runs ngspice
+
+P = {
+    "v_leak_v": 0.40,
+    "v_th_v": 0.55,
+    "v_reset_v": 0.35,
+    "tau_m_s": 6.5e-6,
+    "t_ref_s": 2.1e-6,
+    "c_mem_f": 2.0e-12,
+}
 #: held-out waveform: two ramps (the fit saw constant currents and three plateaus only)
 HELD_OUT_T_S = np.array([0.2e-6, 10e-6, 20e-6])
 HELD_OUT_I_A = np.array([130e-9, 280e-9, 170e-9])
@@ -33,8 +41,15 @@ def test_transient_fit_of_a_known_neuron_predicts_a_new_waveform():
     """A neuron with known parameters: the fit (from other starting values) reproduces its
     spikes on a waveform it was not fitted to. (The effective parameters are not unique:
     c_mem, tau_m and v_th trade off, so they are not compared one by one.)"""
-    truth = {**P, "v_th_v": 0.53, "t_ref_s": 2.3e-6, "c_mem_f": 2.2e-12, "delay_s": 0.15e-6,
-             "v_reset_v": 0.34, "tau_m_s": 6.8e-6}
+    truth = {
+        **P,
+        "v_th_v": 0.53,
+        "t_ref_s": 2.3e-6,
+        "c_mem_f": 2.2e-12,
+        "delay_s": 0.15e-6,
+        "v_reset_v": 0.34,
+        "tau_m_s": 6.8e-6,
+    }
     transients = [(t, i, lif_spike_times(truth, t, i)) for t, i in TRAIN_WAVEFORMS]
     row = {f"rate_hz@{i:g}": float(rate_hz(i * 1e-9, truth)) for i in (100, 150, 250, 400)}
     fitted = fit_lif_transient(dict(P), row, transients)
@@ -56,7 +71,9 @@ def test_fitted_instances_reproduce_ngspice_on_a_held_out_waveform():
     good = []
     for inst in chosen:
         settings = json.loads(inst["settings"]) if inst.get("settings") else None
-        ref = simulate_lif_current(inst["seed"], inst["instance"], HELD_OUT_T_S, HELD_OUT_I_A, settings=settings)
+        ref = simulate_lif_current(
+            inst["seed"], inst["instance"], HELD_OUT_T_S, HELD_OUT_I_A, settings=settings
+        )
         model = lif_spike_times(inst["params"], HELD_OUT_T_S, HELD_OUT_I_A)
         isi = np.median(np.diff(ref))
         good.append(ref.size >= 3 and model.size == ref.size and np.max(np.abs(model - ref)) <= 0.02 * isi)

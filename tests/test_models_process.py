@@ -12,7 +12,7 @@ from anamorph.errors import InputError
 from anamorph.models.dac import Transfer, fit_transfer
 from anamorph.models.lif_fit import rate_hz
 from anamorph.models.neuron import DEFAULT_TARGETS
-from anamorph.models.process_model import DAC_PARAMS, PARAM_FIELD, MISMATCH_NAMES, ProcessModel
+from anamorph.models.process_model import DAC_PARAMS, MISMATCH_NAMES, PARAM_FIELD, ProcessModel
 
 
 def test_default_reaches_targets_and_inverse_round_trips():
@@ -23,7 +23,7 @@ def test_default_reaches_targets_and_inverse_round_trips():
         assert lo < target < hi
         codes = np.arange(0, 1024, 31)
         np.testing.assert_allclose(pm.dac_inverse(p, pm.dac_nominal(p, codes)), codes, atol=1e-6)
-        assert pm.dac_nominal(PARAM_FIELD[p], 100) == pm.dac_nominal(p, 100)   # both spellings
+        assert pm.dac_nominal(PARAM_FIELD[p], 100) == pm.dac_nominal(p, 100)  # both spellings
 
 
 @pytest.mark.parametrize("kind, coef", [("linear", (0.1, 1.7, -0.2)), ("reciprocal", (2e4, 3e5, 5e4))])
@@ -33,7 +33,9 @@ def test_fit_transfer_recovers_known_curve(kind, coef):
     fitted = fit_transfer(kind, codes, t.value(codes))
     np.testing.assert_allclose([fitted.a, fitted.b, fitted.q], coef, rtol=1e-8, atol=1e-9 * abs(coef[1]))
     two = fit_transfer(kind, codes[:3], Transfer(kind, coef[0], coef[1]).value(codes[:3]))
-    np.testing.assert_allclose([two.a, two.b, two.q], [coef[0], coef[1], 0.0], rtol=1e-8, atol=1e-9 * abs(coef[1]))
+    np.testing.assert_allclose(
+        [two.a, two.b, two.q], [coef[0], coef[1], 0.0], rtol=1e-8, atol=1e-9 * abs(coef[1])
+    )
 
 
 def test_process_file_round_trip_and_bad_files(tmp_path):
@@ -53,7 +55,7 @@ def test_process_file_round_trip_and_bad_files(tmp_path):
         d = pm.to_dict()
         change(d)
         path = tmp_path / "bad.json"
-        path.write_text(json.dumps(d))   # NaN is written as the token NaN
+        path.write_text(json.dumps(d))  # NaN is written as the token NaN
         with pytest.raises(InputError) as e:
             ProcessModel.load(path)
         assert e.value.field == field, field
@@ -65,23 +67,28 @@ def test_process_file_round_trip_and_bad_files(tmp_path):
 # --------------------------------------------------------------------------- synthetic sweeps
 N = 300
 TRUE = {  # population of the synthetic circuits: mean [a, b], offset sd, gain sd
-    "v_leak": ("linear", (0.0, 1.8), 0.01, 0.02), "v_th": ("linear", (0.02, 1.75), 0.012, 0.01),
-    "v_reset": ("linear", (0.0, 1.8), 0.008, 0.02), "tau_m": ("reciprocal", (8e4, 1.4e5), 4e3, 0.05),
-    "t_ref": ("reciprocal", (2e4, 9e5), 3e3, 0.04), "tau_syn": ("reciprocal", (1.2e5, 3e5), 5e3, 0.06),
+    "v_leak": ("linear", (0.0, 1.8), 0.01, 0.02),
+    "v_th": ("linear", (0.02, 1.75), 0.012, 0.01),
+    "v_reset": ("linear", (0.0, 1.8), 0.008, 0.02),
+    "tau_m": ("reciprocal", (8e4, 1.4e5), 4e3, 0.05),
+    "t_ref": ("reciprocal", (2e4, 9e5), 3e3, 0.04),
+    "tau_syn": ("reciprocal", (1.2e5, 3e5), 5e3, 0.06),
 }
-RHO = 0.6    # correlation of the v_leak and v_th offsets
+RHO = 0.6  # correlation of the v_leak and v_th offsets
 
 
 def _synthetic_sweeps(tmp_path):
     rng = np.random.default_rng(0)
     lif, syn = [], []
     z = rng.standard_normal((N, 2))
-    z[:, 1] = RHO * z[:, 0] + np.sqrt(1 - RHO ** 2) * z[:, 1]
+    z[:, 1] = RHO * z[:, 0] + np.sqrt(1 - RHO**2) * z[:, 1]
     for k in range(N):
         row = {"instance": k, "seed": 1, "corner": "tt", "status": "ok", "error": ""}
         srow = dict(row)
         for p, (kind, (a, b), sd_a, sd_g) in TRUE.items():
-            da = sd_a * (z[k, {"v_leak": 0, "v_th": 1}[p]] if p in ("v_leak", "v_th") else rng.standard_normal())
+            da = sd_a * (
+                z[k, {"v_leak": 0, "v_th": 1}[p]] if p in ("v_leak", "v_th") else rng.standard_normal()
+            )
             t = Transfer(kind, a + da, b * (1 + sd_g * rng.standard_normal()))
             col = p + ("_s" if p.startswith("t") else "_v")
             target = srow if p == "tau_syn" else row
@@ -90,7 +97,7 @@ def _synthetic_sweeps(tmp_path):
             target[col] = float(t.value(512))
         row["c_mem_f"] = 2e-12 * (1 + 0.02 * rng.standard_normal())
         row["g_leak_s"] = row["c_mem_f"] / row["tau_m_s"]
-        for i_na in (100, 150, 250, 400):   # rates of an exact LIF: the f-I fit has nothing to change
+        for i_na in (100, 150, 250, 400):  # rates of an exact LIF: the f-I fit has nothing to change
             row[f"rate_hz@{i_na}"] = float(rate_hz(i_na * 1e-9, row))
         gain = 1 + 0.03 * rng.standard_normal()
         gain_inh = 1 + 0.05 * rng.standard_normal()
@@ -120,18 +127,18 @@ def test_fit_recovers_synthetic_population(tmp_path, cli):
         assert abs(t.a - a) < 5 * sd_a / np.sqrt(N) and abs(t.b / b - 1) < 5 * sd_g / np.sqrt(N)
         assert abs(pm.offset_sd[p] / sd_a - 1) < tol_sd and abs(pm.gain_sd[p] / sd_g - 1) < tol_sd
     i, j = MISMATCH_NAMES.index("v_leak.offset"), MISMATCH_NAMES.index("v_th.offset")
-    assert abs(pm.corr[i, j] - RHO) < 5 * (1 - RHO ** 2) / np.sqrt(N)
+    assert abs(pm.corr[i, j] - RHO) < 5 * (1 - RHO**2) / np.sqrt(N)
     assert abs(pm.data["c_mem_f"]["mean"] / 2e-12 - 1) < 5 * 0.02 / np.sqrt(N)
     assert abs(pm.data["synapse"]["gain_sd_exc"] / 0.03 - 1) < tol_sd
     assert abs(pm.data["synapse"]["gain_sd_inh"] / 0.05 - 1) < tol_sd
     table = np.asarray(pm.data["synapse"]["table_exc"])
-    for code in (8, 16, 32, 63):   # the population's INL shape, relative to the mean slope
+    for code in (8, 16, 32, 63):  # the population's INL shape, relative to the mean slope
         codes = np.array([8, 16, 32, 63.0])
         shape = codes + 0.4 * np.sin(codes / 9.0)
         slope = codes @ shape / (codes @ codes)
         assert abs(table[code] - (code + 0.4 * np.sin(code / 9.0)) / slope) < 1e-9
     i, j = MISMATCH_NAMES.index("tau_syn.offset"), MISMATCH_NAMES.index("v_leak.offset")
-    assert pm.corr[i, j] == 0.0                       # different circuits: unknown, set to 0
+    assert pm.corr[i, j] == 0.0  # different circuits: unknown, set to 0
     chip_path = tmp_path / "chip.json"
     r = cli("chip", "--process", out, "--seed", "5", "--out", chip_path, "--detune", "0.1")
     assert r.returncode == 0, r.stderr

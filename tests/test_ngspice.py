@@ -10,6 +10,8 @@ from anamorph.errors import InputError
 from anamorph.ngspice import SimulationError, Simulator, compile_va
 from anamorph.ngspice.verilog_a import VerilogACompileError
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 
 def test_rc_transient_matches_analytic_solution():
     r_ohm, c_f, t0_s = 1e3, 1e-9, 1e-6
@@ -61,8 +63,10 @@ def test_compile_is_cached_by_content(tmp_path, data_dir):
 
 def test_verilog_a_syntax_error_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.va"
-    bad.write_text('`include "disciplines.vams"\nmodule bad(a, b);\n  inout a, b;\n'
-                   '  electrical a, b;\n  analog I(a, b) <+ V(a, b) / ;\nendmodule\n')
+    bad.write_text(
+        '`include "disciplines.vams"\nmodule bad(a, b);\n  inout a, b;\n'
+        "  electrical a, b;\n  analog I(a, b) <+ V(a, b) / ;\nendmodule\n"
+    )
     with pytest.raises(VerilogACompileError, match=r"bad\.va:5: openvaf-r: unexpected token"):
         compile_va(bad, cache_dir=tmp_path)
 
@@ -85,8 +89,11 @@ def test_simulator_and_toolchain_failures_exit_1_with_one_line(cli, tmp_path):
     cases = [
         (["spice", netlist, "--va", bad_va, "--out", tmp_path / "a.csv"], {}, "bad.va"),
         (["spice", unknown, "--out", tmp_path / "b.csv"], {}, "unknown.cir"),
-        (["spice", netlist, "--out", tmp_path / "c.csv"],
-         {"ANAMORPH_NGSPICE_LIBRARY": str(tmp_path / "missing.so")}, "ANAMORPH_NGSPICE_LIBRARY"),
+        (
+            ["spice", netlist, "--out", tmp_path / "c.csv"],
+            {"ANAMORPH_NGSPICE_LIBRARY": str(tmp_path / "missing.so")},
+            "ANAMORPH_NGSPICE_LIBRARY",
+        ),
     ]
     for args, env, named in cases:
         proc = cli(*args, env=env)

@@ -37,8 +37,9 @@ def _events(trains):
     return SpikeEvents(np.array(t, float), np.array(u, int), np.array(s, int), n)
 
 
-@pytest.mark.parametrize("grid,blocks,sparse", [(False, False, None), (True, False, None), (True, True, 2.0),
-                                                (True, True, -1.0)])
+@pytest.mark.parametrize(
+    "grid,blocks,sparse", [(False, False, None), (True, False, None), (True, True, 2.0), (True, True, -1.0)]
+)
 def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, monkeypatch):
     """a+ and a- of every synapse (own parameters) equal the rule's potentiation and depression.
 
@@ -47,6 +48,7 @@ def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, mon
     only the pairs that saw a spike (``sparse`` 2) or all pairs (-1) evaluated.
     """
     from anamorph.models.plasticity import sensors as module
+
     if blocks:
         monkeypatch.setattr(module, "_TABLE", 7)
         monkeypatch.setattr(module, "_CHUNK", 5)
@@ -57,7 +59,16 @@ def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, mon
     draw = lambda: np.round(rng.uniform(0, 0.5, rng.poisson(25)), 2 if grid else 12)
     pre = {(s, k): np.unique(draw()) for s in range(n_samples) for k in range(n_pre)}
     post = {(s, j): np.unique(draw()) for s in range(n_samples) for j in range(n_post)}
-    lo = dict(a2p=1e-3, a3p=1e-3, a2m=1e-3, a3m=1e-3, tau_x_s=5e-3, tau_y_s=20e-3, tau_plus_s=5e-3, tau_minus_s=10e-3)
+    lo = dict(
+        a2p=1e-3,
+        a3p=1e-3,
+        a2m=1e-3,
+        a3m=1e-3,
+        tau_x_s=5e-3,
+        tau_y_s=20e-3,
+        tau_plus_s=5e-3,
+        tau_minus_s=10e-3,
+    )
     values = {n: lo[n] * rng.uniform(1, 20, (n_pre, n_post)) for n in NAMES}
     sens = correlate(_events(pre), _events(post), SensorParams(**values), n_pre, n_post, per_sample=True)
     for s in range(n_samples):
@@ -70,8 +81,9 @@ def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, mon
                 a_minus = -weight_change(pre[s, k], post[s, j], only_minus)
                 assert sens.causal[s, k, j] == pytest.approx(a_plus, rel=1e-12, abs=1e-300)
                 assert sens.acausal[s, k, j] == pytest.approx(a_minus, rel=1e-12, abs=1e-300)
-                assert sens.dw[s, k, j] == pytest.approx(weight_change(pre[s, k], post[s, j], TripletParams(**p)),
-                                                         rel=1e-12, abs=1e-15)
+                assert sens.dw[s, k, j] == pytest.approx(
+                    weight_change(pre[s, k], post[s, j], TripletParams(**p)), rel=1e-12, abs=1e-15
+                )
     summed = correlate(_events(pre), _events(post), SensorParams(**values), n_pre, n_post)
     np.testing.assert_allclose(summed.causal, sens.causal.sum(0), rtol=1e-12)
 
@@ -79,8 +91,9 @@ def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, mon
 def test_chip_time_is_biology_a_thousand_times_faster():
     params = TripletParams(7e-3, 3.5e-3, 2.3e-3, 1.6e-2, 7.3e-3, 0.2)
     pre, post = sp.post_pre_post(5e-3, 5e-3, repetitions=5).trains()
-    sens = correlate(_events({(0, 0): pre * 1e-3}), _events({(0, 0): post * 1e-3}),
-                     SensorParams.from_rule(params), 1, 1)
+    sens = correlate(
+        _events({(0, 0): pre * 1e-3}), _events({(0, 0): post * 1e-3}), SensorParams.from_rule(params), 1, 1
+    )
     assert sens.dw[0, 0] == pytest.approx(weight_change(pre, post, params), rel=1e-12)
 
 
@@ -100,7 +113,7 @@ def hippocampal_run(chip):
 
 def test_chip_tstdp_parameters_round_trip_and_follow_the_section(chip, tmp_path):
     path = chip.save(tmp_path / "chip.json")
-    assert "tstdp.a2p" not in json.loads(path.read_text())["hidden"]     # re-drawn, not stored
+    assert "tstdp.a2p" not in json.loads(path.read_text())["hidden"]  # re-drawn, not stored
     loaded = Chip.load(path)
     for name in NAMES:
         assert loaded.hidden[f"tstdp.{name}"].tobytes() == chip.hidden[f"tstdp.{name}"].tobytes()
@@ -110,7 +123,7 @@ def test_chip_tstdp_parameters_round_trip_and_follow_the_section(chip, tmp_path)
             assert not np.any(chip.hidden[f"tstdp.{name}"])
             continue
         logs = np.log(chip.hidden[f"tstdp.{name}"])
-        scale = np.log(1e-3) if name.startswith("tau_") else 0.0      # chip time
+        scale = np.log(1e-3) if name.startswith("tau_") else 0.0  # chip time
         n = logs.size
         assert abs(logs.mean() - scale - section["log_mean"][k]) < 5 * section["log_sd"][k] / np.sqrt(n)
         assert logs.std() == pytest.approx(section["log_sd"][k], rel=5 * np.sqrt(2 / n))
@@ -142,7 +155,9 @@ def test_chip_mean_matches_the_nominal_circuit_in_ngspice(hippocampal_run):
     mean = hippocampal_run.dw.mean(axis=1)
     clear = np.abs(circuit) >= 0.1
     assert clear.sum() >= 6
-    assert np.all(np.abs(mean[clear] - circuit[clear]) <= 0.15 * np.abs(circuit[clear])), list(zip(mean, circuit))
+    assert np.all(np.abs(mean[clear] - circuit[clear]) <= 0.15 * np.abs(circuit[clear])), list(
+        zip(mean, circuit)
+    )
 
 
 @pytest.mark.brian2
@@ -159,13 +174,15 @@ def test_chip_spread_matches_the_process_section(chip, hippocampal_run):
     rng = np.random.default_rng(12345)
     chol = np.linalg.cholesky(np.asarray(section["corr"]) + 1e-12 * np.eye(8))
     m = 400
-    logs = np.asarray(section["log_mean"]) + np.asarray(section["log_sd"]) * (rng.standard_normal((m, 8)) @ chol.T)
+    logs = np.asarray(section["log_mean"]) + np.asarray(section["log_sd"]) * (
+        rng.standard_normal((m, 8)) @ chol.T
+    )
     on = np.array([name not in section["off"] for name in section["names"]])
     draws = [TripletParams(**dict(zip(section["names"], np.exp(row) * on))) for row in logs]
     predicted = np.array([[weight_change(*sp.for_datum(d).trains(), p) for p in draws] for d in HIPPOCAMPAL])
     chip_dw = hippocampal_run.dw
     p_values = [stats.levene(c, q, center="median").pvalue for c, q in zip(chip_dw, predicted)]
-    ratio = chip_dw.var(axis=1, ddof=1) / (predicted.var(axis=1, ddof=1) + 2 * SENSOR_ADC.lsb ** 2 / 12)
+    ratio = chip_dw.var(axis=1, ddof=1) / (predicted.var(axis=1, ddof=1) + 2 * SENSOR_ADC.lsb**2 / 12)
     lo, hi = stats.f.ppf([0.0005, 0.9995], chip_dw.shape[1] - 1, m - 1)
     assert min(p_values) > 1e-3, (np.round(p_values, 4), ratio.round(3))
     assert np.all((ratio > lo) & (ratio < hi)), (ratio.round(3), lo, hi)
@@ -173,7 +190,9 @@ def test_chip_spread_matches_the_process_section(chip, hippocampal_run):
 
 @pytest.mark.brian2
 def test_readings_differ_from_the_exact_sensors_by_the_adc_only(chip, hippocampal_run):
-    off = abs(chip.hidden["tstdp.adc_offset_causal_lsb"][0]) + abs(chip.hidden["tstdp.adc_offset_acausal_lsb"][0])
+    off = abs(chip.hidden["tstdp.adc_offset_causal_lsb"][0]) + abs(
+        chip.hidden["tstdp.adc_offset_acausal_lsb"][0]
+    )
     err = np.abs(hippocampal_run.dw - hippocampal_run.dw_exact)
     assert err.max() <= (off + 1.0) * SENSOR_ADC.lsb + 1e-12
 
@@ -188,15 +207,21 @@ def test_emulator_reports_the_sensors_of_plastic_projections(chip):
 
     rng = np.random.default_rng(3)
     n_in, n_a, n_b = 12, 10, 4
-    net = ChipNetwork(n_in, (("A", n_a), ("B", n_b)), (
-        Projection("input", "A", rng.integers(0, 40, (n_in, n_a))),
-        Projection("input", "A", rng.integers(0, 40, (n_in, n_a)), plastic=True),   # rows 12..23
-        Projection("A", "A", rng.integers(-20, 21, (n_a, n_a)), plastic=True),      # recurrent
-        Projection("A", "B", rng.integers(0, 64, (n_a, n_b)), plastic=True)))
+    net = ChipNetwork(
+        n_in,
+        (("A", n_a), ("B", n_b)),
+        (
+            Projection("input", "A", rng.integers(0, 40, (n_in, n_a))),
+            Projection("input", "A", rng.integers(0, 40, (n_in, n_a)), plastic=True),  # rows 12..23
+            Projection("A", "A", rng.integers(-20, 21, (n_a, n_a)), plastic=True),  # recurrent
+            Projection("A", "B", rng.integers(0, 64, (n_a, n_b)), plastic=True),
+        ),
+    )
     n_samples, t_max = 3, 60e-6
     n_ev = 40 * n_samples
-    inputs = SpikeEvents(rng.uniform(0, t_max, n_ev), rng.integers(0, n_in, n_ev), rng.integers(0, n_samples, n_ev),
-                         n_samples)
+    inputs = SpikeEvents(
+        rng.uniform(0, t_max, n_ev), rng.integers(0, n_in, n_ev), rng.integers(0, n_samples, n_ev), n_samples
+    )
     emu = ChipEmulator(chip, noise=False).run(inputs, net, t_max + 20e-6)
     ref = ReferenceChip(chip, noise=False).run(inputs, net, t_max + 20e-6)
     assert set(emu.sensors) == set(ref.sensors) == {1, 2, 3}
@@ -210,19 +235,24 @@ def test_emulator_reports_the_sensors_of_plastic_projections(chip):
     for k, (src, tgt) in {1: (None, "A"), 2: ("A", "A"), 3: ("A", "B")}.items():
         rows = net.rows(k)
         for i, j in ((0, 0), (3, 2), (net.n_source(k) - 1, net.sizes[tgt] - 1)):
-            params = TripletParams(**{n: chip.hidden[f"tstdp.{n}"][rows.start + i, offsets[tgt] + j] for n in NAMES})
+            params = TripletParams(
+                **{n: chip.hidden[f"tstdp.{n}"][rows.start + i, offsets[tgt] + j] for n in NAMES}
+            )
             total = 0.0
             for s in range(n_samples):
                 if src is None:
                     pre = inputs.times_s[(inputs.units == i) & (inputs.samples == s)]
                 else:
-                    pre = emu.spikes.times_s[(emu.spikes.units == offsets[src] + i) & (emu.spikes.samples == s)]
+                    pre = emu.spikes.times_s[
+                        (emu.spikes.units == offsets[src] + i) & (emu.spikes.samples == s)
+                    ]
                 post = emu.spikes.times_s[(emu.spikes.units == offsets[tgt] + j) & (emu.spikes.samples == s)]
                 total += weight_change(np.unique(pre), post, params)
             totals.append(total)
             assert exact[k].dw[i, j] == pytest.approx(total, rel=1e-12, abs=1e-15)
-            off = abs(chip.hidden["tstdp.adc_offset_causal_lsb"][offsets[tgt] + j]) \
-                + abs(chip.hidden["tstdp.adc_offset_acausal_lsb"][offsets[tgt] + j])
+            off = abs(chip.hidden["tstdp.adc_offset_causal_lsb"][offsets[tgt] + j]) + abs(
+                chip.hidden["tstdp.adc_offset_acausal_lsb"][offsets[tgt] + j]
+            )
             read = emu.sensors[k].causal[i, j] - emu.sensors[k].acausal[i, j]
             assert abs(read - total) <= (off + 1.0) * SENSOR_ADC.lsb + 1e-12
     assert np.count_nonzero(totals) >= 6, totals
@@ -230,7 +260,9 @@ def test_emulator_reports_the_sensors_of_plastic_projections(chip):
 
 # ------------------------------------------------------------------------------ plasticity step
 def _network(codes, plastic=True):
-    return ChipNetwork(codes.shape[0], (("post", codes.shape[1]),), (Projection("input", "post", codes, plastic),))
+    return ChipNetwork(
+        codes.shape[0], (("post", codes.shape[1]),), (Projection("input", "post", codes, plastic),)
+    )
 
 
 def _observables(shape, value=0.1):
@@ -252,20 +284,27 @@ def test_sensor_adc_resolution_offsets_and_saturation():
     assert r.lsb == pytest.approx(lsb)
     np.testing.assert_allclose(r.causal / lsb, np.rint(r.causal / lsb), atol=1e-9)
     inside = values < SENSOR_ADC.full_scale - 3 * lsb
-    assert np.all(np.abs(r.causal - values)[inside] <= ((np.abs(off[0]) + 0.5) * lsb + 1e-12)[None, :].repeat(50, 0)[inside])
+    assert np.all(
+        np.abs(r.causal - values)[inside]
+        <= ((np.abs(off[0]) + 0.5) * lsb + 1e-12)[None, :].repeat(50, 0)[inside]
+    )
     assert r.causal.max() <= SENSOR_ADC.full_scale + 1e-12
-    assert r.saturated == np.count_nonzero(np.rint(values / lsb + off[0]) >= 255) \
-        + np.count_nonzero(np.rint(values / 2 / lsb + off[1]) >= 255)
+    assert r.saturated == np.count_nonzero(np.rint(values / lsb + off[0]) >= 255) + np.count_nonzero(
+        np.rint(values / 2 / lsb + off[1]) >= 255
+    )
     ideal = read_sensors(Sensors(values, values), SENSOR_ADC)
     assert np.all(np.abs(ideal.causal - values)[inside] <= 0.5 * lsb + 1e-12)
 
 
-@pytest.mark.parametrize("rule,message", [
-    (lambda r, c, m: c + 0.5, "non-integer"),
-    (lambda r, c, m: c + 64, "outside"),
-    (lambda r, c, m: c[:1], "shape"),
-    (lambda r, c, m: np.full(c.shape, np.nan), "non-integer"),
-])
+@pytest.mark.parametrize(
+    "rule,message",
+    [
+        (lambda r, c, m: c + 0.5, "non-integer"),
+        (lambda r, c, m: c + 64, "outside"),
+        (lambda r, c, m: c[:1], "shape"),
+        (lambda r, c, m: np.full(c.shape, np.nan), "non-integer"),
+    ],
+)
 def test_plasticity_step_refuses_bad_codes_from_the_rule(rule, message):
     net = _network(np.zeros((4, 2), np.int64))
     with pytest.raises(InputError, match=message) as e:
@@ -305,7 +344,9 @@ def test_repeated_pairings_move_the_codes(chip, order):
     post_k = np.rint((10e-6 + np.arange(reps) * period + (10e-6 if order == "pre-post" else 0.0)) / em.dt_s)
     steps = np.unique(np.concatenate([[0], post_k, post_k + 1])).astype(int)
     current = np.where(np.isin(steps, post_k), 10e-6, 0.0)[None, :, None] * np.ones((1, 1, 2))
-    inputs = SpikeEvents(np.repeat(pre_t, n_in), np.tile(np.arange(n_in), reps), np.zeros(reps * n_in, int), 1)
+    inputs = SpikeEvents(
+        np.repeat(pre_t, n_in), np.tile(np.arange(n_in), reps), np.zeros(reps * n_in, int), 1
+    )
     rule = TripletSTDP(eta_codes=63.0, seed=0)
     history = [net.projections[0].codes.mean()]
     for _ in range(3):
@@ -318,8 +359,10 @@ def test_repeated_pairings_move_the_codes(chip, order):
 
 
 # ------------------------------------------------------------------------------ command line
-@pytest.mark.parametrize("option,value", [("--pre", "0,abc"), ("--pre", "-5"), ("--post", "10,5"), ("--post", ""),
-                                          ("--post", "3,3")])
+@pytest.mark.parametrize(
+    "option,value",
+    [("--pre", "0,abc"), ("--pre", "-5"), ("--post", "10,5"), ("--post", ""), ("--post", "3,3")],
+)
 def test_stdp_command_refuses_bad_spike_lists(cli, option, value):
     args = {"--pre": "0", "--post": "10", option: value}
     result = cli("stdp", "--pre", args["--pre"], "--post", args["--post"], "--no-circuit")
@@ -342,7 +385,7 @@ def test_stdp_command_reports_rule_circuit_and_chip(cli, chip, tmp_path):
     params = TripletParams(**read_json(FITTED_PATH)["rule_fit"])
     rule = weight_change(*sp.pair(10e-3).trains(), params)
     assert out["rule"]["dw"] == pytest.approx(rule, rel=1e-12)
-    assert out["circuit"]["dw"] == pytest.approx(rule, rel=0.15)          # the circuit implements the rule
+    assert out["circuit"]["dw"] == pytest.approx(rule, rel=0.15)  # the circuit implements the rule
     assert out["chip"]["mean"] == pytest.approx(out["circuit"]["dw"], rel=0.15)
     assert out["chip"]["sd"] > 0 and out["chip"]["synapses"] == 64
     assert out["chip"]["post_spikes"]["observed"] == out["chip"]["post_spikes"]["requested"] == 60

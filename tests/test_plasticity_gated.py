@@ -11,11 +11,21 @@ import pytest
 from scipy.integrate import solve_ivp
 
 from anamorph.errors import InputError
-from anamorph.models.plasticity.gated_device import GatedDeviceParams, GatePulse, pulse_step, run_train, validate_params
+from anamorph.models.plasticity.gated_device import (
+    GatedDeviceParams,
+    GatePulse,
+    pulse_step,
+    run_train,
+    validate_params,
+)
+
+pytestmark = pytest.mark.spice  # runs ngspice
 
 SWEEP = Path(__file__).parents[1] / "models" / "data" / "sweeps" / "gated-synapse" / "sweep.parquet"
 # Held out from the fit: other amplitudes (between and beside the sweep's), other order, rests.
-HELD = [1.05] * 10 + [-0.88] * 10 + [1.5] * 10 + [-1.2] * 10 + [1.25] * 10 + [-1.02] * 10 + [0.0] * 3 + [1.4] * 5
+HELD = (
+    [1.05] * 10 + [-0.88] * 10 + [1.5] * 10 + [-1.2] * 10 + [1.25] * 10 + [-1.02] * 10 + [0.0] * 3 + [1.4] * 5
+)
 
 
 def _section(**log_mean):
@@ -31,7 +41,13 @@ def test_pulse_step_solves_the_device_ode_for_a_trapezoidal_pulse():
     """Against scipy: the ODE of the Verilog-A device (drive, state nonlinearity, retention)."""
     p = replace(GatedDeviceParams(), tau_ret_s=1e-3)
     pulse = GatePulse(width_s=0.5e-6, edge_s=50e-9, period_s=2e-6)
-    for amp, s0, xi in [(1.3, 0.1, 0.0), (1.6, 0.7, 1.5), (-1.0, 0.8, -0.7), (-1.4, 0.3, 0.0), (0.5, 0.4, 0.0)]:
+    for amp, s0, xi in [
+        (1.3, 0.1, 0.0),
+        (1.6, 0.7, 1.5),
+        (-1.0, 0.8, -0.7),
+        (-1.4, 0.3, 0.0),
+        (0.5, 0.4, 0.0),
+    ]:
         pts = [(0.0, 0.0), (pulse.edge_s, amp), (pulse.width_s, amp), (pulse.width_s + pulse.edge_s, 0.0)]
         t_pts, v_pts = np.array(pts).T
 
@@ -41,11 +57,14 @@ def test_pulse_step_solves_the_device_ode_for_a_trapezoidal_pulse():
             fp = (vg / p.v_th_p_v - 1) ** p.a_p if vg > p.v_th_p_v else 0.0
             fd = (-vg / p.v_th_d_v - 1) ** p.a_d if -vg > p.v_th_d_v else 0.0
             s = y[0]
-            return [m * (fp * (1 - s) ** p.gamma_p / p.t_p_s - fd * s ** p.gamma_d / p.t_d_s) - s / p.tau_ret_s]
+            return [m * (fp * (1 - s) ** p.gamma_p / p.t_p_s - fd * s**p.gamma_d / p.t_d_s) - s / p.tau_ret_s]
 
-        ref = solve_ivp(rhs, (0, pulse.period_s), [s0], method="LSODA", rtol=1e-11, atol=1e-13,
-                        max_step=5e-9).y[0, -1]
-        assert pulse_step(s0, amp, p, xi, pulse) == pytest.approx(ref, abs=2e-4)  # splitting error ~ width/tau_ret
+        ref = solve_ivp(
+            rhs, (0, pulse.period_s), [s0], method="LSODA", rtol=1e-11, atol=1e-13, max_step=5e-9
+        ).y[0, -1]
+        assert pulse_step(s0, amp, p, xi, pulse) == pytest.approx(
+            ref, abs=2e-4
+        )  # splitting error ~ width/tau_ret
 
 
 @pytest.mark.spice
@@ -64,13 +83,18 @@ def test_fitted_model_predicts_the_verilog_a_device_on_held_out_trains(instance)
     device, _ = device_and_noise(int(row["seed"]), instance, json.loads(row["settings"]), 1)
     noise = np.random.default_rng([2024, instance]).standard_normal(len(HELD))
     pulse = GatePulse(float(row["width_s"]), float(row["edge_s"]), float(row["period_s"]))
-    out = simulate(device, train(HELD, pulse.period_s, pulse.period_s, pulse.width_s),
-                   (len(HELD) + 1.05) * pulse.period_s, SWEEP_BENCH, noise)
+    out = simulate(
+        device,
+        train(HELD, pulse.period_s, pulse.period_s, pulse.width_s),
+        (len(HELD) + 1.05) * pulse.period_s,
+        SWEEP_BENCH,
+        noise,
+    )
     g_spice = np.interp(pulse.period_s * np.arange(2, len(HELD) + 2), out["t_s"], out["g_s"])
     g_model = run_train(HELD, fitted, noise, pulse=pulse)
     span = device.g_max_s - device.g_min_s
     assert np.max(np.abs(g_model - g_spice)) < 0.03 * span
-    assert np.ptp(g_spice) > 0.4 * span          # the trains really move the device
+    assert np.ptp(g_spice) > 0.4 * span  # the trains really move the device
 
 
 def test_process_section_recovers_the_swept_population():
@@ -83,11 +107,14 @@ def test_process_section_recovers_the_swept_population():
         assert getattr(med, name) == pytest.approx(getattr(truth, name), rel=rel), name
 
 
-@pytest.mark.parametrize("field,value", [("gamma_p", 0.5), ("t_d_s", -1e-6), ("sigma_c2c", 2.0), ("a_d", np.nan)])
+@pytest.mark.parametrize(
+    "field,value", [("gamma_p", 0.5), ("t_d_s", -1e-6), ("sigma_c2c", 2.0), ("a_d", np.nan)]
+)
 def test_out_of_range_parameter_is_an_input_error_naming_it(field, value):
     with pytest.raises(InputError, match=f"{field}.*outside its declared range") as info:
-        validate_params(replace(GatedDeviceParams(), **{field: np.array([1.0, value])
-                                                        if field == "gamma_p" else value}))
+        validate_params(
+            replace(GatedDeviceParams(), **{field: np.array([1.0, value]) if field == "gamma_p" else value})
+        )
     assert info.value.field == field
 
 
@@ -100,7 +127,7 @@ def test_bad_process_section_is_rejected_with_its_field():
         ProcessModel(d)
     assert info.value.field == "gated_synapse.log_sd"
     d = ProcessModel.default().to_dict()
-    d["gated_synapse"]["log_mean"][d["gated_synapse"]["names"].index("t_p_s")] = 5.0   # e^5 s
+    d["gated_synapse"]["log_mean"][d["gated_synapse"]["names"].index("t_p_s")] = 5.0  # e^5 s
     with pytest.raises(InputError, match="t_p_s"):
         ProcessModel(d)
 
@@ -114,7 +141,7 @@ def test_array_steps_follow_the_pulse_direction_saturate_and_depend_on_state():
         arr = arr.apply_pulses(np.full((3, 4), 2))
         w.append(arr.code_equivalent())
     up = np.diff(np.array(w), axis=0)
-    assert np.all(up > 0) and np.all(up[-1] < 0.3 * up[0])        # potentiation, shrinking steps
+    assert np.all(up > 0) and np.all(up[-1] < 0.3 * up[0])  # potentiation, shrinking steps
     assert np.all(np.array(w)[-1] < 63 * 1.5)
     w = [arr.code_equivalent()]
     for _ in range(12):
@@ -138,11 +165,12 @@ def test_plasticity_rule_moves_signed_weights_with_the_sensors():
 
     sign = np.array([[1, -1], [1, -1]])
     arr = GatedSynapseArray.from_codes(sign * 30, _section(), seed=5)
-    readings = SensorReadings(causal=np.array([[0.3, 0.3], [0.0, 0.0]]),
-                              acausal=np.array([[0.0, 0.0], [0.3, 0.3]]), lsb=1 / 255)
+    readings = SensorReadings(
+        causal=np.array([[0.3, 0.3], [0.0, 0.0]]), acausal=np.array([[0.0, 0.0], [0.3, 0.3]]), lsb=1 / 255
+    )
     new = gated_plasticity_step(arr, readings, TripletPulses(eta_pulses=20, seed=1))
     dw = new.code_equivalent() - arr.code_equivalent()
-    assert np.all(dw[0] > 0.5) and np.all(dw[1] < -0.5)          # a+ > a-: signed weight up, else down
+    assert np.all(dw[0] > 0.5) and np.all(dw[1] < -0.5)  # a+ > a-: signed weight up, else down
     assert np.all(np.sign(new.code_equivalent()) == sign)
     with pytest.raises(InputError, match="counts"):
         arr.apply_pulses(np.ones((3, 3), dtype=int))
@@ -160,11 +188,14 @@ def test_gated_projection_currents_match_the_code_path_at_equal_weights():
     chip = sample_chip(ProcessModel(d), 3)
     rng = np.random.default_rng(0)
     codes = [rng.integers(-50, 51, (5, 4)), rng.integers(-50, 51, (4, 3))]
-    plain = ChipNetwork(5, (("a", 4), ("b", 3)), (Projection("input", "a", codes[0]), Projection("a", "b", codes[1])))
+    plain = ChipNetwork(
+        5, (("a", 4), ("b", 3)), (Projection("input", "a", codes[0]), Projection("a", "b", codes[1]))
+    )
     devices = GatedSynapseArray.from_codes(codes[1], d["gated_synapse"], seed=9)
     assert np.allclose(devices.code_equivalent()[codes[1] != 0], codes[1][codes[1] != 0], atol=1e-9)
-    gated = ChipNetwork(5, (("a", 4), ("b", 3)), (Projection("input", "a", codes[0]),
-                                                 GatedProjection.of("a", "b", devices))).validate()
+    gated = ChipNetwork(
+        5, (("a", 4), ("b", 3)), (Projection("input", "a", codes[0]), GatedProjection.of("a", "b", devices))
+    ).validate()
     ref, got = projection_currents(chip, plain.validate()), projection_currents(chip, gated)
     mask = codes[1] != 0
     assert np.allclose(got[0], ref[0]) and np.allclose(got[1][mask], ref[1][mask], rtol=1e-9)
@@ -215,14 +246,22 @@ def test_reference_backend_runs_a_network_with_a_gated_projection():
 def test_gated_network_step_pulses_plastic_projections_and_codes_cannot_be_written():
     from anamorph.models.backend import Observables, SpikeEvents
     from anamorph.models.network import ChipNetwork
-    from anamorph.models.plasticity.gated_array import (GatedProjection, GatedSynapseArray, TripletPulses,
-                                                        gated_network_step)
+    from anamorph.models.plasticity.gated_array import (
+        GatedProjection,
+        GatedSynapseArray,
+        TripletPulses,
+        gated_network_step,
+    )
     from anamorph.models.plasticity.processor import SensorReadings
 
     devices = GatedSynapseArray.from_codes(np.full((3, 2), 20), _section(), seed=6)
-    net = ChipNetwork(3, (("out", 2),), (GatedProjection.of("input", "out", devices, plastic=True),)).validate()
+    net = ChipNetwork(
+        3, (("out", 2),), (GatedProjection.of("input", "out", devices, plastic=True),)
+    ).validate()
     readings = SensorReadings(causal=np.full((3, 2), 0.4), acausal=np.zeros((3, 2)), lsb=1 / 255)
-    obs = Observables(spikes=SpikeEvents(np.zeros(0), np.zeros(0, int), np.zeros(0, int), 1), sensors={0: readings})
+    obs = Observables(
+        spikes=SpikeEvents(np.zeros(0), np.zeros(0, int), np.zeros(0, int), 1), sensors={0: readings}
+    )
     new = gated_network_step(net, obs, TripletPulses(seed=2), run_s=50e-6)
     assert np.all(new.projections[0].devices.code_equivalent() > devices.code_equivalent() + 0.5)
     with pytest.raises(InputError, match="gate pulses"):
@@ -243,8 +282,13 @@ def test_process_section_population_predicts_new_monte_carlo_devices():
     spice = []
     for instance in range(40):
         device, noise = device_and_noise(77, instance, dict(SWEEPABLE.default_settings), len(HELD))
-        out = simulate(device, train(HELD, pulse.period_s, pulse.period_s, pulse.width_s),
-                       (len(HELD) + 1.05) * pulse.period_s, SWEEP_BENCH, noise)
+        out = simulate(
+            device,
+            train(HELD, pulse.period_s, pulse.period_s, pulse.width_s),
+            (len(HELD) + 1.05) * pulse.period_s,
+            SWEEP_BENCH,
+            noise,
+        )
         spice.append(np.interp(pulse.period_s * np.arange(2, len(HELD) + 2), out["t_s"], out["g_s"]))
     spice = np.array(spice)
     params, rng = sample_devices(sec, (4000,), np.random.default_rng(0)), np.random.default_rng(1)

@@ -15,10 +15,12 @@ from anamorph.errors import InputError
 from anamorph.models.plasticity.tstdp_fit import NAMES, fit_section, median_params, validate_section
 from anamorph.models.process_model import ProcessModel, provisional
 
+pytestmark = pytest.mark.spice  # runs ngspice
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED_SWEEP = ROOT / "models" / "data" / "sweeps" / "tstdp" / "sweep.parquet"
-HELD_OUT_SEED = 4          # the shipped sweep uses seed 3
-NOISE_FLOOR = 0.01         # |dw| below which the sign is not asserted (see the held-out test)
+HELD_OUT_SEED = 4  # the shipped sweep uses seed 3
+NOISE_FLOOR = 0.01  # |dw| below which the sign is not asserted (see the held-out test)
 
 
 def lognormal_table(n, rng, off=()):
@@ -73,9 +75,17 @@ def test_an_amplitude_zero_in_some_instances_only_is_an_input_error():
         fit_section(table)
 
 
-@pytest.mark.parametrize("key, value", [("log_sd", [-0.1] + [0.1] * 7), ("corr", np.full((8, 8), 2.0).tolist()),
-                                        ("names", list(reversed(NAMES))), ("off", ["tau_x_s"]),
-                                        ("log_mean", [0.0] * 7), ("n_instances", -1)])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("log_sd", [-0.1] + [0.1] * 7),
+        ("corr", np.full((8, 8), 2.0).tolist()),
+        ("names", list(reversed(NAMES))),
+        ("off", ["tau_x_s"]),
+        ("log_mean", [0.0] * 7),
+        ("n_instances", -1),
+    ],
+)
 def test_process_model_names_the_bad_field_of_the_section(key, value):
     table, *_ = lognormal_table(30, np.random.default_rng([5, 3]))
     d = provisional()
@@ -155,7 +165,9 @@ def test_held_out_instances_follow_their_own_rule():
         for f in (0.1, 10.0, 20.0, 40.0, 50.0):
             for dt in (10e-3, -10e-3):
                 p = sp.pairing_frequency(dt, f)
-                cases.append((p.name, p, protocol_weight_change(p, biases, mismatch=Mismatch(HELD_OUT_SEED, instance))))
+                cases.append(
+                    (p.name, p, protocol_weight_change(p, biases, mismatch=Mismatch(HELD_OUT_SEED, instance)))
+                )
         rows += [(instance, name, circ, weight_change(*p.trains(), params)) for name, p, circ in cases]
     circ = np.array([r[2] for r in rows])
     rule = np.array([r[3] for r in rows])
@@ -163,16 +175,19 @@ def test_held_out_instances_follow_their_own_rule():
     big = (np.abs(circ) >= 0.1) | slow
     err = np.abs(rule / np.where(big, circ, 1.0) - 1)
     signed = np.abs(circ) > NOISE_FLOOR
-    print(f"\nheld-out tstdp: {big.sum()} points |dw| >= 0.1 or at 0.1 Hz, "
-          f"max rel error {err[big].max():.3f}, "
-          f"median {np.median(err[big]):.3f}; sign right {np.sum(np.sign(rule[signed]) == np.sign(circ[signed]))}"
-          f"/{signed.sum()} with |dw| > {NOISE_FLOOR}; 0.1 Hz rule / circuit - 1 "
-          f"{(rule[slow] / circ[slow] - 1).min():+.3f}..{(rule[slow] / circ[slow] - 1).max():+.3f}")
+    print(
+        f"\nheld-out tstdp: {big.sum()} points |dw| >= 0.1 or at 0.1 Hz, "
+        f"max rel error {err[big].max():.3f}, "
+        f"median {np.median(err[big]):.3f}; sign right {np.sum(np.sign(rule[signed]) == np.sign(circ[signed]))}"
+        f"/{signed.sum()} with |dw| > {NOISE_FLOOR}; 0.1 Hz rule / circuit - 1 "
+        f"{(rule[slow] / circ[slow] - 1).min():+.3f}..{(rule[slow] / circ[slow] - 1).max():+.3f}"
+    )
     for r in rows:
         print(f"  {r[0]} {r[1]:28s} circuit {r[2]:+.4f} rule {r[3]:+.4f}")
     assert np.all(err[big] <= 0.10), [r for r, b, e in zip(rows, big, err) if b and e > 0.1]
-    assert np.all(np.sign(rule[signed]) == np.sign(circ[signed])), \
-        [r for r, s in zip(rows, signed) if s and np.sign(r[2]) != np.sign(r[3])]
+    assert np.all(np.sign(rule[signed]) == np.sign(circ[signed])), [
+        r for r, s in zip(rows, signed) if s and np.sign(r[2]) != np.sign(r[3])
+    ]
 
 
 @pytest.mark.spice

@@ -33,9 +33,14 @@ def _train(dataset, tmp_path, chip, **kw):
     return train_run(c, chip=chip[0], nominal=chip[1], progress=None).metrics
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "digits in the loop measured 93.8-95.8 % (seeds 0-2, calibrated chips; software-trained "
-    "weights on the same chip: 95.8 %): the required 95 % holds on some seeds only"))
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason=(
+        "digits in the loop measured 93.8-95.8 % (seeds 0-2, calibrated chips; software-trained "
+        "weights on the same chip: 95.8 %): the required 95 % holds on some seeds only"
+    ),
+)
 def test_digits_in_the_loop(calibrated_chip, tmp_path):
     m = _train("digits", tmp_path, calibrated_chip)
     print(f"digits: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} spikes/neuron")

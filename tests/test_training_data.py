@@ -16,9 +16,14 @@ from anamorph.training.idx import area_matrix, load_mnist, read_idx
 def test_yinyang_classes_follow_the_figure():
     # Points whose class is evident from the figure (R = 0.5, r = 0.1):
     # the two dots' centres, the upper/lower halves far from the dots, the eyes' rings.
-    pts = {(0.75, 0.5): 2, (0.25, 0.5): 2,      # centres of the dots
-           (0.5, 0.95): 1, (0.5, 0.05): 0,      # top belongs to yin, bottom to yang
-           (0.25, 0.65): 1, (0.75, 0.35): 0}    # ring around the left dot: yin; right dot: yang
+    pts = {
+        (0.75, 0.5): 2,
+        (0.25, 0.5): 2,  # centres of the dots
+        (0.5, 0.95): 1,
+        (0.5, 0.05): 0,  # top belongs to yin, bottom to yang
+        (0.25, 0.65): 1,
+        (0.75, 0.35): 0,
+    }  # ring around the left dot: yin; right dot: yang
     for (x, y), cls in pts.items():
         assert yinyang_class(x, y) == cls, (x, y)
 
@@ -56,10 +61,12 @@ def _idx(data: np.ndarray, type_code=0x08) -> bytes:
 
 def _write_mnist(tmp_path, n_train=5, n_test=3, gz=False):
     rng = np.random.default_rng(0)
-    arrays = {"train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
-              "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
-              "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
-              "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test)}
+    arrays = {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28)),
+        "train-labels-idx1-ubyte": rng.integers(0, 10, n_train),
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28)),
+        "t10k-labels-idx1-ubyte": rng.integers(0, 10, n_test),
+    }
     for name, a in arrays.items():
         raw = _idx(a)
         if gz:
@@ -117,14 +124,14 @@ def test_latency_code_matches_the_formula():
     t = code.latencies(X)[0]
     assert t[0] == pytest.approx(8e-6 * np.log(1.0 / 0.8))
     assert t[1] == pytest.approx(8e-6 * np.log(0.5 / 0.3))
-    assert np.isinf(t[2]) and np.isinf(t[3])       # no spike at or below theta_in
-    assert t[4] == 1e-6                            # the bias channel
+    assert np.isinf(t[2]) and np.isinf(t[3])  # no spike at or below theta_in
+    assert t[4] == 1e-6  # the bias channel
     ev = code.events(X)
     assert sorted(ev.units.tolist()) == [0, 1, 4]
     r = code.raster(X, 1e-6, 10)
     assert r[0, 1, 0] == 1 and r[0, 4, 1] == 1 and r[0, 1, 4] == 1 and r.sum() == 3
     late = LatencyCode(t_max_s=5e-6).latencies(np.array([[0.21]]))
-    assert np.isinf(late[0, 0])                    # 8 µs log(21) > t_max: dropped
+    assert np.isinf(late[0, 0])  # 8 µs log(21) > t_max: dropped
 
 
 # ---------------------------------------------------------------- bad input
@@ -141,8 +148,12 @@ def test_bad_data_set_specs(tmp_path):
 
 def test_npz_validation(tmp_path):
     rng = np.random.default_rng(0)
-    good = dict(X_train=rng.random((20, 6)), y_train=rng.integers(0, 3, 20),
-                X_test=rng.random((5, 6)), y_test=rng.integers(0, 3, 5))
+    good = dict(
+        X_train=rng.random((20, 6)),
+        y_train=rng.integers(0, 3, 20),
+        X_test=rng.random((5, 6)),
+        y_test=rng.integers(0, 3, 5),
+    )
     np.savez(tmp_path / "good.npz", **good)
     d = load_npz(tmp_path / "good.npz")
     assert d.n_features == 6 and d.n_classes == 3
@@ -166,17 +177,24 @@ def test_cli_rejects_bad_input_and_writes_nothing(tmp_path):
 
     out = tmp_path / "run"
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "wide.npz", X_train=rng.random((10, 300)), y_train=np.arange(10) % 2,
-             X_test=rng.random((4, 300)), y_test=np.arange(4) % 2)
-    for argv in (["train", "--dataset", "cifar", "--out", str(out)],
-                 ["train", "--algo", "eqspike", "--update", "sideways", "--dataset", "digits", "--out", str(out)],
-                 ["train", "--algo", "convert", "--dataset", "digits", "--mode", "software", "--out", str(out)],
-                 ["train", "--algo", "eventprop", "--dataset", "digits", "--dropout", "2", "--out", str(out)],
-                 ["train", "--algo", "nonsense", "--dataset", "digits", "--out", str(out)],
-                 ["train", "--dataset", f"mnist:{tmp_path / 'nope'}", "--out", str(out)],
-                 ["train", "--dataset", f"npz:{tmp_path / 'wide.npz'}", "--out", str(out)],  # fan-in 300
-                 ["train", "--dataset", "digits", "--hidden", "300", "--out", str(out)],
-                 ["train", "--dataset", "digits", "--chip", str(tmp_path / "chip.json"), "--out", str(out)],
-                 ["evaluate", str(tmp_path / "no-run"), "--chip", str(tmp_path / "chip.json")]):
+    np.savez(
+        tmp_path / "wide.npz",
+        X_train=rng.random((10, 300)),
+        y_train=np.arange(10) % 2,
+        X_test=rng.random((4, 300)),
+        y_test=np.arange(4) % 2,
+    )
+    for argv in (
+        ["train", "--dataset", "cifar", "--out", str(out)],
+        ["train", "--algo", "eqspike", "--update", "sideways", "--dataset", "digits", "--out", str(out)],
+        ["train", "--algo", "convert", "--dataset", "digits", "--mode", "software", "--out", str(out)],
+        ["train", "--algo", "eventprop", "--dataset", "digits", "--dropout", "2", "--out", str(out)],
+        ["train", "--algo", "nonsense", "--dataset", "digits", "--out", str(out)],
+        ["train", "--dataset", f"mnist:{tmp_path / 'nope'}", "--out", str(out)],
+        ["train", "--dataset", f"npz:{tmp_path / 'wide.npz'}", "--out", str(out)],  # fan-in 300
+        ["train", "--dataset", "digits", "--hidden", "300", "--out", str(out)],
+        ["train", "--dataset", "digits", "--chip", str(tmp_path / "chip.json"), "--out", str(out)],
+        ["evaluate", str(tmp_path / "no-run"), "--chip", str(tmp_path / "chip.json")],
+    ):
         assert main(argv) == 2, argv
         assert not out.exists(), argv

@@ -14,8 +14,8 @@ from anamorph.models.neuron import DEFAULT_TARGETS
 from anamorph.models.process_model import ProcessModel
 from anamorph.training.config import make_config
 from anamorph.training.mapping import to_codes, w_max
-from anamorph.training.run import _runner
 from anamorph.training.prepare import prepare_data
+from anamorph.training.run import _runner
 from anamorph.training.trainer import init_weights
 
 

@@ -23,8 +23,9 @@ def _loss(x, weights, labels, p, lp):
 def test_backward_matches_central_differences(sizes, refractory):
     rng = np.random.default_rng(3)
     B, T = 4, 14
-    p = NetParams(dt_s=1e-6, tau_m_s=6e-6, tau_syn_s=4e-6, smooth_k=4.0, detach_reset=False,
-                  refractory_steps=refractory)
+    p = NetParams(
+        dt_s=1e-6, tau_m_s=6e-6, tau_syn_s=4e-6, smooth_k=4.0, detach_reset=False, refractory_steps=refractory
+    )
     lp = LossParams(rho_a=0.05, rho_b=0.02, logit_scale=3.0)
     x = (rng.random((B, T, sizes[0])) < 0.3).astype(np.float64)
     weights = [rng.normal(0.3, 0.4, (a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -72,4 +73,4 @@ def test_refractory_clamp_holds_the_membrane():
         times = np.flatnonzero(s)
         assert len(times) > 3 and np.all(np.diff(times) == n_ref + 1)
         for t in times:
-            assert np.all(v[t + 1:t + 1 + n_ref] == 0.0)
+            assert np.all(v[t + 1 : t + 1 + n_ref] == 0.0)

@@ -17,8 +17,9 @@ def test_weight_scale_reproduces_the_chip_neuron_psp():
     dt = 1e-6
     scale = codes_per_unit(DEFAULT_TARGETS, dt)
     code = 40
-    obs = simulate_reference(DEFAULT_TARGETS, SpikeEvents([0.0], [0], [0], 1), [np.array([[code]])],
-                             30e-6, dt, record="all")
+    obs = simulate_reference(
+        DEFAULT_TARGETS, SpikeEvents([0.0], [0], [0], 1), [np.array([[code]])], 30e-6, dt, record="all"
+    )
     v_ref = membrane_to_model(obs.adc_v[0, :, 0], DEFAULT_TARGETS)
     x = np.zeros((1, 30, 1))
     x[0, 0, 0] = 1.0
@@ -27,16 +28,16 @@ def test_weight_scale_reproduces_the_chip_neuron_psp():
     assert v_model.max() == pytest.approx(v_ref.max(), rel=1e-9)
     # same shape up to the one-step delivery offset of the two schemes
     k = int(np.argmax(v_model)) - int(np.argmax(v_ref))
-    np.testing.assert_allclose(v_model[k:k + 20], v_ref[:20], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(v_model[k : k + 20], v_ref[:20], rtol=1e-9, atol=1e-12)
     assert to_codes(np.array([code / scale, 10.0, -10.0]), scale).tolist() == [code, 63, -63]
 
 
 def test_adc_traces_are_interpolated_onto_the_model_grid():
     t = np.arange(6) * 1.7e-6
-    v = np.stack([np.sin(t * 1e5), 2 * t * 1e5], axis=-1)[None]       # (1, 6, 2)
+    v = np.stack([np.sin(t * 1e5), 2 * t * 1e5], axis=-1)[None]  # (1, 6, 2)
     out = interpolate_traces(t, v, 1e-6, 8)
     grid = np.arange(8) * 1e-6
-    np.testing.assert_allclose(out[0, :, 1], 2 * grid * 1e5)            # linear: exact
+    np.testing.assert_allclose(out[0, :, 1], 2 * grid * 1e5)  # linear: exact
     np.testing.assert_allclose(out[0, :, 0], np.interp(grid, t, v[0, :, 0]))
 
 
@@ -53,10 +54,15 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, dat
     from anamorph.training.run import train_run
 
     chip = _chip()
-    kw = dict(epochs=3, n_train=120, n_test=40, batch_size=40, n_hidden=20, dropout=0.2,
-              input_dropout=0.1, seed=5)
-    full = train_run(make_config(dataset, out=str(tmp_path / "full"), **kw), chip=chip,
-                     nominal=DEFAULT_TARGETS, progress=None)
+    kw = dict(
+        epochs=3, n_train=120, n_test=40, batch_size=40, n_hidden=20, dropout=0.2, input_dropout=0.1, seed=5
+    )
+    full = train_run(
+        make_config(dataset, out=str(tmp_path / "full"), **kw),
+        chip=chip,
+        nominal=DEFAULT_TARGETS,
+        progress=None,
+    )
     if dataset == "yinyang":  # the epoch of the best validation accuracy is the one kept
         val = [h["val_accuracy"] for h in full.history]
         assert full.metrics["selected_epoch"] == 1 + int(np.argmax(val))
@@ -81,9 +87,15 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, dat
         assert (tmp_path / "cut" / name).is_file()
     # a resume with other settings is refused
     from anamorph.errors import InputError
+
     with pytest.raises(InputError, match="different settings"):
-        train_run(make_config(dataset, out=str(tmp_path / "cut"), **{**kw, "n_hidden": 21}),
-                  resume=True, chip=chip, nominal=DEFAULT_TARGETS, progress=None)
+        train_run(
+            make_config(dataset, out=str(tmp_path / "cut"), **{**kw, "n_hidden": 21}),
+            resume=True,
+            chip=chip,
+            nominal=DEFAULT_TARGETS,
+            progress=None,
+        )
 
 
 def test_driven_membrane_is_the_model_given_its_own_spikes():
@@ -106,7 +118,7 @@ def test_assimilated_trace_passes_through_the_adc_samples():
 
     dt, T = 0.5e-6, 40
     grid = np.arange(T) * dt
-    t_adc = np.arange(0, T * dt - 1e-12, 1.5e-6)       # every third grid point
+    t_adc = np.arange(0, T * dt - 1e-12, 1.5e-6)  # every third grid point
     model = np.sin(grid * 3e5)[None, :, None] * np.ones((2, 1, 3))
     adc = model[:, ::3] + np.array([0.1, -0.2, 0.05])
     out = assimilate(model, t_adc, adc, dt)

@@ -8,12 +8,18 @@ import numpy as np
 import pytest
 
 from anamorph.circuits.tstdp import protocols as sp
+from anamorph.circuits.tstdp.bias import biases_for, params_for
+from anamorph.circuits.tstdp.circuit import (
+    CircuitRun,
+    TstdpBiases,
+    TstdpDesign,
+    load_fitted,
+    protocol_weight_change,
+    simulate,
+)
 from anamorph.circuits.tstdp.data import HIPPOCAMPAL, PARAMETER_SETS
 from anamorph.circuits.tstdp.fit import circuit_predictions, fit_circuit, protocols_for, rule_predictions
 from anamorph.circuits.tstdp.rule import weight_change, weight_trajectory
-from anamorph.circuits.tstdp.circuit import (CircuitRun, TstdpBiases, TstdpDesign, load_fitted,
-                                             protocol_weight_change, simulate)
-from anamorph.circuits.tstdp.bias import biases_for, params_for
 from anamorph.errors import InputError
 
 pytestmark = pytest.mark.spice  # ngspice runs the transistor-level circuit
@@ -104,8 +110,11 @@ def test_weight_holds_between_spikes():
     assert out["w"][-1] - design.v_w0_v == pytest.approx(change, rel=1e-3)
 
 
-@pytest.mark.parametrize("protocol", [sp.pairing_frequency(10e-3, 1.0), sp.pairing_frequency(-10e-3, 0.1),
-                                      sp.post_pre_post(15e-3, 5e-3)], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "protocol",
+    [sp.pairing_frequency(10e-3, 1.0), sp.pairing_frequency(-10e-3, 0.1), sp.post_pre_post(15e-3, 5e-3)],
+    ids=lambda p: p.name,
+)
 def test_extrapolated_protocol_matches_simulating_every_repetition(fitted, protocol):
     """The few simulated periods, extrapolated, against all 60 repetitions simulated."""
     biases, _ = fitted

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from anamorph.circuits.tstdp import protocols as sp
-from anamorph.circuits.tstdp.data import (HIPPOCAMPAL, PARAMETER_SETS, QUADRUPLET_CELLS, QUADRUPLETS, SJOSTROM)
+from anamorph.circuits.tstdp.data import HIPPOCAMPAL, PARAMETER_SETS, QUADRUPLET_CELLS, QUADRUPLETS, SJOSTROM
 from anamorph.circuits.tstdp.fit import RULE_BOUNDS, at_bounds, fit_rule, generalisation, rule_predictions
 from anamorph.circuits.tstdp.rule import TripletParams, weight_change
 from anamorph.errors import InputError
@@ -25,12 +25,14 @@ def test_single_pattern_matches_closed_forms(interaction):
     assert weight_change([0.0], [dt], p) == pytest.approx(p.a2p * e(-dt / p.tau_plus_s), rel=1e-12)
     assert weight_change([dt], [0.0], p) == pytest.approx(-p.a2m * e(-dt / p.tau_minus_s), rel=1e-12)
     d1, d2 = 0.005, 0.015  # post-pre-post: depression at the pre, pair + triplet at the second post
-    expected = (-p.a2m * e(-d1 / p.tau_minus_s)
-                + e(-d2 / p.tau_plus_s) * (p.a2p + p.a3p * e(-(d1 + d2) / p.tau_y_s)))
+    expected = -p.a2m * e(-d1 / p.tau_minus_s) + e(-d2 / p.tau_plus_s) * (
+        p.a2p + p.a3p * e(-(d1 + d2) / p.tau_y_s)
+    )
     assert weight_change([d1], [0.0, d1 + d2], p) == pytest.approx(expected, rel=1e-12)
     # pre-post-pre: potentiation at the post, depression with the r2 triplet term at the 2nd pre
-    expected = (p.a2p * e(-d1 / p.tau_plus_s)
-                - e(-d2 / p.tau_minus_s) * (p.a2m + p.a3m * e(-(d1 + d2) / p.tau_x_s)))
+    expected = p.a2p * e(-d1 / p.tau_plus_s) - e(-d2 / p.tau_minus_s) * (
+        p.a2m + p.a3m * e(-(d1 + d2) / p.tau_x_s)
+    )
     assert weight_change([0.0, d1 + d2], [d1], p) == pytest.approx(expected, rel=1e-12)
 
 
@@ -40,13 +42,17 @@ def test_quadruplet_matches_its_closed_form(t_s):
     e, dt, t = np.exp, 5e-3, abs(t_s)
     pre, post = sp.quadruplet(t_s, dt, repetitions=1).trains()
     if t_s > 0:  # post 0, pre dt, pre dt+T, post 2dt+T
-        expected = (-P.a2m * e(-dt / P.tau_minus_s)
-                    - e(-(dt + t) / P.tau_minus_s) * (P.a2m + P.a3m * e(-t / P.tau_x_s))
-                    + e(-dt / P.tau_plus_s) * (P.a2p + P.a3p * e(-(2 * dt + t) / P.tau_y_s)))
+        expected = (
+            -P.a2m * e(-dt / P.tau_minus_s)
+            - e(-(dt + t) / P.tau_minus_s) * (P.a2m + P.a3m * e(-t / P.tau_x_s))
+            + e(-dt / P.tau_plus_s) * (P.a2p + P.a3p * e(-(2 * dt + t) / P.tau_y_s))
+        )
     else:  # pre 0, post dt, post dt+T, pre 2dt+T
-        expected = (P.a2p * e(-dt / P.tau_plus_s)
-                    + e(-(dt + t) / P.tau_plus_s) * (P.a2p + P.a3p * e(-t / P.tau_y_s))
-                    - e(-dt / P.tau_minus_s) * (P.a2m + P.a3m * e(-(2 * dt + t) / P.tau_x_s)))
+        expected = (
+            P.a2p * e(-dt / P.tau_plus_s)
+            + e(-(dt + t) / P.tau_plus_s) * (P.a2p + P.a3p * e(-t / P.tau_y_s))
+            - e(-dt / P.tau_minus_s) * (P.a2m + P.a3m * e(-(2 * dt + t) / P.tau_x_s))
+        )
     assert weight_change(pre, post, P) == pytest.approx(expected, rel=1e-12)
 
 
@@ -65,11 +71,15 @@ def test_poisson_rates_follow_the_mean_field_bcm_curve():
     p = PARAMETER_SETS["visual-all-to-all"]
     rx, duration, n = 10.0, 200.0, 5
     for ry in (5.0, 40.0):
-        analytic = (rx * ry * (p.a2p * p.tau_plus_s - p.a2m * p.tau_minus_s)
-                    + p.a3p * p.tau_plus_s * p.tau_y_s * rx * ry ** 2
-                    - p.a3m * p.tau_minus_s * p.tau_x_s * rx ** 2 * ry)
-        sims = [weight_change(*sp.poisson_trains(rx, ry, duration, np.random.default_rng([7, k])), p) / duration
-                for k in range(n)]
+        analytic = (
+            rx * ry * (p.a2p * p.tau_plus_s - p.a2m * p.tau_minus_s)
+            + p.a3p * p.tau_plus_s * p.tau_y_s * rx * ry**2
+            - p.a3m * p.tau_minus_s * p.tau_x_s * rx**2 * ry
+        )
+        sims = [
+            weight_change(*sp.poisson_trains(rx, ry, duration, np.random.default_rng([7, k])), p) / duration
+            for k in range(n)
+        ]
         assert abs(np.mean(sims) - analytic) < 4 * np.std(sims, ddof=1) / np.sqrt(n)
         assert np.sign(np.mean(sims)) == np.sign(analytic)  # depression below, potentiation above threshold
 
@@ -83,15 +93,27 @@ def test_visual_cortex_sets_reproduce_the_pairing_frequency_data(name):
     s = generalisation(PARAMETER_SETS[name])["sjostrom"]
     assert s["chi2_per_point"] < 0.5, s
     assert s["within_1_sem"] == len(SJOSTROM), s
-    dw = {(d.dt_s, d.frequency_hz): v for d, v in zip(SJOSTROM, rule_predictions(PARAMETER_SETS[name], SJOSTROM))}
+    dw = {
+        (d.dt_s, d.frequency_hz): v
+        for d, v in zip(SJOSTROM, rule_predictions(PARAMETER_SETS[name], SJOSTROM))
+    }
     assert dw[(-10e-3, 0.1)] < 0 < dw[(-10e-3, 50.0)]  # depression turns into potentiation with frequency
 
 
-@pytest.mark.parametrize("make", [lambda: sp.pre_post_pre(-5e-3, 5e-3), lambda: sp.post_pre_post(5e-3, -1e-3),
-                                  lambda: sp.pre_post_pre(5e-3, float("nan")), lambda: sp.pair(0.0),
-                                  lambda: sp.pair(10e-3, frequency_hz=-1.0), lambda: sp.pair(30e-3, frequency_hz=50.0),
-                                  lambda: sp.pair(10e-3, repetitions=0), lambda: sp.quadruplet(0.0),
-                                  lambda: sp.quadruplet(20e-3, dt_s=-5e-3)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sp.pre_post_pre(-5e-3, 5e-3),
+        lambda: sp.post_pre_post(5e-3, -1e-3),
+        lambda: sp.pre_post_pre(5e-3, float("nan")),
+        lambda: sp.pair(0.0),
+        lambda: sp.pair(10e-3, frequency_hz=-1.0),
+        lambda: sp.pair(30e-3, frequency_hz=50.0),
+        lambda: sp.pair(10e-3, repetitions=0),
+        lambda: sp.quadruplet(0.0),
+        lambda: sp.quadruplet(20e-3, dt_s=-5e-3),
+    ],
+)
 def test_bad_protocols_are_input_errors(make):
     with pytest.raises(InputError):
         make()
@@ -119,7 +141,9 @@ def refit():
 def test_refit_reproduces_the_hippocampal_data_inside_its_bounds(refit):
     """At least as close to the ten points as the paper's four hippocampal sets (chi^2/point 3.08-3.44)."""
     params, score = refit
-    published = min(generalisation(PARAMETER_SETS[n])["hippocampal"]["chi2_per_point"] for n in HIPPOCAMPAL_SETS)
+    published = min(
+        generalisation(PARAMETER_SETS[n])["hippocampal"]["chi2_per_point"] for n in HIPPOCAMPAL_SETS
+    )
     assert score["hippocampal"]["chi2_per_point"] <= published
     assert score["hippocampal"]["within_2_sem"] >= 8
     assert at_bounds(params) == []
@@ -136,8 +160,11 @@ def test_refit_predicts_quadruplets_where_the_published_set_does(refit):
     assert np.all(np.abs(np.array(score["quadruplets"]["z"])[good]) <= 2), score["quadruplets"]["z"]
 
 
-@pytest.mark.xfail(strict=True, reason="measured chi^2/point on the quadruplets: refit 12.5, published set 5.7; "
-                                       "the ten fitted data want a larger A2+/A2- than the quadruplets allow")
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured chi^2/point on the quadruplets: refit 12.5, published set 5.7; "
+    "the ten fitted data want a larger A2+/A2- than the quadruplets allow",
+)
 def test_refit_predicts_quadruplets_about_as_well_as_the_published_set(refit):
     _, score = refit
     published = generalisation(PARAMETER_SETS["hippocampal-nearest-minimal"])["quadruplets"]

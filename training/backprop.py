@@ -46,8 +46,9 @@ def readout(traces: Traces) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(v, idx[:, None, :], axis=1)[:, 0, :], idx
 
 
-def loss_and_grads(x: np.ndarray, traces: Traces, weights: list[np.ndarray], labels: np.ndarray,
-                   p: NetParams, lp: LossParams):
+def loss_and_grads(
+    x: np.ndarray, traces: Traces, weights: list[np.ndarray], labels: np.ndarray, p: NetParams, lp: LossParams
+):
     """Loss, dL/dW for every layer, and diagnostics (accuracy, spike counts).
 
     Parameters
@@ -63,14 +64,14 @@ def loss_and_grads(x: np.ndarray, traces: Traces, weights: list[np.ndarray], lab
     z = z - z.max(axis=1, keepdims=True)
     logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
     nll = -logp[np.arange(B), labels].mean()
-    reg_a = lp.rho_a * np.mean(m ** 2)
+    reg_a = lp.rho_a * np.mean(m**2)
     onehot = np.zeros_like(m)
     onehot[np.arange(B), labels] = 1.0
     gm = lp.logit_scale * (np.exp(logp) - onehot) / B + 2.0 * lp.rho_a * m / m.size
 
     n_layers = len(weights)
     counts = [traces.s[l].sum(axis=1) for l in range(n_layers - 1)]  # (B, n_l)
-    sparsity = sum(lp.rho_b / c.shape[1] * np.sum(c ** 2) / B for c in counts)
+    sparsity = sum(lp.rho_b / c.shape[1] * np.sum(c**2) / B for c in counts)
 
     g_v_direct = np.zeros_like(traces.v[-1])
     np.put_along_axis(g_v_direct, idx[:, None, :], gm[:, None, :], axis=1)
@@ -107,7 +108,12 @@ def loss_and_grads(x: np.ndarray, traces: Traces, weights: list[np.ndarray], lab
         grads[l] = s_in.reshape(-1, s_in.shape[2]).T @ g_i_next_all.reshape(-1, n)
         if l > 0:
             g_s_direct = g_i_next_all @ w.T
-    info = {"loss": float(nll + reg_a + sparsity), "nll": float(nll), "reg_a": float(reg_a),
-            "sparsity": float(sparsity), "correct": int(np.sum(np.argmax(m, axis=1) == labels)),
-            "hidden_spikes": float(sum(c.sum() for c in counts))}
+    info = {
+        "loss": float(nll + reg_a + sparsity),
+        "nll": float(nll),
+        "reg_a": float(reg_a),
+        "sparsity": float(sparsity),
+        "correct": int(np.sum(np.argmax(m, axis=1) == labels)),
+        "hidden_spikes": float(sum(c.sum() for c in counts)),
+    }
     return info["loss"], grads, info

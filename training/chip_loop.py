@@ -32,7 +32,7 @@ from anamorph.training.snn import NetParams, Traces, clamp_mask, membrane_next
 def readout_as_integrators(codes: dict, process_model, first: int, n: int) -> dict:
     """DAC ``codes`` with the threshold of neurons ``first .. first+n-1`` at its highest voltage."""
     v_th = np.array(codes["v_th"], dtype=np.int64)
-    v_th[first:first + n] = process_model.code_at_extreme("v_th", high=True)
+    v_th[first : first + n] = process_model.code_at_extreme("v_th", high=True)
     return {**codes, "v_th": v_th}
 
 
@@ -146,8 +146,11 @@ class ChipForward:
                 if self.model is None:
                     vs.append(interpolate_traces(obs.adc_t_s, layer_adc, self.dt_s, self.n_steps))
                 else:
-                    vs.append(assimilate(driven_membrane(s_in, ss[-1], w, self.model), obs.adc_t_s,
-                                         layer_adc, self.dt_s))
+                    vs.append(
+                        assimilate(
+                            driven_membrane(s_in, ss[-1], w, self.model), obs.adc_t_s, layer_adc, self.dt_s
+                        )
+                    )
                     s_in = ss[-1]
             first += n
         return Traces(vs, ss), obs

@@ -17,21 +17,39 @@ def _common(p) -> None:
     p.add_argument("--dropout", type=float, default=None, help="dropout of hidden neurons (0..1)")
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--n-test", type=int, default=None, help="use only the first N test samples")
-    p.add_argument("--membrane", choices=("assimilated", "interpolated"), default=None,
-                   help="how the chip's ADC samples of hidden membranes enter the backward pass")
+    p.add_argument(
+        "--membrane",
+        choices=("assimilated", "interpolated"),
+        default=None,
+        help="how the chip's ADC samples of hidden membranes enter the backward pass",
+    )
 
 
 def _config(args, **extra):
     from anamorph.training.config import make_config
 
-    return make_config(args.dataset, epochs=args.epochs, seed=args.seed, n_hidden=args.n_hidden,
-                       batch_size=args.batch_size, lr=args.lr, dropout=args.dropout,
-                       n_train=args.n_train, n_test=args.n_test, membrane=args.membrane, **extra)
+    return make_config(
+        args.dataset,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_hidden=args.n_hidden,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        dropout=args.dropout,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        membrane=args.membrane,
+        **extra,
+    )
 
 
 #: options of ``anamorph train`` that only some algorithms use
-_ONLY_FOR = {"dropout": ("surrogate",), "membrane": ("surrogate",), "update": ("eqspike",),
-             "loss": ("eventprop",)}
+_ONLY_FOR = {
+    "dropout": ("surrogate",),
+    "membrane": ("surrogate",),
+    "update": ("eqspike",),
+    "loss": ("eventprop",),
+}
 
 
 def _refuse_foreign_options(args) -> None:
@@ -59,20 +77,27 @@ def _train(args) -> int:
         return convert_command(args)
     from anamorph.training.run import train_run
 
-    c = _config(args, algo=args.algo, out=args.out, chip=args.chip, calibration=args.calibration,
-                mode=args.mode)
+    c = _config(
+        args, algo=args.algo, out=args.out, chip=args.chip, calibration=args.calibration, mode=args.mode
+    )
     result = train_run(c, resume=args.resume)
     m = result.metrics
-    print(f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
-          f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {result.run_dir}")
+    print(
+        f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
+        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {result.run_dir}"
+    )
     return 0
 
 
 def _evaluate(args) -> int:
     from anamorph.training.run import evaluate_run
 
-    res = evaluate_run(args.run_dir, chip_path=args.chip, calibration_path=args.calibration,
-                       calibrate_chip=not args.uncalibrated)
+    res = evaluate_run(
+        args.run_dir,
+        chip_path=args.chip,
+        calibration_path=args.calibration,
+        calibrate_chip=not args.uncalibrated,
+    )
     print(json.dumps(res, indent=2))
     return 0
 
@@ -84,35 +109,52 @@ def _mismatch(args) -> int:
     try:
         sigmas = [float(s) / 100.0 for s in args.sigmas.split(",")]
     except ValueError:
-        raise InputError("must be comma-separated percentages, e.g. 0,10,20,30,50", args.sigmas,
-                         "--sigmas") from None
+        raise InputError(
+            "must be comma-separated percentages, e.g. 0,10,20,30,50", args.sigmas, "--sigmas"
+        ) from None
     rows = mismatch_experiment(_config(args), args.out, sigmas)
     for r in rows:
-        print(f"sigma_d {100 * r['sigma_d']:4.0f} %: in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
-              f"software-trained deployed {100 * r['software_deployed_test_accuracy']:.1f} %")
+        print(
+            f"sigma_d {100 * r['sigma_d']:4.0f} %: in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
+            f"software-trained deployed {100 * r['software_deployed_test_accuracy']:.1f} %"
+        )
     return 0
 
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train a spiking network in the loop with the (emulated) chip")
-    p.add_argument("--algo", default="surrogate",
-                   help="surrogate (Cramer et al. 2022); convert (soft-LIF rate network, "
-                        "mapped and fine-tuned in the loop, Schmitt et al. 2017); "
-                        "eventprop (exact gradients from spike times, Wunderlich & Pehle 2021); "
-                        "eqspike (spiking equilibrium propagation, Martin et al. 2021)")
+    p.add_argument(
+        "--algo",
+        default="surrogate",
+        help="surrogate (Cramer et al. 2022); convert (soft-LIF rate network, "
+        "mapped and fine-tuned in the loop, Schmitt et al. 2017); "
+        "eventprop (exact gradients from spike times, Wunderlich & Pehle 2021); "
+        "eqspike (spiking equilibrium propagation, Martin et al. 2021)",
+    )
     _common(p)
     p.add_argument("--chip", default=None, help="chip.json (default: sample the shipped process model)")
     p.add_argument("--calibration", default=None, help="calibration.json (default: calibrate the chip)")
-    p.add_argument("--mode", choices=("chip", "software"), default="chip",
-                   help="chip: in the loop (default); software: ideal model only, then deployed")
+    p.add_argument(
+        "--mode",
+        choices=("chip", "software"),
+        default="chip",
+        help="chip: in the loop (default); software: ideal model only, then deployed",
+    )
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
-    p.add_argument("--loss", choices=("ttfs", "mse"), default=None,
-                   help="eventprop only: mse (spike-time targets, jaxsnn's BrainScaleS-2 example; default) "
-                        "| ttfs (first-spike cross-entropy, Wunderlich & Pehle 2021)")
-    p.add_argument("--update", default=None,
-                   help="eqspike only: software (default; float shadow weights from spike counts) "
-                        "| on-chip (correlation sensors change the 6-bit codes)")
+    p.add_argument(
+        "--loss",
+        choices=("ttfs", "mse"),
+        default=None,
+        help="eventprop only: mse (spike-time targets, jaxsnn's BrainScaleS-2 example; default) "
+        "| ttfs (first-spike cross-entropy, Wunderlich & Pehle 2021)",
+    )
+    p.add_argument(
+        "--update",
+        default=None,
+        help="eqspike only: software (default; float shadow weights from spike counts) "
+        "| on-chip (correlation sensors change the 6-bit codes)",
+    )
     p.set_defaults(func=_train)
 
     p = sub.add_parser("evaluate", help="deploy a trained run's weights on another chip")
@@ -125,8 +167,10 @@ def register(sub) -> None:
     p = sub.add_parser("experiment", help="experiments of the papers")
     esub = p.add_subparsers(dest="experiment", metavar="EXPERIMENT", parser_class=type(p))
     esub.required = True
-    m = esub.add_parser("mismatch", help="in-the-loop vs software-trained accuracy against detuning "
-                                         "(Cramer et al. 2022, Fig. 4B)")
+    m = esub.add_parser(
+        "mismatch",
+        help="in-the-loop vs software-trained accuracy against detuning (Cramer et al. 2022, Fig. 4B)",
+    )
     _common(m)
     m.add_argument("--sigmas", default="0,10,20,30,50", help="detuning spreads in percent")
     m.add_argument("--out", required=True, help="output directory")

@@ -25,21 +25,21 @@ from anamorph.errors import InputError
 ALGORITHMS = ("surrogate", "eventprop", "eqspike", "convert")
 MODES = ("chip", "software")
 MEMBRANES = ("assimilated", "interpolated")
-N_NEURONS, MAX_FAN_IN = 512, 256   # the chip's size (anamorph.models.chip)
+N_NEURONS, MAX_FAN_IN = 512, 256  # the chip's size (anamorph.models.chip)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that determines a run; equal configs and seeds give equal weights.
 
-    ``mode`` is ``"chip"`` (in the loop: forward on the chip, gradients in software) or
-    ``"software"`` (the ideal model only; the result is then deployed on the chip).
-    ``n_train``/``n_test`` take the first samples of each split (None: all). ``dropout``
-silences hidden neurons, ``input_dropout`` removes input spikes (training batches only).
-    ``membrane`` says how the chip's hidden membranes enter the backward pass: the ADC
-    samples with the model's dynamics between them (``"assimilated"``, see
-    :func:`~anamorph.training.chip_loop.assimilate`) or the samples interpolated linearly.
-    Times in seconds; weights' init spreads in units of the largest chip weight.
+        ``mode`` is ``"chip"`` (in the loop: forward on the chip, gradients in software) or
+        ``"software"`` (the ideal model only; the result is then deployed on the chip).
+        ``n_train``/``n_test`` take the first samples of each split (None: all). ``dropout``
+    silences hidden neurons, ``input_dropout`` removes input spikes (training batches only).
+        ``membrane`` says how the chip's hidden membranes enter the backward pass: the ADC
+        samples with the model's dynamics between them (``"assimilated"``, see
+        :func:`~anamorph.training.chip_loop.assimilate`) or the samples interpolated linearly.
+        Times in seconds; weights' init spreads in units of the largest chip weight.
     """
 
     dataset: str = "yinyang"
@@ -78,7 +78,7 @@ silences hidden neurons, ``input_dropout`` removes input spikes (training batche
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         d = {k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names}
         return cls(**d)
@@ -92,8 +92,17 @@ silences hidden neurons, ``input_dropout`` removes input spikes (training batche
 
 
 DATASET_DEFAULTS = {
-    "yinyang": dict(input_repeat=5, bias_time_s=0.0, tau_in_s=30e-6, t_max_s=45e-6,
-                    duration_s=60e-6, n_hidden=120, epochs=40, lr_decay=0.93, init_mean=(0.3, 0.1)),
+    "yinyang": dict(
+        input_repeat=5,
+        bias_time_s=0.0,
+        tau_in_s=30e-6,
+        t_max_s=45e-6,
+        duration_s=60e-6,
+        n_hidden=120,
+        epochs=40,
+        lr_decay=0.93,
+        init_mean=(0.3, 0.1),
+    ),
     "digits": dict(n_hidden=200, epochs=50, lr_decay=0.93, dropout=0.4),
     "mnist": dict(n_hidden=246, epochs=20),
     "npz": dict(),
@@ -113,8 +122,11 @@ def validate(c: TrainConfig) -> TrainConfig:
     if c.algo not in ALGORITHMS:
         raise InputError(f"unknown algorithm (expected one of {', '.join(ALGORITHMS)})", c.algo, "algo")
     if c.algo != "surrogate":
-        raise InputError(f"algorithm {c.algo!r} is not implemented yet (only 'surrogate' is, "
-                         "after Cramer et al. 2022)", c.algo, "algo")
+        raise InputError(
+            f"algorithm {c.algo!r} is not implemented yet (only 'surrogate' is, after Cramer et al. 2022)",
+            c.algo,
+            "algo",
+        )
     if c.mode not in MODES:
         raise InputError(f"mode must be one of {', '.join(MODES)}", c.mode, "mode")
     if c.membrane not in MEMBRANES:
@@ -139,12 +151,16 @@ def validate(c: TrainConfig) -> TrainConfig:
 def check_fits_chip(n_inputs: int, n_hidden: int, n_classes: int) -> None:
     """A network that the chip cannot hold is bad input (fan-in 256, 512 neurons)."""
     if n_inputs > MAX_FAN_IN:
-        raise InputError(f"{n_inputs} input channels exceed the chip's fan-in of {MAX_FAN_IN} synapse rows",
-                         None, "dataset")
+        raise InputError(
+            f"{n_inputs} input channels exceed the chip's fan-in of {MAX_FAN_IN} synapse rows",
+            None,
+            "dataset",
+        )
     if n_hidden > MAX_FAN_IN:
-        raise InputError(f"{n_hidden} hidden neurons exceed the readout's fan-in of {MAX_FAN_IN}",
-                         None, "n_hidden")
+        raise InputError(
+            f"{n_hidden} hidden neurons exceed the readout's fan-in of {MAX_FAN_IN}", None, "n_hidden"
+        )
     if n_hidden + n_classes > N_NEURONS:
-        raise InputError(f"network needs {n_hidden + n_classes} neurons, the chip has {N_NEURONS}",
-                         None, "n_hidden")
-
+        raise InputError(
+            f"network needs {n_hidden + n_classes} neurons, the chip has {N_NEURONS}", None, "n_hidden"
+        )

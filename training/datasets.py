@@ -56,14 +56,18 @@ def yinyang_class(x: np.ndarray, y: np.ndarray, r_big: float = 0.5, r_small: flo
     y = np.asarray(y, dtype=np.float64)
     d_right = np.hypot(x - 1.5 * r_big, y - r_big)
     d_left = np.hypot(x - 0.5 * r_big, y - r_big)
-    yin = ((d_right <= r_small) | ((d_left > r_small) & (d_left <= 0.5 * r_big))
-           | ((y > r_big) & (d_right > 0.5 * r_big)))
+    yin = (
+        (d_right <= r_small)
+        | ((d_left > r_small) & (d_left <= 0.5 * r_big))
+        | ((y > r_big) & (d_right > 0.5 * r_big))
+    )
     dot = (d_right < r_small) | (d_left < r_small)
     return np.where(dot, 2, yin.astype(np.int64)).astype(np.int64)
 
 
-def yinyang_split(n: int, rng: np.random.Generator, r_big: float = 0.5,
-                  r_small: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def yinyang_split(
+    n: int, rng: np.random.Generator, r_big: float = 0.5, r_small: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
     """``n`` balanced Yin-Yang samples: the class is drawn first, then points until one matches."""
     goals = rng.integers(0, 3, size=n)
     xy = np.empty((n, 2))
@@ -81,10 +85,12 @@ def yinyang_split(n: int, rng: np.random.Generator, r_big: float = 0.5,
 
 def load_yinyang(seed: int = 0, n_train: int = 5000, n_val: int = 1000, n_test: int = 1000) -> Dataset:
     """The Yin-Yang data set; split ``k`` (0 train, 1 validation, 2 test) uses rng([seed, k])."""
-    parts = [yinyang_split(n, np.random.default_rng([seed, k]))
-             for k, n in enumerate((n_train, n_val, n_test))]
-    return Dataset("yinyang", parts[0][0], parts[0][1], parts[2][0], parts[2][1], 3,
-                   X_val=parts[1][0], y_val=parts[1][1])
+    parts = [
+        yinyang_split(n, np.random.default_rng([seed, k])) for k, n in enumerate((n_train, n_val, n_test))
+    ]
+    return Dataset(
+        "yinyang", parts[0][0], parts[0][1], parts[2][0], parts[2][1], 3, X_val=parts[1][0], y_val=parts[1][1]
+    )
 
 
 def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
@@ -116,20 +122,23 @@ def load_npz(path: str | Path) -> Dataset:
         raise InputError(f"not a readable .npz file ({e})", path) from None
     for key in ("X_train", "y_train", "X_test", "y_test"):
         if key not in arrays:
-            raise InputError(f"missing array (needs X_train, y_train, X_test, y_test; has {sorted(arrays)})",
-                             path, key)
+            raise InputError(
+                f"missing array (needs X_train, y_train, X_test, y_test; has {sorted(arrays)})", path, key
+            )
     out = {}
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
         if X.ndim < 2 or X.shape[0] == 0 or not np.issubdtype(X.dtype, np.number):
-            raise InputError("must be a non-empty numeric array of shape (n_samples, n_features...)",
-                             path, f"X_{split}")
+            raise InputError(
+                "must be a non-empty numeric array of shape (n_samples, n_features...)", path, f"X_{split}"
+            )
         X = X.reshape(len(X), -1).astype(np.float64)
         if not np.all(np.isfinite(X)):
             raise InputError("features must be finite (found NaN or inf)", path, f"X_{split}")
         if X.min() < 0.0 or X.max() > 1.0:
-            raise InputError(f"features must be in [0, 1] (found {X.min():g} .. {X.max():g})",
-                             path, f"X_{split}")
+            raise InputError(
+                f"features must be in [0, 1] (found {X.min():g} .. {X.max():g})", path, f"X_{split}"
+            )
         if y.ndim != 1 or len(y) != len(X):
             raise InputError(f"must be 1-D with one label per row of X_{split}", path, f"y_{split}")
         if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
@@ -154,6 +163,7 @@ def load_dataset(spec: str, seed: int = 0) -> Dataset:
         return load_digits(seed)
     if kind == "mnist":
         from anamorph.training.idx import load_mnist
+
         if not arg:
             raise InputError("mnist needs a directory: mnist:DIR", spec, "dataset")
         return load_mnist(arg, downscale=True)

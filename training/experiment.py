@@ -61,20 +61,29 @@ def mismatch_experiment(c: TrainConfig, out, sigmas=SIGMAS, progress=None) -> li
     rows = []
     for s in sigmas:
         chip = sample_chip(process, c.seed, detune=s).with_codes(cal.codes)
-        loop = replace(c, mode="chip", out=str(out / f"in_the_loop_sd{round(100 * s):02d}"),
-                       chip=None, calibration=None)
+        loop = replace(
+            c, mode="chip", out=str(out / f"in_the_loop_sd{round(100 * s):02d}"), chip=None, calibration=None
+        )
         m = _run(loop, chip, nominal, progress)
         dep = evaluate_run(sw.out, chip, nominal=nominal)
-        rows.append({"sigma_d": s, "in_the_loop_test_accuracy": m["test_accuracy"],
-                     "in_the_loop_spikes_per_hidden_neuron": m["spikes_per_hidden_neuron"],
-                     "software_deployed_test_accuracy": dep["test_accuracy"],
-                     "software_deployed_spikes_per_hidden_neuron": dep["spikes_per_hidden_neuron"],
-                     "software_ideal_test_accuracy": sw_metrics["software_test_accuracy"]})
+        rows.append(
+            {
+                "sigma_d": s,
+                "in_the_loop_test_accuracy": m["test_accuracy"],
+                "in_the_loop_spikes_per_hidden_neuron": m["spikes_per_hidden_neuron"],
+                "software_deployed_test_accuracy": dep["test_accuracy"],
+                "software_deployed_spikes_per_hidden_neuron": dep["spikes_per_hidden_neuron"],
+                "software_ideal_test_accuracy": sw_metrics["software_test_accuracy"],
+            }
+        )
     cols = list(rows[0])
-    write_text(out / "mismatch.csv", ",".join(cols) + "\n"
-               + "".join(",".join(f"{r[k]:.6g}" for k in cols) + "\n" for r in rows))
-    write_json(out / "mismatch.json", {"dataset": c.dataset, "seed": c.seed, "epochs": c.epochs,
-                                       "rows": rows})
+    write_text(
+        out / "mismatch.csv",
+        ",".join(cols) + "\n" + "".join(",".join(f"{r[k]:.6g}" for k in cols) + "\n" for r in rows),
+    )
+    write_json(
+        out / "mismatch.json", {"dataset": c.dataset, "seed": c.seed, "epochs": c.epochs, "rows": rows}
+    )
     _figure(rows, out / "mismatch.png", c.dataset)
     write_manifest(out, seeds={"seed": c.seed}, extra={"config": c.identity(), "sigmas": sigmas})
     return rows
@@ -89,10 +98,15 @@ def _figure(rows, path, dataset: str) -> None:
     sd = [100 * r["sigma_d"] for r in rows]
     fig, ax = plt.subplots(figsize=(5, 3.6))
     ax.plot(sd, [100 * r["in_the_loop_test_accuracy"] for r in rows], "o-", label="trained in the loop")
-    ax.plot(sd, [100 * r["software_deployed_test_accuracy"] for r in rows], "s--",
-            label="trained in software, deployed")
-    ax.axhline(100 * rows[0]["software_ideal_test_accuracy"], color="gray", lw=0.8,
-               label="software model (ideal)")
+    ax.plot(
+        sd,
+        [100 * r["software_deployed_test_accuracy"] for r in rows],
+        "s--",
+        label="trained in software, deployed",
+    )
+    ax.axhline(
+        100 * rows[0]["software_ideal_test_accuracy"], color="gray", lw=0.8, label="software model (ideal)"
+    )
     ax.set_xlabel("detuning spread sigma_d (%)")
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(f"{dataset}: mismatch (Cramer et al. 2022, Fig. 4B)")

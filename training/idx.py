@@ -15,8 +15,12 @@ import numpy as np
 from anamorph.errors import InputError
 
 _TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-_FILES = {"X_train": "train-images", "y_train": "train-labels",
-          "X_test": "t10k-images", "y_test": "t10k-labels"}
+_FILES = {
+    "X_train": "train-images",
+    "y_train": "train-labels",
+    "X_test": "t10k-images",
+    "y_test": "t10k-labels",
+}
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -52,8 +56,10 @@ def _find(directory: Path, stem: str) -> Path:
                 p = directory / (name.format(d=d) + suffix)
                 if p.is_file():
                     return p
-    raise InputError(f"no IDX file for '{stem}' (expected e.g. {stem}-idx{3 if 'images' in stem else 1}-ubyte"
-                     "[.gz])", directory)
+    raise InputError(
+        f"no IDX file for '{stem}' (expected e.g. {stem}-idx{3 if 'images' in stem else 1}-ubyte[.gz])",
+        directory,
+    )
 
 
 def area_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -69,7 +75,7 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 def downscale_images(images: np.ndarray, size: int = 16, crop: int = 2) -> np.ndarray:
     """Crop ``crop`` pixels off each border, then area-average to ``size`` x ``size``."""
-    img = images[:, crop:images.shape[1] - crop, crop:images.shape[2] - crop].astype(np.float64)
+    img = images[:, crop : images.shape[1] - crop, crop : images.shape[2] - crop].astype(np.float64)
     r = area_matrix(img.shape[1], size)
     c = area_matrix(img.shape[2], size)
     return np.einsum("ki,nij,lj->nkl", r, img, c)
@@ -98,6 +104,11 @@ def load_mnist(directory: str | Path, downscale: bool = True):
             X = downscale_images(X)
         out[split] = (X.reshape(len(X), -1), arrays[f"y_{split}"].astype(np.int64))
     n_classes = int(max(out["train"][1].max(), out["test"][1].max())) + 1
-    return Dataset("mnist16" if downscale else "mnist", out["train"][0], out["train"][1],
-                   out["test"][0], out["test"][1], max(n_classes, 10))
-
+    return Dataset(
+        "mnist16" if downscale else "mnist",
+        out["train"][0],
+        out["train"][1],
+        out["test"][0],
+        out["test"][1],
+        max(n_classes, 10),
+    )

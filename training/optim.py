@@ -1,7 +1,7 @@
 """Adam (Kingma & Ba 2015) on a list of numpy arrays, with a state that checkpoints.
 
-    m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
-    w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
+m <- b1 m + (1 - b1) g;   v <- b2 v + (1 - b2) g^2
+w <- w - lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class Adam:
             self.m = [np.zeros_like(p) for p in params]
             self.v = [np.zeros_like(p) for p in params]
         self.t += 1
-        c1 = 1.0 - self.b1 ** self.t
-        c2 = 1.0 - self.b2 ** self.t
+        c1 = 1.0 - self.b1**self.t
+        c2 = 1.0 - self.b2**self.t
         for p, g, m, v in zip(params, grads, self.m, self.v):
             m *= self.b1
             m += (1.0 - self.b1) * g

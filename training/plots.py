@@ -14,6 +14,7 @@ def _plt():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -52,7 +53,9 @@ def raster(traces, dt_s: float, labels: np.ndarray, path: Path, n_samples: int =
         axes[0, k].set_title(f"sample {k} (label {int(labels[k])})")
         axes[0, k].set_ylabel("hidden neuron")
         for c in range(traces.v[-1].shape[2]):
-            axes[1, k].plot(t_us, traces.v[-1][k, :, c], lw=2.0 if c == labels[k] else 0.8, label=f"class {c}")
+            axes[1, k].plot(
+                t_us, traces.v[-1][k, :, c], lw=2.0 if c == labels[k] else 0.8, label=f"class {c}"
+            )
         axes[1, k].set_xlabel("time (µs)")
         axes[1, k].set_ylabel("readout V (1 = threshold)")
     if traces.v[-1].shape[2] <= 10:
@@ -78,8 +81,15 @@ def confusion(counts: np.ndarray, path: Path, title: str = "") -> Path:
     im = ax.imshow(100 * rate, cmap="Blues", vmin=0, vmax=100)
     for (i, j), n in np.ndenumerate(counts):
         if len(counts) <= 10:
-            ax.text(j, i, str(n), ha="center", va="center", fontsize=7,
-                    color="white" if rate[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                str(n),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if rate[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
     ticks = np.arange(len(counts)) if len(counts) <= 10 else np.arange(0, len(counts), -(-len(counts) // 10))

@@ -41,10 +41,16 @@ def prepare_data(c: TrainConfig) -> Prepared:
         ntr = c.n_train or len(data.y_train)
         nte = c.n_test or len(data.y_test)
         nva = c.n_test or (0 if data.y_val is None else len(data.y_val))
-        data = Dataset(data.name, data.X_train[:ntr], data.y_train[:ntr], data.X_test[:nte],
-                       data.y_test[:nte], data.n_classes,
-                       None if data.X_val is None else data.X_val[:nva],
-                       None if data.y_val is None else data.y_val[:nva])
+        data = Dataset(
+            data.name,
+            data.X_train[:ntr],
+            data.y_train[:ntr],
+            data.X_test[:nte],
+            data.y_test[:nte],
+            data.n_classes,
+            None if data.X_val is None else data.X_val[:nva],
+            None if data.y_val is None else data.y_val[:nva],
+        )
     if data.n_classes < 2:
         raise InputError("a data set needs at least two classes", c.dataset, "dataset")
 
@@ -58,10 +64,15 @@ def nominal_from_targets(targets):
     """NeuronParams of the calibration targets (c_mem from the models' DEFAULT_TARGETS)."""
     from anamorph.models.neuron import DEFAULT_TARGETS
 
-    return DEFAULT_TARGETS.replace(v_leak_v=targets.v_leak_v, v_th_v=targets.v_th_v,
-                                   v_reset_v=targets.v_reset_v, tau_m_s=targets.tau_m_s,
-                                   tau_syn_s=targets.tau_syn_s, t_ref_s=targets.t_ref_s,
-                                   w_unit_a=targets.w_unit_a)
+    return DEFAULT_TARGETS.replace(
+        v_leak_v=targets.v_leak_v,
+        v_th_v=targets.v_th_v,
+        v_reset_v=targets.v_reset_v,
+        tau_m_s=targets.tau_m_s,
+        tau_syn_s=targets.tau_syn_s,
+        t_ref_s=targets.t_ref_s,
+        w_unit_a=targets.w_unit_a,
+    )
 
 
 def load_chip(chip_path: str | None, calibration_path: str | None, seed: int, calibrate_chip: bool = True):

@@ -21,8 +21,15 @@ from anamorph.training.config import TrainConfig, validate
 from anamorph.training.mapping import codes_per_unit, readout_range, to_codes, w_max
 from anamorph.training.optim import Adam
 from anamorph.training.prepare import load_chip, make_emulator, prepare_data
-from anamorph.training.trainer import (CHECKPOINT, Runner, init_weights, load_checkpoint, net_params,
-                                       print_progress, train_epochs)
+from anamorph.training.trainer import (
+    CHECKPOINT,
+    Runner,
+    init_weights,
+    load_checkpoint,
+    net_params,
+    print_progress,
+    train_epochs,
+)
 
 FINAL_EVAL = 1 << 30
 
@@ -60,12 +67,14 @@ def _one_blas_thread(fn):
 
         with threadpool_limits(limits=1, user_api="blas"):
             return fn(*args, **kwargs)
+
     return wrapper
 
 
 @_one_blas_thread
-def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
-              progress=print_progress) -> RunResult:
+def train_run(
+    c: TrainConfig, *, resume: bool = False, chip=None, nominal=None, progress=print_progress
+) -> RunResult:
     """Train per ``c`` into ``c.out`` and evaluate on the chip; see the module docstring.
 
     ``chip``/``nominal`` (a configured Chip and its nominal NeuronParams) override
@@ -90,8 +99,19 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
         weights = init_weights(c, sizes, w_max(scale, runner.chip_fwd.tables))
         opt, rng = Adam(lr=c.lr), np.random.default_rng([c.seed, 2])
     write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir)})
-    history, best = train_epochs(c, runner, weights, opt, rng, history, start,
-                                 w_max(scale, runner.chip_fwd.tables), run_dir, progress, best)
+    history, best = train_epochs(
+        c,
+        runner,
+        weights,
+        opt,
+        rng,
+        history,
+        start,
+        w_max(scale, runner.chip_fwd.tables),
+        run_dir,
+        progress,
+        best,
+    )
     if best is not None:  # the epoch with the best validation accuracy
         weights = best
     data = prep.data
@@ -100,19 +120,24 @@ def train_run(c: TrainConfig, *, resume: bool = False, chip=None, nominal=None,
     last = history[-1] if history else {}
     val = [h["val_accuracy"] for h in history if "val_accuracy" in h]
     metrics = {
-        "dataset": c.dataset, "mode": c.mode, "epochs": len(history),
+        "dataset": c.dataset,
+        "mode": c.mode,
+        "epochs": len(history),
         "test_accuracy": chip_eval["accuracy"],
         "train_accuracy": last.get("train_accuracy"),
         "selected_epoch": 1 + int(np.argmax(val)) if best is not None else len(history),
         "val_accuracy": max(val) if best is not None else None,
         "spikes_per_sample": chip_eval["spikes_per_sample"],
         "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
-        "confusion_matrix": plots.confusion_counts(data.y_test, chip_eval["predictions"],
-                                                   data.n_classes).tolist(),
+        "confusion_matrix": plots.confusion_counts(
+            data.y_test, chip_eval["predictions"], data.n_classes
+        ).tolist(),
         "software_test_accuracy": sw_eval["accuracy"],
         "software_spikes_per_hidden_neuron": sw_eval["spikes_per_hidden_neuron"],
-        "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
-        "layer_sizes": sizes, "codes_per_unit": scale,
+        "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)),
+        "layer_sizes": sizes,
+        "codes_per_unit": scale,
         "wall_s": float(sum(h["wall_s"] for h in history)),
         "chip_s": float(sum(h["chip_s"] for h in history)),
         "software_s": float(sum(h["software_s"] for h in history)),
@@ -130,20 +155,25 @@ def _write_outputs(run_dir: Path, c: TrainConfig, runner, weights, scale, histor
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_with(run_dir / "weights.npz", write)
     write_json(run_dir / "metrics.json", metrics)
     if history:
         plots.learning_curve(history, run_dir / "learning_curve.png", f"{c.dataset}, {c.mode}")
-    plots.confusion(np.array(metrics["confusion_matrix"]), run_dir / "confusion.png",
-                    f"{c.dataset}, test set on the chip")
+    plots.confusion(
+        np.array(metrics["confusion_matrix"]), run_dir / "confusion.png", f"{c.dataset}, test set on the chip"
+    )
     data = runner.prep.data
     n = min(c.batch_size, len(data.y_test))
     idx = np.minimum(np.arange(c.batch_size), len(data.y_test) - 1)
     _, traces = runner.forward(data.X_test[idx], weights, True, FINAL_EVAL - 1)
     plots.raster(traces, c.dt_s, data.y_test[idx][:n], run_dir / "raster.png")
-    write_manifest(run_dir, seeds={"seed": c.seed},
-                   inputs={"chip": c.chip, "calibration": c.calibration},
-                   extra={"config": c.identity()})
+    write_manifest(
+        run_dir,
+        seeds={"seed": c.seed},
+        inputs={"chip": c.chip, "calibration": c.calibration},
+        extra={"config": c.identity()},
+    )
 
 
 def load_run(run_dir) -> tuple[TrainConfig, list[np.ndarray]]:
@@ -160,8 +190,16 @@ def load_run(run_dir) -> tuple[TrainConfig, list[np.ndarray]]:
 
 
 @_one_blas_thread
-def evaluate_run(run_dir, chip=None, *, nominal=None, chip_path: str | None = None,
-                 calibration_path: str | None = None, calibrate_chip: bool = True, seed: int | None = None) -> dict:
+def evaluate_run(
+    run_dir,
+    chip=None,
+    *,
+    nominal=None,
+    chip_path: str | None = None,
+    calibration_path: str | None = None,
+    calibrate_chip: bool = True,
+    seed: int | None = None,
+) -> dict:
     """Deploy a run's weights on another chip; test accuracy and hidden spikes per sample.
 
     ``chip`` (a configured Chip, with ``nominal``) or ``chip_path`` (+ ``calibration_path``;
@@ -171,10 +209,15 @@ def evaluate_run(run_dir, chip=None, *, nominal=None, chip_path: str | None = No
     c = replace(c, out=None, chip=chip_path, calibration=calibration_path)
     prep = prepare_data(c)
     if chip is None:
-        chip, nominal, _ = load_chip(chip_path, calibration_path, c.seed if seed is None else seed,
-                                     calibrate_chip)
+        chip, nominal, _ = load_chip(
+            chip_path, calibration_path, c.seed if seed is None else seed, calibrate_chip
+        )
     runner, _ = _runner(c, prep, chip, nominal)
     ev = runner.evaluate(weights, prep.data.X_test, prep.data.y_test, True, FINAL_EVAL)
-    return {"test_accuracy": ev["accuracy"], "spikes_per_sample": ev["spikes_per_sample"],
-            "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"], "run_dir": str(run_dir),
-            "chip_fingerprint": chip.fingerprint()}
+    return {
+        "test_accuracy": ev["accuracy"],
+        "spikes_per_sample": ev["spikes_per_sample"],
+        "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
+        "run_dir": str(run_dir),
+        "chip_fingerprint": chip.fingerprint(),
+    }

@@ -36,10 +36,14 @@ EVAL_RUN_BASE = 1 << 40  # noise-draw ids of evaluation batches (training steps 
 def net_params(c: TrainConfig, nominal, readout_range=None) -> NetParams:
     """The software model at the chip's nominal time constants and refractory time;
     ``readout_range``: what the chip's ADC can report of the readout (dimensionless)."""
-    return NetParams(dt_s=c.dt_s, tau_m_s=float(np.mean(nominal.tau_m_s)),
-                     tau_syn_s=float(np.mean(nominal.tau_syn_s)), surrogate_beta=c.surrogate_beta,
-                     refractory_steps=int(round(float(np.mean(nominal.t_ref_s)) / c.dt_s)),
-                     readout_range=readout_range)
+    return NetParams(
+        dt_s=c.dt_s,
+        tau_m_s=float(np.mean(nominal.tau_m_s)),
+        tau_syn_s=float(np.mean(nominal.tau_syn_s)),
+        surrogate_beta=c.surrogate_beta,
+        refractory_steps=int(round(float(np.mean(nominal.t_ref_s)) / c.dt_s)),
+        readout_range=readout_range,
+    )
 
 
 def loss_params(c: TrainConfig) -> LossParams:
@@ -95,12 +99,17 @@ class Runner:
             correct += int(np.sum((np.argmax(m, axis=1) == y[idx])[valid]))
             spikes += float(sum(sl[valid].sum() for sl in tr.s[:-1]))
         n_hidden = sum(w.shape[1] for w in weights[:-1])
-        return {"accuracy": correct / n, "spikes_per_sample": spikes / n,
-                "spikes_per_hidden_neuron": spikes / n / n_hidden, "predictions": predictions}
+        return {
+            "accuracy": correct / n,
+            "spikes_per_sample": spikes / n,
+            "spikes_per_hidden_neuron": spikes / n / n_hidden,
+            "predictions": predictions,
+        }
 
 
-def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Adam, rng, history,
-                    best=None) -> None:
+def save_checkpoint(
+    run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Adam, rng, history, best=None
+) -> None:
     arrays = {f"w{k}": w for k, w in enumerate(weights)}
     arrays.update({f"best{k}": w for k, w in enumerate(best or [])})
     arrays.update(opt.state_arrays())
@@ -113,6 +122,7 @@ def save_checkpoint(run_dir: Path, c: TrainConfig, epoch: int, weights, opt: Ada
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_with(run_dir / CHECKPOINT, write)
 
 
@@ -128,8 +138,11 @@ def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
     saved = json.loads(str(a["config"]))
     if saved != json.loads(json.dumps(c.identity(), sort_keys=True)):
         diff = sorted(k for k in set(saved) | set(c.identity()) if saved.get(k) != c.identity().get(k))
-        raise InputError(f"resuming with different settings than the checkpoint ({', '.join(diff)})",
-                         path, diff[0] if diff else None)
+        raise InputError(
+            f"resuming with different settings than the checkpoint ({', '.join(diff)})",
+            path,
+            diff[0] if diff else None,
+        )
     opt = Adam(lr=float(a["lr"]))
     opt.load_arrays(a, n_layers)
     rng = np.random.default_rng()
@@ -139,8 +152,19 @@ def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
     return int(a["epoch"]), weights, opt, rng, json.loads(str(a["history"])), best
 
 
-def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, history: list,
-                 start_epoch: int, w_max: float, run_dir: Path | None, progress=None, best=None):
+def train_epochs(
+    c: TrainConfig,
+    runner: Runner,
+    weights,
+    opt: Adam,
+    rng,
+    history: list,
+    start_epoch: int,
+    w_max: float,
+    run_dir: Path | None,
+    progress=None,
+    best=None,
+):
     """Epochs ``start_epoch .. c.epochs-1``; checkpoints after each.
 
     Where the data set has a validation split, each epoch is also evaluated on it and the
@@ -153,14 +177,17 @@ def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, histor
     lp = loss_params(c)
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
-        raise InputError(f"fewer training samples ({len(data.y_train)}) than one batch ({c.batch_size})",
-                         c.dataset, "batch_size")
+        raise InputError(
+            f"fewer training samples ({len(data.y_train)}) than one batch ({c.batch_size})",
+            c.dataset,
+            "batch_size",
+        )
     for epoch in range(start_epoch, c.epochs):
         t0, chip0 = time.perf_counter(), runner.chip_s
         perm = rng.permutation(len(data.y_train))
         correct, loss_sum, spikes = 0, 0.0, 0.0
         for k in range(n_batches):
-            idx = perm[k * c.batch_size:(k + 1) * c.batch_size]
+            idx = perm[k * c.batch_size : (k + 1) * c.batch_size]
             eff, gain = list(weights), [1.0] * len(weights)
             if c.dropout > 0:
                 for l in range(len(weights) - 1):
@@ -182,17 +209,28 @@ def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, histor
         n = n_batches * c.batch_size
         val = {}
         if has_val:
-            acc = runner.evaluate(weights, data.X_val, data.y_val, on_chip,
-                                  run_base=epoch * 10_000 + 5_000)["accuracy"]
+            acc = runner.evaluate(weights, data.X_val, data.y_val, on_chip, run_base=epoch * 10_000 + 5_000)[
+                "accuracy"
+            ]
             val = {"val_accuracy": acc}
             if best is None or acc > max(h["val_accuracy"] for h in history):
                 best = [w.copy() for w in weights]
         chip_s = runner.chip_s - chip0
-        history.append({"epoch": epoch + 1, **val, "train_accuracy": correct / n, "train_loss": loss_sum / n_batches,
-                        "train_spikes_per_sample": spikes / n, "test_accuracy": ev["accuracy"],
-                        "test_spikes_per_sample": ev["spikes_per_sample"], "lr": opt.lr,
-                        "wall_s": time.perf_counter() - t0, "chip_s": chip_s,
-                        "software_s": time.perf_counter() - t0 - chip_s})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                **val,
+                "train_accuracy": correct / n,
+                "train_loss": loss_sum / n_batches,
+                "train_spikes_per_sample": spikes / n,
+                "test_accuracy": ev["accuracy"],
+                "test_spikes_per_sample": ev["spikes_per_sample"],
+                "lr": opt.lr,
+                "wall_s": time.perf_counter() - t0,
+                "chip_s": chip_s,
+                "software_s": time.perf_counter() - t0 - chip_s,
+            }
+        )
         opt.lr *= c.lr_decay
         if run_dir is not None:
             save_checkpoint(run_dir, c, epoch + 1, weights, opt, rng, history, best)
@@ -203,6 +241,8 @@ def train_epochs(c: TrainConfig, runner: Runner, weights, opt: Adam, rng, histor
 
 def print_progress(h: dict) -> None:
     if sys.stderr.isatty():
-        print(f"epoch {h['epoch']}: train {h['train_accuracy']:.3f} test {h['test_accuracy']:.3f} "
-              f"hidden spikes/sample {h['test_spikes_per_sample']:.1f} ({h['wall_s']:.1f} s)",
-              file=sys.stderr)
+        print(
+            f"epoch {h['epoch']}: train {h['train_accuracy']:.3f} test {h['test_accuracy']:.3f} "
+            f"hidden spikes/sample {h['test_spikes_per_sample']:.1f} ({h['wall_s']:.1f} s)",
+            file=sys.stderr,
+        )

@@ -49,9 +49,21 @@ from anamorph.errors import InputError
 VA_PATH = Path(__file__).with_name("gated_synapse.va")
 
 # Python field name -> Verilog-A parameter name.
-_VA_NAMES = {"v_th_p_v": "v_th_p", "v_th_d_v": "v_th_d", "a_p": "a_p", "a_d": "a_d", "t_p_s": "t_p",
-             "t_d_s": "t_d", "gamma_p": "gamma_p", "gamma_d": "gamma_d", "tau_ret_s": "tau_ret",
-             "tau_g_s": "tau_g", "g_min_s": "g_min", "g_max_s": "g_max", "sigma_c2c": "sigma_c2c"}
+_VA_NAMES = {
+    "v_th_p_v": "v_th_p",
+    "v_th_d_v": "v_th_d",
+    "a_p": "a_p",
+    "a_d": "a_d",
+    "t_p_s": "t_p",
+    "t_d_s": "t_d",
+    "gamma_p": "gamma_p",
+    "gamma_d": "gamma_d",
+    "tau_ret_s": "tau_ret",
+    "tau_g_s": "tau_g",
+    "g_min_s": "g_min",
+    "g_max_s": "g_max",
+    "sigma_c2c": "sigma_c2c",
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +115,9 @@ class MembraneBench:
     edge_s: float = 10e-9
 
 
-_RANGE = re.compile(r"parameter\s+real\s+(\w+)\s*=\s*[-+\w.]+\s+from\s*([\[(])\s*([-+\w.]+)\s*:\s*([-+\w.]+)\s*([\])])")
+_RANGE = re.compile(
+    r"parameter\s+real\s+(\w+)\s*=\s*[-+\w.]+\s+from\s*([\[(])\s*([-+\w.]+)\s*:\s*([-+\w.]+)\s*([\])])"
+)
 
 
 def va_ranges(path: Path = VA_PATH) -> dict[str, tuple[float, float, bool, bool]]:
@@ -128,8 +142,12 @@ def check_range(name: str, value, rng: tuple[float, float, bool, bool], where: s
     if not np.all(ok):
         bad = v[~ok].flat[0] if v.ndim else float(v)
         lb, rb = "[" if lo_in else "(", "]" if hi_in else ")"
-        raise InputError(f"gated synapse parameter {name} = {float(bad)!r} is outside its declared "
-                         f"range {lb}{lo:g}, {hi:g}{rb}", where, name)
+        raise InputError(
+            f"gated synapse parameter {name} = {float(bad)!r} is outside its declared "
+            f"range {lb}{lo:g}, {hi:g}{rb}",
+            where,
+            name,
+        )
 
 
 def validate(params: GatedSynapseParams) -> GatedSynapseParams:
@@ -142,23 +160,26 @@ def validate(params: GatedSynapseParams) -> GatedSynapseParams:
     return params
 
 
-def sample_params(nominal: GatedSynapseParams, variation: DeviceVariation,
-                  rng: np.random.Generator) -> GatedSynapseParams:
+def sample_params(
+    nominal: GatedSynapseParams, variation: DeviceVariation, rng: np.random.Generator
+) -> GatedSynapseParams:
     """One device of a Monte Carlo population (device-to-device variation; 11 normal draws)."""
     z = rng.standard_normal(11)
     v = variation
-    return replace(nominal,
-                   v_th_p_v=nominal.v_th_p_v + v.sigma_v_th_v * z[0],
-                   v_th_d_v=nominal.v_th_d_v + v.sigma_v_th_v * z[1],
-                   a_p=max(1.0, nominal.a_p * np.exp(v.sigma_a_rel * z[2])),
-                   a_d=max(1.0, nominal.a_d * np.exp(v.sigma_a_rel * z[3])),
-                   t_p_s=nominal.t_p_s * np.exp(v.sigma_t_rel * z[4]),
-                   t_d_s=nominal.t_d_s * np.exp(v.sigma_t_rel * z[5]),
-                   gamma_p=max(1.0, nominal.gamma_p * np.exp(v.sigma_gamma_rel * z[6])),
-                   gamma_d=max(1.0, nominal.gamma_d * np.exp(v.sigma_gamma_rel * z[7])),
-                   tau_ret_s=nominal.tau_ret_s * np.exp(v.sigma_tau_ret_rel * z[8]),
-                   g_min_s=nominal.g_min_s * np.exp(v.sigma_g_min_rel * z[9]),
-                   g_max_s=nominal.g_max_s * np.exp(v.sigma_g_max_rel * z[10]))
+    return replace(
+        nominal,
+        v_th_p_v=nominal.v_th_p_v + v.sigma_v_th_v * z[0],
+        v_th_d_v=nominal.v_th_d_v + v.sigma_v_th_v * z[1],
+        a_p=max(1.0, nominal.a_p * np.exp(v.sigma_a_rel * z[2])),
+        a_d=max(1.0, nominal.a_d * np.exp(v.sigma_a_rel * z[3])),
+        t_p_s=nominal.t_p_s * np.exp(v.sigma_t_rel * z[4]),
+        t_d_s=nominal.t_d_s * np.exp(v.sigma_t_rel * z[5]),
+        gamma_p=max(1.0, nominal.gamma_p * np.exp(v.sigma_gamma_rel * z[6])),
+        gamma_d=max(1.0, nominal.gamma_d * np.exp(v.sigma_gamma_rel * z[7])),
+        tau_ret_s=nominal.tau_ret_s * np.exp(v.sigma_tau_ret_rel * z[8]),
+        g_min_s=nominal.g_min_s * np.exp(v.sigma_g_min_rel * z[9]),
+        g_max_s=nominal.g_max_s * np.exp(v.sigma_g_max_rel * z[10]),
+    )
 
 
 def train(amplitudes_v, t0_s: float, period_s: float, width_s: float) -> list[tuple[float, float, float]]:
@@ -171,8 +192,11 @@ def gate_pwl(pulses, t_stop_s: float, edge_s: float) -> list[tuple[float, float]
     points = [(0.0, 0.0)]
     for t0, width, amp in sorted(pulses):
         if t0 < points[-1][0] + 3 * edge_s or width <= edge_s:
-            raise InputError("gate pulses must be longer than their edges and at least three edges apart",
-                             "gate pulses", "t_start_s")
+            raise InputError(
+                "gate pulses must be longer than their edges and at least three edges apart",
+                "gate pulses",
+                "t_start_s",
+            )
         points += [(t0, 0.0), (t0 + edge_s, amp), (t0 + width, amp), (t0 + width + edge_s, 0.0)]
     if t_stop_s > points[-1][0]:
         points.append((t_stop_s, 0.0))
@@ -194,16 +218,18 @@ def _pwl(points) -> str:
     return " ".join(f"{t:.12g} {v:.12g}" for t, v in points)
 
 
-def netlist(params: GatedSynapseParams, pulses, t_stop_s: float, bench: MembraneBench = MembraneBench(),
-            noise=None) -> str:
+def netlist(
+    params: GatedSynapseParams, pulses, t_stop_s: float, bench: MembraneBench = MembraneBench(), noise=None
+) -> str:
     """The device between ``E_syn`` and a leaky membrane node, its gate driven by ``pulses``.
 
     ``noise`` (one standard-normal value per pulse, or None for none) drives ``eta``.
     """
     model = " ".join(f"{_VA_NAMES[k]}={v:.12g}" for k, v in asdict(params).items())
     if noise is not None and len(noise) != len(pulses):
-        raise InputError(f"needs one noise value per gate pulse ({len(pulses)}), got {len(noise)}",
-                         "noise", "noise")
+        raise InputError(
+            f"needs one noise value per gate pulse ({len(pulses)}), got {len(noise)}", "noise", "noise"
+        )
     eta = f"PWL({_pwl(eta_pwl(pulses, noise, t_stop_s, bench.edge_s))})" if noise is not None else "0"
     return f"""gated synapse driving a membrane
 .model gsyn gated_synapse {model}
@@ -220,8 +246,9 @@ Rleak post 0 {1.0 / bench.g_leak_s}
 """
 
 
-def simulate(params: GatedSynapseParams, pulses, t_stop_s: float,
-             bench: MembraneBench = MembraneBench(), noise=None) -> dict[str, np.ndarray]:
+def simulate(
+    params: GatedSynapseParams, pulses, t_stop_s: float, bench: MembraneBench = MembraneBench(), noise=None
+) -> dict[str, np.ndarray]:
     """Compile (cached), run in ngspice and return ``t_s, gate_v, eta, s, x, g_s, v_mem_v``.
 
     ``g_s`` is measured from the device current, ``I / V(pre, post)``.
@@ -234,5 +261,12 @@ def simulate(params: GatedSynapseParams, pulses, t_stop_s: float,
     res = sim.run(netlist(params, pulses, t_stop_s, bench, noise), source="gated-synapse")
     v_post = res["post"]
     current = res["vsense#branch"]
-    return {"t_s": res["time"], "gate_v": res["gate"], "eta": res["eta"], "s": res["n1#sn"],
-            "x": res["n1#xn"], "g_s": current / (bench.e_syn_v - v_post), "v_mem_v": v_post}
+    return {
+        "t_s": res["time"],
+        "gate_v": res["gate"],
+        "eta": res["eta"],
+        "s": res["n1#sn"],
+        "x": res["n1#xn"],
+        "g_s": current / (bench.e_syn_v - v_post),
+        "v_mem_v": v_post,
+    }

@@ -20,8 +20,16 @@ from dataclasses import asdict
 
 import numpy as np
 
-from anamorph.circuits.gated_synapse.device import (DeviceVariation, GatedSynapseParams, MembraneBench, _VA_NAMES,
-                                                    sample_params, simulate, train, validate)
+from anamorph.circuits.gated_synapse.device import (
+    _VA_NAMES,
+    DeviceVariation,
+    GatedSynapseParams,
+    MembraneBench,
+    sample_params,
+    simulate,
+    train,
+    validate,
+)
 
 N_PER_TRAIN = 12
 TRAINS_V = (0.95, 1.35, -0.8, 1.6, -0.95, -1.3, 1.15, -1.1)
@@ -29,14 +37,18 @@ AMPLITUDES_V = tuple(a for a in TRAINS_V for _ in range(N_PER_TRAIN))
 PERIOD_S, WIDTH_S, EDGE_S = 2e-6, 0.5e-6, 10e-9
 T0_S = 2e-6
 RETENTION_S = (50e-6, 100e-6, 200e-6, 300e-6)
-SWEEP_BENCH = MembraneBench(t_step_s=50e-9, edge_s=EDGE_S)  # coarser output grid (steps stay error-controlled)
+SWEEP_BENCH = MembraneBench(
+    t_step_s=50e-9, edge_s=EDGE_S
+)  # coarser output grid (steps stay error-controlled)
 
 
 def device_and_noise(seed: int, instance: int, settings: dict, n_pulses: int):
     """The instance's device parameters and its per-pulse cycle-to-cycle draws."""
     nominal = GatedSynapseParams(**{k: float(settings[k]) for k in _VA_NAMES if k in settings})
     scale = float(settings.get("variation_scale", 1.0))
-    variation = DeviceVariation(**{k: float(settings[k]) * scale for k in asdict(DeviceVariation()) if k in settings})
+    variation = DeviceVariation(
+        **{k: float(settings[k]) * scale for k in asdict(DeviceVariation()) if k in settings}
+    )
     rng = np.random.default_rng([seed, instance])
     params = validate(sample_params(nominal, variation, rng))
     return params, rng.standard_normal(n_pulses)
@@ -49,7 +61,12 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     t_end = T0_S + len(pulses) * PERIOD_S
     out = simulate(params, pulses, t_end + RETENTION_S[-1], SWEEP_BENCH, noise)
     t, g = out["t_s"], out["g_s"]
-    result = {"period_s": PERIOD_S, "width_s": WIDTH_S, "edge_s": EDGE_S, "g_s@0": float(np.interp(T0_S, t, g))}
+    result = {
+        "period_s": PERIOD_S,
+        "width_s": WIDTH_S,
+        "edge_s": EDGE_S,
+        "g_s@0": float(np.interp(T0_S, t, g)),
+    }
     for k, amp in enumerate(AMPLITUDES_V, start=1):
         result[f"gate_v@{k}"] = amp
         result[f"g_s@{k}"] = float(np.interp(T0_S + k * PERIOD_S, t, g))

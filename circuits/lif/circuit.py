@@ -27,8 +27,15 @@ import numpy as np
 from anamorph.circuits.lif.netlist import LifDesign, leak_ota_array, lif_netlist
 from anamorph.circuits.process import Mismatch
 from anamorph.circuits.sweep import SweepableCircuit
-from anamorph.circuits.testbench import (MeasurementError, crossings, dac_value, first_crossing,
-                                         fit_exponential, lif_rate_hz, simulate)
+from anamorph.circuits.testbench import (
+    MeasurementError,
+    crossings,
+    dac_value,
+    first_crossing,
+    fit_exponential,
+    lif_rate_hz,
+    simulate,
+)
 
 PARAMS = ("v_leak", "v_th", "v_reset", "tau_m", "t_ref")
 TRAN_OPTIONS = ".options method=gear reltol=3e-3"
@@ -36,11 +43,20 @@ SPIKE_MAX_STEP_S = 50e-9
 
 DEFAULT_SETTINGS = {
     "corner": "tt",
-    "code_v_leak": 228, "code_v_th": 313, "code_v_reset": 199, "code_tau_m": 512, "code_t_ref": 512,
-    "dac_v_leak": [170, 228, 285], "dac_v_th": [285, 313, 370], "dac_v_reset": [142, 199, 256],
-    "dac_tau_m": [256, 512, 768], "dac_t_ref": [256, 512, 768],
+    "code_v_leak": 228,
+    "code_v_th": 313,
+    "code_v_reset": 199,
+    "code_tau_m": 512,
+    "code_t_ref": 512,
+    "dac_v_leak": [170, 228, 285],
+    "dac_v_th": [285, 313, 370],
+    "dac_v_reset": [142, 199, 256],
+    "dac_tau_m": [256, 512, 768],
+    "dac_t_ref": [256, 512, 768],
     "i_in_na": [100, 200, 400],
-    "i_step_na": 6.0, "i_tref_na": 400.0, "leak_area_scale": 1.0,
+    "i_step_na": 6.0,
+    "i_tref_na": 400.0,
+    "leak_area_scale": 1.0,
 }
 
 
@@ -59,8 +75,13 @@ class Instance:
         return c
 
     def run(self, codes=None, **kw) -> dict:
-        net = lif_netlist(codes or self.codes(), mismatch=self.mismatch, corner=self.settings["corner"],
-                          design=self.design, **kw)
+        net = lif_netlist(
+            codes or self.codes(),
+            mismatch=self.mismatch,
+            corner=self.settings["corner"],
+            design=self.design,
+            **kw,
+        )
         return simulate(net, source=self.where)
 
     # --- DC and small signal -------------------------------------------------------
@@ -78,8 +99,12 @@ class Instance:
         (cmp - spkb changes sign where the first inverter's input equals its output.)
         """
         codes = self.codes() if code is None else self.codes(v_th=code)
-        r = self.run(codes, force_mem="vforce mem vthd dc 0", break_latch=True,
-                     analysis=f".dc vforce {-window_v} {window_v} {step_v}")
+        r = self.run(
+            codes,
+            force_mem="vforce mem vthd dc 0",
+            break_latch=True,
+            analysis=f".dc vforce {-window_v} {window_v} {step_v}",
+        )
         offset = first_crossing(r["v-sweep"], r["cmp"] - r["spkb"], 0.0, "threshold comparator")
         return float(r["vthd"][0] + offset)
 
@@ -90,13 +115,19 @@ class Instance:
         return y.real, y.imag / (2 * np.pi * f_hz)
 
     # --- transients ----------------------------------------------------------------
-    def tau_m(self, code: int | None = None, t_on_s: float = 0.5e-6, t_stop_s: float = 40e-6,
-              max_step_s: float = 400e-9) -> float:
+    def tau_m(
+        self,
+        code: int | None = None,
+        t_on_s: float = 0.5e-6,
+        t_stop_s: float = 40e-6,
+        max_step_s: float = 400e-9,
+    ) -> float:
         codes = self.codes() if code is None else self.codes(tau_m=code)
         i = float(self.settings["i_step_na"]) * 1e-9
         src = f"iin 0 mem pwl(0 0 {t_on_s:.6g} 0 {t_on_s + 1e-9:.6g} {i:.6g})"
-        r = self.run(codes, input_source=src,
-                     analysis=f"{TRAN_OPTIONS}\n.tran 100n {t_stop_s:.6g} 0 {max_step_s:.6g}")
+        r = self.run(
+            codes, input_source=src, analysis=f"{TRAN_OPTIONS}\n.tran 100n {t_stop_s:.6g} 0 {max_step_s:.6g}"
+        )
         t, v = r["time"], r["mem"]
         sel = t >= t_on_s + 2e-9
         return fit_exponential(t[sel], v[sel])[0]
@@ -106,8 +137,11 @@ class Instance:
         v_th_v = self.v_th() if v_th_v is None else v_th_v
         i = float(self.settings["i_tref_na"]) * 1e-9
         t_stop = 2e-6 + 1.5 * 0.9 * self.design.c_ref_f / dac_value(codes["t_ref"], self.design.i_ref_fs_a)
-        r = self.run(codes, input_source=f"iin 0 mem pwl(0 0 1n {i:.6g})",
-                     analysis=f"{TRAN_OPTIONS}\n.tran 10n {t_stop:.6g} 0 {SPIKE_MAX_STEP_S}")
+        r = self.run(
+            codes,
+            input_source=f"iin 0 mem pwl(0 0 1n {i:.6g})",
+            analysis=f"{TRAN_OPTIONS}\n.tran 10n {t_stop:.6g} 0 {SPIKE_MAX_STEP_S}",
+        )
         t = r["time"]
         up = crossings(t, r["mem"], v_th_v, "rising")
         down = crossings(t, r["q"], 0.5 * r["vdd"][0], "falling")
@@ -124,8 +158,10 @@ class Instance:
         t_pwl[0] = max(t_pwl[0], min(1e-9, 0.5 * t_pwl[1]))  # the input starts at 0: rest
         pts = " ".join(f"{a:.12g} {b:.9g}" for a, b in zip(t_pwl, i_in_a))
         src = "iin 0 mem pwl(0 0 " + _wrap(pts) + ")"
-        r = self.run(input_source=src,
-                     analysis=f"{TRAN_OPTIONS}\n.tran 10n {t_s[-1]:.9g} {t_s[0]:.9g} {SPIKE_MAX_STEP_S}")
+        r = self.run(
+            input_source=src,
+            analysis=f"{TRAN_OPTIONS}\n.tran 10n {t_s[-1]:.9g} {t_s[0]:.9g} {SPIKE_MAX_STEP_S}",
+        )
         return crossings(r["time"], r["q"], 0.5 * r["vdd"][0], "rising")
 
     def f_i(self, currents_na, estimate: dict | None = None, isis_per_level: float = 2.2) -> dict:
@@ -138,10 +174,23 @@ class Instance:
         values); the prediction sets only the simulated duration.
         """
         currents_na = [float(x) for x in currents_na]
-        e = estimate or {"v_leak_v": 0.40, "v_th_v": 0.55, "v_reset_v": 0.35, "tau_m_s": 7e-6,
-                         "t_ref_s": 2e-6, "c_mem_f": 2e-12}
-        rate = lif_rate_hz(np.array(currents_na) * 1e-9, e["v_leak_v"], e["v_th_v"], e["v_reset_v"],
-                           e["tau_m_s"], e["t_ref_s"], e["c_mem_f"])
+        e = estimate or {
+            "v_leak_v": 0.40,
+            "v_th_v": 0.55,
+            "v_reset_v": 0.35,
+            "tau_m_s": 7e-6,
+            "t_ref_s": 2e-6,
+            "c_mem_f": 2e-12,
+        }
+        rate = lif_rate_hz(
+            np.array(currents_na) * 1e-9,
+            e["v_leak_v"],
+            e["v_th_v"],
+            e["v_reset_v"],
+            e["tau_m_s"],
+            e["t_ref_s"],
+            e["c_mem_f"],
+        )
         if np.any(rate <= 0):
             raise MeasurementError(f"f-I: a current in {currents_na} nA is below rheobase")
         seg = [float(min(isis_per_level / r + 1e-6, 80e-6)) for r in rate]
@@ -189,8 +238,13 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     v_th = dac["v_th"].get(int(s["code_v_th"])) or n.v_th()
     for code in dac["t_ref"]:
         dac["t_ref"][code] = n.t_ref(code, v_th)
-    nominal = {"v_leak": n.v_leak, "v_th": lambda: v_th, "v_reset": n.v_reset, "tau_m": n.tau_m,
-               "t_ref": lambda: n.t_ref(None, v_th)}
+    nominal = {
+        "v_leak": n.v_leak,
+        "v_th": lambda: v_th,
+        "v_reset": n.v_reset,
+        "tau_m": n.tau_m,
+        "t_ref": lambda: n.t_ref(None, v_th),
+    }
     for p in PARAMS:
         code = int(s[f"code_{p}"])
         out[f"{p}_{'s' if p.startswith('t') else 'v'}"] = dac[p][code] if code in dac[p] else nominal[p]()
@@ -217,15 +271,20 @@ def leak_potentials_v(seed: int, instances, settings: dict | None = None) -> np.
     s = {**DEFAULT_SETTINGS, **(settings or {})}
     design = LifDesign(leak_area_scale=float(s["leak_area_scale"]))
     ks = [int(k) for k in instances]
-    net = leak_ota_array([Mismatch(seed, k) for k in ks],
-                         dac_value(int(s["code_v_leak"]), design.v_dac_fs_v),
-                         dac_value(int(s["code_tau_m"]), design.i_leak_fs_a), s["corner"], design)
+    net = leak_ota_array(
+        [Mismatch(seed, k) for k in ks],
+        dac_value(int(s["code_v_leak"]), design.v_dac_fs_v),
+        dac_value(int(s["code_tau_m"]), design.i_leak_fs_a),
+        s["corner"],
+        design,
+    )
     r = simulate(net, source=f"lif leak OTA array, seed {seed}")
     return np.array([r[f"mem_{i}"][0] for i in range(len(ks))])
 
 
-def simulate_lif_current(seed: int, instance: int, t_s: np.ndarray, i_in_a: np.ndarray, *,
-                         settings: dict | None = None) -> np.ndarray:
+def simulate_lif_current(
+    seed: int, instance: int, t_s: np.ndarray, i_in_a: np.ndarray, *, settings: dict | None = None
+) -> np.ndarray:
     """Spike times (s) of Monte Carlo instance ``instance`` of ``seed`` for an input current.
 
     ``i_in_a`` is a piecewise-linear waveform through the points ``(t_s, i_in_a)``; the

@@ -59,8 +59,13 @@ def _scaled(wl, scale):
     return wl[0] * k, wl[1] * k
 
 
-def leak_ota(mismatch, corner: str = "tt", design: LifDesign = LifDesign(),
-             process: Process = DEFAULT_PROCESS, tag: str = "") -> list[str]:
+def leak_ota(
+    mismatch,
+    corner: str = "tt",
+    design: LifDesign = LifDesign(),
+    process: Process = DEFAULT_PROCESS,
+    tag: str = "",
+) -> list[str]:
     """The leak OTA: ``I(mem) = g_m (V(vleakd) - V(mem))``, tail current from [lbias].
 
     ``tag`` is appended to every device and internal node name (for arrays of copies);
@@ -70,14 +75,35 @@ def leak_ota(mismatch, corner: str = "tt", design: LifDesign = LifDesign(),
     load = _scaled(design.leak_load_wl_m, design.leak_area_scale)
     tail = _scaled(design.leak_tail_wl_m, design.leak_area_scale)
     mem, lb, lt, la = f"mem{tag}", f"lbias{tag}", f"ltail{tag}", f"la{tag}"
-    return ota5(Devices(process, mismatch, corner, tag), ("mlt", "ml1", "ml2", "ml3", "ml4"),
-                "vleakd", mem, mem, lb, lt, la, tail, pair, load, bias_diode="mlb")
+    return ota5(
+        Devices(process, mismatch, corner, tag),
+        ("mlt", "ml1", "ml2", "ml3", "ml4"),
+        "vleakd",
+        mem,
+        mem,
+        lb,
+        lt,
+        la,
+        tail,
+        pair,
+        load,
+        bias_diode="mlb",
+    )
 
 
-def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDesign = LifDesign(),
-                process: Process = DEFAULT_PROCESS, input_source: str = "iin 0 mem dc 0",
-                force_mem: str | None = None, force_reset: bool = False, break_latch: bool = False,
-                analysis: str = ".op") -> str:
+def lif_netlist(
+    codes: dict,
+    *,
+    mismatch=None,
+    corner: str = "tt",
+    design: LifDesign = LifDesign(),
+    process: Process = DEFAULT_PROCESS,
+    input_source: str = "iin 0 mem dc 0",
+    force_mem: str | None = None,
+    force_reset: bool = False,
+    break_latch: bool = False,
+    analysis: str = ".op",
+) -> str:
     """Netlist of one neuron.
 
     Parameters
@@ -101,34 +127,57 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
     m = Devices(P, mismatch, c)
 
     def inv(name, a, y):
-        return [m(f"m{name}p", y, a, "vdd", "vdd", "p", (1e-6, 0.18e-6)),
-                m(f"m{name}n", y, a, "0", "0", "n", (0.5e-6, 0.18e-6))]
+        return [
+            m(f"m{name}p", y, a, "vdd", "vdd", "p", (1e-6, 0.18e-6)),
+            m(f"m{name}n", y, a, "0", "0", "n", (0.5e-6, 0.18e-6)),
+        ]
 
     def nor(name, a, b, y):
-        return [m(f"m{name}pa", f"{name}x", a, "vdd", "vdd", "p", (2e-6, 0.18e-6)),
-                m(f"m{name}pb", y, b, f"{name}x", "vdd", "p", (2e-6, 0.18e-6)),
-                m(f"m{name}na", y, a, "0", "0", "n", (0.5e-6, 0.18e-6)),
-                m(f"m{name}nb", y, b, "0", "0", "n", (0.5e-6, 0.18e-6))]
+        return [
+            m(f"m{name}pa", f"{name}x", a, "vdd", "vdd", "p", (2e-6, 0.18e-6)),
+            m(f"m{name}pb", y, b, f"{name}x", "vdd", "p", (2e-6, 0.18e-6)),
+            m(f"m{name}na", y, a, "0", "0", "n", (0.5e-6, 0.18e-6)),
+            m(f"m{name}nb", y, b, "0", "0", "n", (0.5e-6, 0.18e-6)),
+        ]
 
     v = lambda key: dac_value(codes[key], d.v_dac_fs_v)  # noqa: E731
     lines = [
-        "* anamorph LIF neuron", P.model_cards(),
+        "* anamorph LIF neuron",
+        P.model_cards(),
         f"vdd vdd 0 {P.vdd_v}",
-        f"vleakd vleakd 0 {v('v_leak'):.9g}", f"vthd vthd 0 {v('v_th'):.9g}",
+        f"vleakd vleakd 0 {v('v_leak'):.9g}",
+        f"vthd vthd 0 {v('v_th'):.9g}",
         f"vrstd vrstd 0 {v('v_reset'):.9g}",
         f"ileakd lbias 0 {dac_value(codes['tau_m'], d.i_leak_fs_a):.9g}",
         f"irefd vdd rbias {dac_value(codes['t_ref'], d.i_ref_fs_a):.9g}",
-        f"icmp cbias 0 {d.i_cmp_a:.9g}", f"ibuf bbias 0 {d.i_buf_a:.9g}",
+        f"icmp cbias 0 {d.i_cmp_a:.9g}",
+        f"ibuf bbias 0 {d.i_buf_a:.9g}",
         # membrane and leak OTA
         P.capacitor("cmem", "mem", "0", d.c_mem_f, mismatch),
         *leak_ota(mismatch, c, d, P),
         # threshold comparator
-        *ota5(m, ("mct", "mc1", "mc2", "mc3", "mc4"), "mem", "vthd", "cmp", "cbias", "ctail", "ca",
-              (2e-6, 1e-6), (4e-6, 1e-6), (2e-6, 1e-6), bias_diode="mcb"),
-        *inv("i1", "cmp", "spkb"), *inv("i2", "spkb", "spk"),
+        *ota5(
+            m,
+            ("mct", "mc1", "mc2", "mc3", "mc4"),
+            "mem",
+            "vthd",
+            "cmp",
+            "cbias",
+            "ctail",
+            "ca",
+            (2e-6, 1e-6),
+            (4e-6, 1e-6),
+            (2e-6, 1e-6),
+            bias_diode="mcb",
+        ),
+        *inv("i1", "cmp", "spkb"),
+        *inv("i2", "spkb", "spk"),
         # refractory timer: SR latch set by [spk], reset when C_ref has discharged
-        *nor("n1", "rdone", "qb", "q"), *nor("n2", "0" if break_latch else "spk", "q", "qb"),
-        *inv("i6", "qb", "qd1"), *inv("i7", "qd1", "qd2"), *inv("i8", "qd2", "qbn"),
+        *nor("n1", "rdone", "qb", "q"),
+        *nor("n2", "0" if break_latch else "spk", "q", "qb"),
+        *inv("i6", "qb", "qd1"),
+        *inv("i7", "qd1", "qd2"),
+        *inv("i8", "qd2", "qbn"),
         m("mr1", "rf", "qbn", "vdd", "vdd", "p", (0.5e-6, 0.5e-6)),
         m("mrb", "rbias", "rbias", "0", "0", "n", (2e-6, 2e-6)),
         m("mr2", "rf", "rbias", "0", "0", "n", (2e-6, 2e-6)),
@@ -140,8 +189,20 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
         m("mr4", "rx", "q", "0", "0", "n", (0.5e-6, 0.5e-6)),
         # reset switch and v_reset buffer
         m("ms1", "mem", "rforce" if force_reset else "q", "vrst", "0", "n", (1e-6, 0.18e-6)),
-        *ota5(m, ("mbt", "mb1", "mb2", "mb3", "mb4"), "vrstd", "vrst", "vrst", "bbias", "btail", "ba",
-              (4e-6, 1e-6), (16e-6, 1e-6), (2e-6, 1e-6), bias_diode="mbb"),
+        *ota5(
+            m,
+            ("mbt", "mb1", "mb2", "mb3", "mb4"),
+            "vrstd",
+            "vrst",
+            "vrst",
+            "bbias",
+            "btail",
+            "ba",
+            (4e-6, 1e-6),
+            (16e-6, 1e-6),
+            (2e-6, 1e-6),
+            bias_diode="mbb",
+        ),
         P.capacitor("cvrst", "vrst", "0", d.c_vrst_f, mismatch),
         input_source,
     ]
@@ -153,15 +214,25 @@ def lif_netlist(codes: dict, *, mismatch=None, corner: str = "tt", design: LifDe
     return "\n".join(lines) + "\n"
 
 
-def leak_ota_array(mismatches: list, v_leak_v: float, i_tail_a: float, corner: str = "tt",
-                   design: LifDesign = LifDesign(), process: Process = DEFAULT_PROCESS) -> str:
+def leak_ota_array(
+    mismatches: list,
+    v_leak_v: float,
+    i_tail_a: float,
+    corner: str = "tt",
+    design: LifDesign = LifDesign(),
+    process: Process = DEFAULT_PROCESS,
+) -> str:
     """An operating-point netlist of one leak OTA per entry of ``mismatches``.
 
     Copy ``k`` has nodes ``mem_k`` (its follower output, the leak potential it sets),
     fed by its own ideal tail-bias source; all share the v_leak DAC line.
     """
-    lines = ["* leak OTA array", process.model_cards(), f"vdd vdd 0 {process.vdd_v}",
-             f"vleakd vleakd 0 {v_leak_v:.9g}"]
+    lines = [
+        "* leak OTA array",
+        process.model_cards(),
+        f"vdd vdd 0 {process.vdd_v}",
+        f"vleakd vleakd 0 {v_leak_v:.9g}",
+    ]
     for k, mm in enumerate(mismatches):
         lines.append(f"ileakd_{k} lbias_{k} 0 {i_tail_a:.9g}")
         lines += leak_ota(mm, corner, design, process, tag=f"_{k}")

@@ -24,12 +24,17 @@ from anamorph.circuits.synapse.netlist import N_BITS, SynapseDesign, dac_transfe
 from anamorph.circuits.testbench import MeasurementError, fit_exponential, simulate
 
 TRAN = ".options method=gear\n.tran 20n {stop:.6g} 0 {step:.6g}"
-TAU_NOMINAL_S = 5e-6       # design tau_syn at code 400; sets the simulated windows only
+TAU_NOMINAL_S = 5e-6  # design tau_syn at code 400; sets the simulated windows only
 CODE_TAU_REF = 400
 
 DEFAULT_SETTINGS = {
-    "corner": "tt", "code_tau_syn": 400, "dac_tau_syn": [256, 400, 640],
-    "weights": [8, 16, 32, 63], "weight_tau": 32, "v_mem_v": 0.45, "mismatch_scale": 1.0,
+    "corner": "tt",
+    "code_tau_syn": 400,
+    "dac_tau_syn": [256, 400, 640],
+    "weights": [8, 16, 32, 63],
+    "weight_tau": 32,
+    "v_mem_v": 0.45,
+    "mismatch_scale": 1.0,
 }
 
 
@@ -56,8 +61,10 @@ class SynapseInstance:
 
     def dac_currents(self) -> np.ndarray:
         """DC weight current (A) at codes 0..63."""
-        r = simulate(dac_transfer_netlist(mismatch=self.mismatch, corner=self.corner, design=self.design),
-                        source=self.where)
+        r = simulate(
+            dac_transfer_netlist(mismatch=self.mismatch, corner=self.corner, design=self.design),
+            source=self.where,
+        )
         return -np.asarray(r["vwsum#branch"])
 
     def events(self, weights, sign: str, code_tau: int):
@@ -70,10 +77,18 @@ class SynapseInstance:
         t_ev = [0.5e-6 + k * period for k in range(len(weights))]
         ev = [(t, int(w), sign) for t, w in zip(t_ev, weights)]
         stop = t_ev[-1] + period
-        r = simulate(synapse_netlist(ev, code_tau, mismatch=self.mismatch, corner=self.corner,
-                                        design=self.design, v_mem_v=float(self.settings["v_mem_v"]),
-                                        analysis=TRAN.format(stop=stop, step=period / 80)),
-                        source=self.where)
+        r = simulate(
+            synapse_netlist(
+                ev,
+                code_tau,
+                mismatch=self.mismatch,
+                corner=self.corner,
+                design=self.design,
+                v_mem_v=float(self.settings["v_mem_v"]),
+                analysis=TRAN.format(stop=stop, step=period / 80),
+            ),
+            source=self.where,
+        )
         t, i = r["time"], r["vmeme#branch" if sign == "exc" else "vmemi#branch"]
         charges = []
         for t0 in t_ev:
@@ -93,7 +108,7 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     inl, dnl = inl_dnl_lsb(n.dac_currents())
     out = {"inl_lsb": float(np.abs(inl).max()), "dnl_lsb": float(np.abs(dnl).max())}
     weights = [int(w) for w in s["weights"]]
-    if any(not 0 <= w < 2 ** N_BITS for w in weights):
+    if any(not 0 <= w < 2**N_BITS for w in weights):
         raise ValueError(f"weights must be 6-bit codes 0..63, got {weights}")
     code_tau = int(s["code_tau_syn"])
     q_exc, tau_nominal = n.events(weights, "exc", code_tau)

@@ -51,8 +51,19 @@ class SynapseDesign:
 
 def _ota(m: Devices, d: SynapseDesign, tag, plus, minus, out, bias):
     """PMOS-input 5T OTA (:func:`~anamorph.circuits.devices.ota5`): ``g (V(plus) - V(minus))`` into [out]."""
-    return ota5(m, (f"mt{tag}", f"m1{tag}", f"m2{tag}", f"m3{tag}", f"m4{tag}"), plus, minus, out, bias,
-                f"t{tag}", f"a{tag}", d.ota_tail_wl_m, d.ota_pair_wl_m, d.ota_load_wl_m)
+    return ota5(
+        m,
+        (f"mt{tag}", f"m1{tag}", f"m2{tag}", f"m3{tag}", f"m4{tag}"),
+        plus,
+        minus,
+        out,
+        bias,
+        f"t{tag}",
+        f"a{tag}",
+        d.ota_tail_wl_m,
+        d.ota_pair_wl_m,
+        d.ota_load_wl_m,
+    )
 
 
 def _pwl(points) -> str:
@@ -80,9 +91,17 @@ def _route_wave(events, sign, vdd):
     return _pwl(pts)
 
 
-def synapse_netlist(events, code_tau_syn: int, *, mismatch=None, corner: str = "tt",
-                    design: SynapseDesign = SynapseDesign(), process: Process = DEFAULT_PROCESS,
-                    v_mem_v: float = 0.45, analysis: str = ".op") -> str:
+def synapse_netlist(
+    events,
+    code_tau_syn: int,
+    *,
+    mismatch=None,
+    corner: str = "tt",
+    design: SynapseDesign = SynapseDesign(),
+    process: Process = DEFAULT_PROCESS,
+    v_mem_v: float = 0.45,
+    analysis: str = ".op",
+) -> str:
     """Netlist of one synapse with both membrane outputs held at ``v_mem_v``.
 
     The currents into the held membrane are ngspice's branch currents ``vmeme#branch``
@@ -98,46 +117,65 @@ def synapse_netlist(events, code_tau_syn: int, *, mismatch=None, corner: str = "
         10-bit DAC code of the OTA bias current (sets tau_syn).
     """
     for _, code, sign in events:
-        if not 0 <= int(code) < 2 ** N_BITS or sign not in ("exc", "inh"):
-            raise ValueError(f"bad event: weight {code!r} (0..{2 ** N_BITS - 1}), sign {sign!r}")
+        if not 0 <= int(code) < 2**N_BITS or sign not in ("exc", "inh"):
+            raise ValueError(f"bad event: weight {code!r} (0..{2**N_BITS - 1}), sign {sign!r}")
     d, P = design, process
     m = Devices(P, mismatch, corner)
     vdd = P.vdd_v
-    lines = ["* anamorph synapse", P.model_cards(), f"vdd vdd 0 {vdd}", f"vref vref 0 {d.v_ref_v}",
-             *_dac_lines(m, d, P),
-             f"itau tbias 0 {dac_value(code_tau_syn, d.i_tau_fs_a):.9g}",
-             m("mtb", "tbias", "tbias", "vdd", "vdd", "p", d.ota_tail_wl_m)]
+    lines = [
+        "* anamorph synapse",
+        P.model_cards(),
+        f"vdd vdd 0 {vdd}",
+        f"vref vref 0 {d.v_ref_v}",
+        *_dac_lines(m, d, P),
+        f"itau tbias 0 {dac_value(code_tau_syn, d.i_tau_fs_a):.9g}",
+        m("mtb", "tbias", "tbias", "vdd", "vdd", "p", d.ota_tail_wl_m),
+    ]
     for b in range(N_BITS):
         on, off = _bit_waves(events, b, vdd, d.t_pulse_s)
         lines += [f"vgon{b} gon{b} 0 {on}", f"vgoff{b} goff{b} 0 {off}"]
-    lines += [f"vroute_e re 0 {_route_wave(events, 'exc', vdd)}",
-              f"vroute_i ri 0 {_route_wave(events, 'inh', vdd)}",
-              m("mre", "sxe", "re", "wsum", "0", "n", (1e-6, 0.18e-6)),
-              m("mri", "sxi", "ri", "wsum", "0", "n", (1e-6, 0.18e-6)),
-              f"vmeme meme 0 {v_mem_v}", f"vmemi memi 0 {v_mem_v}",
-              P.capacitor("csyne", "sxe", "0", d.c_syn_f, mismatch),
-              P.capacitor("csyni", "sxi", "0", d.c_syn_f, mismatch),
-              *_ota(m, d, "fe", "vref", "sxe", "sxe", "tbias"),   # follower: holds sxe at v_ref
-              *_ota(m, d, "oe", "vref", "sxe", "meme", "tbias"),  # exc output: + into membrane
-              *_ota(m, d, "fi", "vref", "sxi", "sxi", "tbias"),
-              *_ota(m, d, "oi", "sxi", "vref", "memi", "tbias"),  # inh output: - into membrane
-              analysis, ".end"]
+    lines += [
+        f"vroute_e re 0 {_route_wave(events, 'exc', vdd)}",
+        f"vroute_i ri 0 {_route_wave(events, 'inh', vdd)}",
+        m("mre", "sxe", "re", "wsum", "0", "n", (1e-6, 0.18e-6)),
+        m("mri", "sxi", "ri", "wsum", "0", "n", (1e-6, 0.18e-6)),
+        f"vmeme meme 0 {v_mem_v}",
+        f"vmemi memi 0 {v_mem_v}",
+        P.capacitor("csyne", "sxe", "0", d.c_syn_f, mismatch),
+        P.capacitor("csyni", "sxi", "0", d.c_syn_f, mismatch),
+        *_ota(m, d, "fe", "vref", "sxe", "sxe", "tbias"),  # follower: holds sxe at v_ref
+        *_ota(m, d, "oe", "vref", "sxe", "meme", "tbias"),  # exc output: + into membrane
+        *_ota(m, d, "fi", "vref", "sxi", "sxi", "tbias"),
+        *_ota(m, d, "oi", "sxi", "vref", "memi", "tbias"),  # inh output: - into membrane
+        analysis,
+        ".end",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _dac_lines(m, d: SynapseDesign, P: Process) -> list[str]:
     """Reference diode, binary-weighted sources and their steering switches."""
-    lines = [f"vdump dump 0 {d.v_dump_v}", f"iref vdd wref {d.i_lsb_a * d.ref_units:.9g}",
-             m("mwref", "wref", "wref", "0", "0", "n", (d.unit_wl_m[0] * d.ref_units, d.unit_wl_m[1]))]
+    lines = [
+        f"vdump dump 0 {d.v_dump_v}",
+        f"iref vdd wref {d.i_lsb_a * d.ref_units:.9g}",
+        m("mwref", "wref", "wref", "0", "0", "n", (d.unit_wl_m[0] * d.ref_units, d.unit_wl_m[1])),
+    ]
     for b in range(N_BITS):
-        lines += [m(f"mw{b}", f"wd{b}", "wref", "0", "0", "n", (d.unit_wl_m[0] * 2 ** b, d.unit_wl_m[1])),
-                  m(f"msw{b}", "wsum", f"gon{b}", f"wd{b}", "0", "n", (1e-6, 0.18e-6)),
-                  m(f"msd{b}", "dump", f"goff{b}", f"wd{b}", "0", "n", (1e-6, 0.18e-6))]
+        lines += [
+            m(f"mw{b}", f"wd{b}", "wref", "0", "0", "n", (d.unit_wl_m[0] * 2**b, d.unit_wl_m[1])),
+            m(f"msw{b}", "wsum", f"gon{b}", f"wd{b}", "0", "n", (1e-6, 0.18e-6)),
+            m(f"msd{b}", "dump", f"goff{b}", f"wd{b}", "0", "n", (1e-6, 0.18e-6)),
+        ]
     return lines
 
 
-def dac_transfer_netlist(*, mismatch=None, corner: str = "tt", design: SynapseDesign = SynapseDesign(),
-                         process: Process = DEFAULT_PROCESS) -> str:
+def dac_transfer_netlist(
+    *,
+    mismatch=None,
+    corner: str = "tt",
+    design: SynapseDesign = SynapseDesign(),
+    process: Process = DEFAULT_PROCESS,
+) -> str:
     """The weight DAC alone, [wsum] held at v_ref, swept over codes 0..63 in one DC analysis.
 
     The code is the swept voltage ``vcode``; behavioural sources decode its bits into
@@ -145,10 +183,16 @@ def dac_transfer_netlist(*, mismatch=None, corner: str = "tt", design: SynapseDe
     """
     m = Devices(process, mismatch, corner)
     vdd = process.vdd_v
-    lines = ["* anamorph weight DAC transfer", process.model_cards(), f"vdd vdd 0 {vdd}",
-             "vcode code 0 0", f"vwsum wsum 0 {design.v_ref_v}", *_dac_lines(m, design, process)]
+    lines = [
+        "* anamorph weight DAC transfer",
+        process.model_cards(),
+        f"vdd vdd 0 {vdd}",
+        "vcode code 0 0",
+        f"vwsum wsum 0 {design.v_ref_v}",
+        *_dac_lines(m, design, process),
+    ]
     for b in range(N_BITS):
-        bit = f"(floor((v(code) + 0.25) / {2 ** b}) - 2 * floor((v(code) + 0.25) / {2 ** (b + 1)}))"
+        bit = f"(floor((v(code) + 0.25) / {2**b}) - 2 * floor((v(code) + 0.25) / {2 ** (b + 1)}))"
         lines += [f"bgon{b} gon{b} 0 v = {vdd} * {bit}", f"bgoff{b} goff{b} 0 v = {vdd} * (1 - {bit})"]
-    lines += [f".dc vcode 0 {2 ** N_BITS - 1} 1", ".end"]
+    lines += [f".dc vcode 0 {2**N_BITS - 1} 1", ".end"]
     return "\n".join(lines) + "\n"

@@ -29,23 +29,30 @@ from dataclasses import replace
 
 import numpy as np
 
-from anamorph.circuits.tstdp.rule import TripletParams
 from anamorph.circuits.tstdp.circuit import GMIN_S, TIME_SCALE, TstdpBiases, TstdpDesign
+from anamorph.circuits.tstdp.rule import TripletParams
 
 DELTA_V = 0.03
 # term -> (kind, gate node level attr, source bias attr, gate step sign, source step sign)
 # ("gate_p" / "gate_n": reference devices with the source at the rail, for the gate slopes)
-_TERMS = {"a2p": ("p", "v_r1_v", "v_a2p_v", +1, -1), "a3p": ("p", "v_r1_v", "v_a3p_v", +1, -1),
-          "a2m": ("n", "v_o1_v", "v_a2m_v", -1, +1), "a3m": ("n", "v_o1_v", "v_a3m_v", -1, +1),
-          "gate_p": ("p", "v_r1_v", "vdd", +1, -1), "gate_n": ("n", "v_o1_v", "gnd", -1, +1)}
+_TERMS = {
+    "a2p": ("p", "v_r1_v", "v_a2p_v", +1, -1),
+    "a3p": ("p", "v_r1_v", "v_a3p_v", +1, -1),
+    "a2m": ("n", "v_o1_v", "v_a2m_v", -1, +1),
+    "a3m": ("n", "v_o1_v", "v_a3m_v", -1, +1),
+    "gate_p": ("p", "v_r1_v", "vdd", +1, -1),
+    "gate_n": ("n", "v_o1_v", "gnd", -1, +1),
+}
 # probe device -> the circuit device whose mismatch it carries (others: same name)
 _DEVICE = {"gate_p": "a2p", "gate_n": "a2m", "br1": "btp", "br2": "btx", "bo1": "btm", "bo2": "bty"}
 OFF_AMPLITUDE = 1e-6  # a smaller target amplitude switches its term off (source parked at v_w0)
 # trace -> (leak kind, bias current attr, capacitor attr, drain level, direction of the ramp)
-_LEAKS = {"r1": ("p", "i_tau_plus_a", "c_gate_trace_f", "v_r1_v", +1),
-          "r2": ("p", "i_tau_x_a", "c_source_trace_f", "v_a3m_v", +1),
-          "o1": ("n", "i_tau_minus_a", "c_gate_trace_f", "v_o1_v", -1),
-          "o2": ("n", "i_tau_y_a", "c_source_trace_f", "v_a3p_v", -1)}
+_LEAKS = {
+    "r1": ("p", "i_tau_plus_a", "c_gate_trace_f", "v_r1_v", +1),
+    "r2": ("p", "i_tau_x_a", "c_source_trace_f", "v_a3m_v", +1),
+    "o1": ("n", "i_tau_minus_a", "c_gate_trace_f", "v_o1_v", -1),
+    "o2": ("n", "i_tau_y_a", "c_source_trace_f", "v_a3p_v", -1),
+}
 
 
 def _level(name, biases, design, vdd=None):
@@ -54,8 +61,9 @@ def _level(name, biases, design, vdd=None):
     return getattr(design, name) if hasattr(design, name) else getattr(biases, name)
 
 
-def reset_levels(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
-                 corner="tt") -> dict[str, float]:
+def reset_levels(
+    biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None, corner="tt"
+) -> dict[str, float]:
     """Trace voltages just after one reset (a transient of one pre and one post spike).
 
     They differ from the bias levels by the reset switches' charge injection (about a mV).
@@ -69,8 +77,9 @@ def reset_levels(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
     return {name: float(np.interp(t_end, out["t_s"], out[name])) for name in ("r1", "r2", "o1", "o2")}
 
 
-def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
-                 corner="tt") -> dict[str, float]:
+def characterise(
+    biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None, corner="tt"
+) -> dict[str, float]:
     """DC currents of the read and leak transistors at the traces' measured reset levels:
     ``I0_<term>``, ``S_gate_<term>``, ``S_source_<term>`` (1/V), ``I_leak_<trace>`` (A) and
     the capacitors ``C_<trace>``, ``C_w`` (F).
@@ -87,8 +96,14 @@ def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
     p = process or DEFAULT_PROCESS
     levels = reset_levels(biases, design, process, mismatch, corner)
     d = replace(design, v_r1_v=levels["r1"], v_o1_v=levels["o1"])
-    biases = replace(biases, **{attr: levels[trace] for attr, trace in (("v_a3p_v", "o2"), ("v_a3m_v", "r2"))
-                                if abs(getattr(biases, attr) - design.v_w0_v) > 1e-9})
+    biases = replace(
+        biases,
+        **{
+            attr: levels[trace]
+            for attr, trace in (("v_a3p_v", "o2"), ("v_a3m_v", "r2"))
+            if abs(getattr(biases, attr) - design.v_w0_v) > 1e-9
+        },
+    )
     lines = ["tstdp characterisation", p.model_cards().strip(), f"Vdd vdd 0 {p.vdd_v}"]
     probes = []
     for term, (kind, gate_attr, src_attr, sg, ss) in _TERMS.items():
@@ -96,20 +111,60 @@ def characterise(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), proce
         bulk = "vdd" if kind == "p" else "0"
         for tag, g, s in (("0", vg, vs), ("g", vg + sg * DELTA_V, vs), ("s", vg, vs + ss * DELTA_V)):
             name = f"{term}{tag}"
-            lines += [f"Vg{name} g{name} 0 {g}", f"Vs{name} s{name} 0 {s}", f"Vd{name} d{name} 0 {d.v_w0_v}",
-                      p.mosfet(name, f"d{name}", f"g{name}", f"s{name}", bulk, kind, d.w_out_m, d.l_out_m,
-                               mismatch, corner, key=_DEVICE.get(term, term))]
+            lines += [
+                f"Vg{name} g{name} 0 {g}",
+                f"Vs{name} s{name} 0 {s}",
+                f"Vd{name} d{name} 0 {d.v_w0_v}",
+                p.mosfet(
+                    name,
+                    f"d{name}",
+                    f"g{name}",
+                    f"s{name}",
+                    bulk,
+                    kind,
+                    d.w_out_m,
+                    d.l_out_m,
+                    mismatch,
+                    corner,
+                    key=_DEVICE.get(term, term),
+                ),
+            ]
             probes.append((f"I_{term}_{tag}", f"vd{name}#branch"))
     for trace, (kind, i_attr, _, level_attr, direction) in _LEAKS.items():
         level = _level(level_attr, biases, d) + direction * DELTA_V
         rail = "vdd" if kind == "p" else "0"
         current = getattr(biases, i_attr)
         src = f"I{trace} b{trace} 0 {current}" if kind == "p" else f"I{trace} vdd b{trace} {current}"
-        lines += [src, p.mosfet(f"b{trace}", f"b{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m,
-                                mismatch, corner, key=_DEVICE[f"b{trace}"]),
-                  f"Vl{trace} l{trace} 0 {level}",
-                  p.mosfet(f"l{trace}", f"l{trace}", f"b{trace}", rail, rail, kind, d.w_leak_m, d.l_leak_m,
-                           mismatch, corner, key=f"{trace}leak")]
+        lines += [
+            src,
+            p.mosfet(
+                f"b{trace}",
+                f"b{trace}",
+                f"b{trace}",
+                rail,
+                rail,
+                kind,
+                d.w_leak_m,
+                d.l_leak_m,
+                mismatch,
+                corner,
+                key=_DEVICE[f"b{trace}"],
+            ),
+            f"Vl{trace} l{trace} 0 {level}",
+            p.mosfet(
+                f"l{trace}",
+                f"l{trace}",
+                f"b{trace}",
+                rail,
+                rail,
+                kind,
+                d.w_leak_m,
+                d.l_leak_m,
+                mismatch,
+                corner,
+                key=f"{trace}leak",
+            ),
+        ]
         probes.append((f"I_leak_{trace}", f"vl{trace}#branch"))
     lines.append(f".options gmin={GMIN_S:g}")  # as in the circuit's transient (circuit.GMIN_S)
     res = Simulator().run("\n".join([*lines, ".op", ".end"]) + "\n", source="tstdp characterisation")
@@ -135,6 +190,7 @@ def _capacitance(process, name: str, c_f: float, mismatch) -> float:
 def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) -> TripletParams:
     """The rule's parameters (biological time) that a characterised bias set implements."""
     d = design
+
     def gate_slope(pair, triplet, ref):  # the slope of the term that carries most current
         best = max((pair, triplet), key=lambda term: ch[f"I0_{term}"])
         return ch[f"S_gate_{best}"] if ch[f"I0_{best}"] > 1e-11 else ch[f"S_gate_{ref}"]
@@ -145,10 +201,12 @@ def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) 
     def cap(trace, nominal):  # an instance's capacitor, if characterised with its mismatch
         return ch.get(f"C_{trace}", nominal)
 
-    tau_c = {"plus": cap("r1", d.c_gate_trace_f) / (ch["I_leak_r1"] * gate_slope("a2p", "a3p", "gate_p")),
-             "minus": cap("o1", d.c_gate_trace_f) / (ch["I_leak_o1"] * gate_slope("a2m", "a3m", "gate_n")),
-             "x": cap("r2", d.c_source_trace_f) / (ch["I_leak_r2"] * source_slope("a3m", "a2m")),
-             "y": cap("o2", d.c_source_trace_f) / (ch["I_leak_o2"] * source_slope("a3p", "a2p"))}
+    tau_c = {
+        "plus": cap("r1", d.c_gate_trace_f) / (ch["I_leak_r1"] * gate_slope("a2p", "a3p", "gate_p")),
+        "minus": cap("o1", d.c_gate_trace_f) / (ch["I_leak_o1"] * gate_slope("a2m", "a3m", "gate_n")),
+        "x": cap("r2", d.c_source_trace_f) / (ch["I_leak_r2"] * source_slope("a3m", "a2m")),
+        "y": cap("o2", d.c_source_trace_f) / (ch["I_leak_o2"] * source_slope("a3p", "a2p")),
+    }
     t_d = d.t_read_s + d.t_edge_s + d.t_set_s + d.t_set_edge_s / 2
     t_r = d.t_read_s - 1.5 * d.t_edge_s  # the park switch ends the read mid-way through its edge
 
@@ -157,21 +215,34 @@ def params_from_characterisation(ch: dict, design: TstdpDesign = TstdpDesign()) 
         charge = max(ch[f"I0_{term}"], 0.0) * np.exp(t_d * lam) * (1 - np.exp(-t_r * lam)) / lam
         return charge / (cap("w", d.c_w_f) * d.w_scale_v)
 
-    return TripletParams(a2p=amp("a2p", "plus"), a3p=amp("a3p", "plus", "y"), a2m=amp("a2m", "minus"),
-                         a3m=amp("a3m", "minus", "x"), tau_x_s=tau_c["x"] / TIME_SCALE, tau_y_s=tau_c["y"] / TIME_SCALE,
-                         tau_plus_s=tau_c["plus"] / TIME_SCALE, tau_minus_s=tau_c["minus"] / TIME_SCALE,
-                         interaction="nearest")
+    return TripletParams(
+        a2p=amp("a2p", "plus"),
+        a3p=amp("a3p", "plus", "y"),
+        a2m=amp("a2m", "minus"),
+        a3m=amp("a3m", "minus", "x"),
+        tau_x_s=tau_c["x"] / TIME_SCALE,
+        tau_y_s=tau_c["y"] / TIME_SCALE,
+        tau_plus_s=tau_c["plus"] / TIME_SCALE,
+        tau_minus_s=tau_c["minus"] / TIME_SCALE,
+        interaction="nearest",
+    )
 
 
-def params_for(biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None,
-               corner="tt") -> TripletParams:
+def params_for(
+    biases: TstdpBiases, design: TstdpDesign = TstdpDesign(), process=None, mismatch=None, corner="tt"
+) -> TripletParams:
     """Forward map: the rule's parameters that ``biases`` implement (nominal devices, or the
     devices of the Monte Carlo instance ``mismatch`` at ``corner``)."""
     return params_from_characterisation(characterise(biases, design, process, mismatch, corner), design)
 
 
-def biases_for(target: TripletParams, design: TstdpDesign = TstdpDesign(), process=None,
-               start: TstdpBiases = TstdpBiases(), iterations: int = 4) -> TstdpBiases:
+def biases_for(
+    target: TripletParams,
+    design: TstdpDesign = TstdpDesign(),
+    process=None,
+    start: TstdpBiases = TstdpBiases(),
+    iterations: int = 4,
+) -> TstdpBiases:
     """Inverse map: biases whose nominal circuit implements ``target`` (fixed-point iteration).
 
     ``target.tau_plus_s`` and ``tau_minus_s`` are set by the leak currents like tau_x, tau_y.
@@ -184,9 +255,15 @@ def biases_for(target: TripletParams, design: TstdpDesign = TstdpDesign(), proce
         ch = characterise(b, design, process)
         now = params_from_characterisation(ch, design)
         new = {}
-        for attr, tau in (("i_tau_plus_a", "tau_plus_s"), ("i_tau_minus_a", "tau_minus_s"),
-                          ("i_tau_x_a", "tau_x_s"), ("i_tau_y_a", "tau_y_s")):
-            new[attr] = float(np.clip(getattr(b, attr) * getattr(now, tau) / getattr(target, tau), 1e-13, 1e-6))
+        for attr, tau in (
+            ("i_tau_plus_a", "tau_plus_s"),
+            ("i_tau_minus_a", "tau_minus_s"),
+            ("i_tau_x_a", "tau_x_s"),
+            ("i_tau_y_a", "tau_y_s"),
+        ):
+            new[attr] = float(
+                np.clip(getattr(b, attr) * getattr(now, tau) / getattr(target, tau), 1e-13, 1e-6)
+            )
         for term, (_, _, src_attr, _, ss) in list(_TERMS.items())[:4]:
             if getattr(target, term) < OFF_AMPLITUDE:
                 new[src_attr] = design.v_w0_v

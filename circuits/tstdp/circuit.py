@@ -76,7 +76,7 @@ class TstdpBiases:
     v_a2m_v: float = 0.05
     v_a3m_v: float = 0.05
 
-    def validate(self, vdd_v: float) -> "TstdpBiases":
+    def validate(self, vdd_v: float) -> TstdpBiases:
         for name, value in asdict(self).items():
             if not np.isfinite(value):
                 raise InputError(f"bias {name} must be finite", field=name)
@@ -92,24 +92,24 @@ class TstdpDesign:
     """Fixed design choices: capacitors (F), transistor sizes (m), reset levels (V), pulses (s)."""
 
     c_w_f: float = 0.5e-12
-    c_gate_trace_f: float = 2e-12      # r1, o1
-    c_source_trace_f: float = 6e-12    # r2, o2
+    c_gate_trace_f: float = 2e-12  # r1, o1
+    c_source_trace_f: float = 6e-12  # r2, o2
     w_out_m: float = 2e-6
     l_out_m: float = 0.5e-6
     w_leak_m: float = 1e-6
     l_leak_m: float = 1e-6
     w_switch_m: float = 0.5e-6
-    w_switch_source_m: float = 4e-6   # resets and read switches of the r2 / o2 source traces
+    w_switch_source_m: float = 4e-6  # resets and read switches of the r2 / o2 source traces
     l_switch_m: float = 0.18e-6
     v_r1_v: float = 1.34
     v_o1_v: float = 0.45
     v_w0_v: float = 0.9
-    w_scale_v: float = 1.0             # weight 1 = 1 V on C_w
+    w_scale_v: float = 1.0  # weight 1 = 1 V on C_w
     t_read_s: float = 0.5e-6
     t_set_s: float = 0.2e-6
     t_edge_s: float = 5e-9
-    t_set_edge_s: float = 40e-9        # slow reset edges: switch charge goes to the bias source
-    t_lead_s: float = 20e-6            # rest before the first spike
+    t_set_edge_s: float = 40e-9  # slow reset edges: switch charge goes to the bias source
+    t_lead_s: float = 20e-6  # rest before the first spike
 
 
 def _pulses(times, delay, width, edge):
@@ -134,9 +134,13 @@ def spike_sources(prefix: str, times_s, design: TstdpDesign, vdd: float) -> list
     # The park switches open just before a read starts and close just before it ends, so
     # the read switch's turn-off charge lands on a parked node, not on C_w.
     hold = _pulses(times_s, -2 * d.t_edge_s, d.t_read_s, d.t_edge_s)
-    return [_pwl(f"{prefix}rd", f"{prefix}_rd", rd, vdd, False), _pwl(f"{prefix}rdb", f"{prefix}_rdb", rd, vdd, True),
-            _pwl(f"{prefix}st", f"{prefix}_set", st, vdd, False), _pwl(f"{prefix}stb", f"{prefix}_setb", st, vdd, True),
-            _pwl(f"{prefix}hold", f"{prefix}_hold", hold, vdd, True)]
+    return [
+        _pwl(f"{prefix}rd", f"{prefix}_rd", rd, vdd, False),
+        _pwl(f"{prefix}rdb", f"{prefix}_rdb", rd, vdd, True),
+        _pwl(f"{prefix}st", f"{prefix}_set", st, vdd, False),
+        _pwl(f"{prefix}stb", f"{prefix}_setb", st, vdd, True),
+        _pwl(f"{prefix}hold", f"{prefix}_hold", hold, vdd, True),
+    ]
 
 
 def core_lines(biases: TstdpBiases, design: TstdpDesign, process, mismatch=None, corner="tt") -> list[str]:
@@ -152,64 +156,106 @@ def core_lines(biases: TstdpBiases, design: TstdpDesign, process, mismatch=None,
     sws = (d.w_switch_source_m, d.l_switch_m)
     b = biases
     return [
-        f"Vdd vdd 0 {p.vdd_v}", f"Vr1 vr1 0 {d.v_r1_v}", f"Vo1 vo1 0 {d.v_o1_v}",
-        f"Va2p va2p 0 {b.v_a2p_v}", f"Va3p va3p 0 {b.v_a3p_v}", f"Va2m va2m 0 {b.v_a2m_v}", f"Va3m va3m 0 {b.v_a3m_v}",
+        f"Vdd vdd 0 {p.vdd_v}",
+        f"Vr1 vr1 0 {d.v_r1_v}",
+        f"Vo1 vo1 0 {d.v_o1_v}",
+        f"Va2p va2p 0 {b.v_a2p_v}",
+        f"Va3p va3p 0 {b.v_a3p_v}",
+        f"Va2m va2m 0 {b.v_a2m_v}",
+        f"Va3m va3m 0 {b.v_a3m_v}",
         # leak mirrors: bias current into a diode-connected transistor
-        f"Itp btp 0 {b.i_tau_plus_a}", m("btp", "btp", "btp", "vdd", "p", *lk),
-        f"Itx btx 0 {b.i_tau_x_a}", m("btx", "btx", "btx", "vdd", "p", *lk),
-        f"Itm vdd btm {b.i_tau_minus_a}", m("btm", "btm", "btm", "0", "n", *lk),
-        f"Ity vdd bty {b.i_tau_y_a}", m("bty", "bty", "bty", "0", "n", *lk),
+        f"Itp btp 0 {b.i_tau_plus_a}",
+        m("btp", "btp", "btp", "vdd", "p", *lk),
+        f"Itx btx 0 {b.i_tau_x_a}",
+        m("btx", "btx", "btx", "vdd", "p", *lk),
+        f"Itm vdd btm {b.i_tau_minus_a}",
+        m("btm", "btm", "btm", "0", "n", *lk),
+        f"Ity vdd bty {b.i_tau_y_a}",
+        m("bty", "bty", "bty", "0", "n", *lk),
         # traces
-        p.capacitor("cr1", "r1", "0", d.c_gate_trace_f, mismatch), m("r1set", "r1", "pre_setb", "vr1", "p", *sw),
+        p.capacitor("cr1", "r1", "0", d.c_gate_trace_f, mismatch),
+        m("r1set", "r1", "pre_setb", "vr1", "p", *sw),
         m("r1leak", "r1", "btp", "vdd", "p", *lk),
-        p.capacitor("cr2", "r2", "0", d.c_source_trace_f, mismatch), m("r2set", "r2", "pre_set", "va3m", "n", *sws),
+        p.capacitor("cr2", "r2", "0", d.c_source_trace_f, mismatch),
+        m("r2set", "r2", "pre_set", "va3m", "n", *sws),
         m("r2leak", "r2", "btx", "vdd", "p", *lk),
-        p.capacitor("co1", "o1", "0", d.c_gate_trace_f, mismatch), m("o1set", "o1", "post_set", "vo1", "n", *sw),
+        p.capacitor("co1", "o1", "0", d.c_gate_trace_f, mismatch),
+        m("o1set", "o1", "post_set", "vo1", "n", *sw),
         m("o1leak", "o1", "btm", "0", "n", *lk),
-        p.capacitor("co2", "o2", "0", d.c_source_trace_f, mismatch), m("o2set", "o2", "post_setb", "va3p", "p", *sws),
+        p.capacitor("co2", "o2", "0", d.c_source_trace_f, mismatch),
+        m("o2set", "o2", "post_setb", "va3p", "p", *sws),
         m("o2leak", "o2", "bty", "0", "n", *lk),
         # potentiation at a post spike: w += r1 (A2p + A3p o2). Outside the read window the
         # read transistors' sources are parked at v_w0 (no current, no floating node).
         f"Vpark park 0 {d.v_w0_v}",
-        m("swa2p", "p2", "post_rdb", "va2p", "p", *sw), m("pka2p", "p2", "post_hold", "park", "n", *sw),
+        m("swa2p", "p2", "post_rdb", "va2p", "p", *sw),
+        m("pka2p", "p2", "post_hold", "park", "n", *sw),
         m("a2p", "w", "r1", "p2", "p", *out),
-        m("swa3p", "p3", "post_rdb", "o2", "p", *sw), m("pka3p", "p3", "post_hold", "park", "n", *sw),
+        m("swa3p", "p3", "post_rdb", "o2", "p", *sw),
+        m("pka3p", "p3", "post_hold", "park", "n", *sw),
         m("a3p", "w", "r1", "p3", "p", *out),
         # depression at a pre spike: w -= o1 (A2m + A3m r2)
-        m("swa2m", "n2", "pre_rd", "va2m", "n", *sw), m("pka2m", "n2", "pre_hold", "park", "n", *sw),
+        m("swa2m", "n2", "pre_rd", "va2m", "n", *sw),
+        m("pka2m", "n2", "pre_hold", "park", "n", *sw),
         m("a2m", "w", "o1", "n2", "n", *out),
-        m("swa3m", "n3", "pre_rd", "r2", "n", *sw), m("pka3m", "n3", "pre_hold", "park", "n", *sw),
+        m("swa3m", "n3", "pre_rd", "r2", "n", *sw),
+        m("pka3m", "n3", "pre_hold", "park", "n", *sw),
         m("a3m", "w", "o1", "n3", "n", *out),
         p.capacitor("cw", "w", "0", d.c_w_f, mismatch),
     ]
 
 
-def netlist(pre_s, post_s, t_stop_s: float, biases: TstdpBiases, design: TstdpDesign = TstdpDesign(),
-            process=None, mismatch=None, corner="tt", max_step_s: float = 10e-6,
-            w_start_v: float | None = None) -> str:
+def netlist(
+    pre_s,
+    post_s,
+    t_stop_s: float,
+    biases: TstdpBiases,
+    design: TstdpDesign = TstdpDesign(),
+    process=None,
+    mismatch=None,
+    corner="tt",
+    max_step_s: float = 10e-6,
+    w_start_v: float | None = None,
+) -> str:
     """Transient netlist for spike times ``pre_s``, ``post_s`` in circuit seconds; ``C_w``
     starts at ``w_start_v`` (default: the reset level ``design.v_w0_v``)."""
     from anamorph.circuits.process import DEFAULT_PROCESS
 
     p = process or DEFAULT_PROCESS
     biases.validate(p.vdd_v)
-    lines = ["triplet STDP synapse", p.model_cards().strip(), *core_lines(biases, design, p, mismatch, corner),
-             *spike_sources("pre", pre_s, design, p.vdd_v), *spike_sources("post", post_s, design, p.vdd_v),
-             f".ic v(w)={design.v_w0_v if w_start_v is None else w_start_v:.9g}",
-             ".save v(w) v(r1) v(r2) v(o1) v(o2)",
-             f".options reltol=1e-3 abstol=1e-13 vntol=1e-6 chgtol=1e-16 gmin={GMIN_S:g}",
-             f".tran {max_step_s / 4:.6g} {t_stop_s:.9g} 0 {max_step_s:.6g}", ".end"]
+    lines = [
+        "triplet STDP synapse",
+        p.model_cards().strip(),
+        *core_lines(biases, design, p, mismatch, corner),
+        *spike_sources("pre", pre_s, design, p.vdd_v),
+        *spike_sources("post", post_s, design, p.vdd_v),
+        f".ic v(w)={design.v_w0_v if w_start_v is None else w_start_v:.9g}",
+        ".save v(w) v(r1) v(r2) v(o1) v(o2)",
+        f".options reltol=1e-3 abstol=1e-13 vntol=1e-6 chgtol=1e-16 gmin={GMIN_S:g}",
+        f".tran {max_step_s / 4:.6g} {t_stop_s:.9g} 0 {max_step_s:.6g}",
+        ".end",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def simulate(pre_s, post_s, t_stop_s: float, biases: TstdpBiases, design: TstdpDesign = TstdpDesign(),
-             process=None, mismatch=None, corner="tt",
-             w_start_v: float | None = None) -> dict[str, np.ndarray]:
+def simulate(
+    pre_s,
+    post_s,
+    t_stop_s: float,
+    biases: TstdpBiases,
+    design: TstdpDesign = TstdpDesign(),
+    process=None,
+    mismatch=None,
+    corner="tt",
+    w_start_v: float | None = None,
+) -> dict[str, np.ndarray]:
     """Run the synapse for spike times in circuit seconds; returns ``t_s`` and the node voltages."""
     from anamorph.ngspice import Simulator
 
-    res = Simulator().run(netlist(pre_s, post_s, t_stop_s, biases, design, process, mismatch, corner,
-                                  w_start_v=w_start_v), source="tstdp")
+    res = Simulator().run(
+        netlist(pre_s, post_s, t_stop_s, biases, design, process, mismatch, corner, w_start_v=w_start_v),
+        source="tstdp",
+    )
     return {"t_s": res["time"], **{k: res[k] for k in ("w", "r1", "r2", "o1", "o2")}}
 
 
@@ -232,15 +278,31 @@ def _periods(protocol, k, biases, run, process, mismatch, corner, w_start_v=None
     pre, post = protocol.trains(k)
     lead = run.design.t_lead_s
     t_stop = lead + k * period + max(0.0, run.relax_s - period)
-    out = simulate(pre * TIME_SCALE + lead, post * TIME_SCALE + lead, t_stop, biases, run.design,
-                   process, mismatch, corner, w_start_v)
+    out = simulate(
+        pre * TIME_SCALE + lead,
+        post * TIME_SCALE + lead,
+        t_stop,
+        biases,
+        run.design,
+        process,
+        mismatch,
+        corner,
+        w_start_v,
+    )
     t, w = out["t_s"], out["w"] / run.design.w_scale_v
     at = [float(np.interp(lead + j * period - 1e-9 if j else 0.0, t, w)) for j in range(k + 1)]
     return at, float(w[-1])
 
 
-def protocol_weight_change(protocol, biases: TstdpBiases, run: CircuitRun = CircuitRun(), process=None,
-                           mismatch=None, corner="tt", repetitions: int | None = None) -> float:
+def protocol_weight_change(
+    protocol,
+    biases: TstdpBiases,
+    run: CircuitRun = CircuitRun(),
+    process=None,
+    mismatch=None,
+    corner="tt",
+    repetitions: int | None = None,
+) -> float:
     r"""Weight change of the circuit for a periodic protocol (biological times, 1000x faster here).
 
     With the nearest-spike interaction every trace is reset in every repetition, so after
@@ -279,7 +341,7 @@ def protocol_weight_change(protocol, biases: TstdpBiases, run: CircuitRun = Circ
     return total
 
 
-def load_fitted(path=FITTED_PATH) -> "TstdpBiases":
+def load_fitted(path=FITTED_PATH) -> TstdpBiases:
     """The shipped biases fitted to the hippocampal data (:mod:`anamorph.circuits.tstdp.fit`)."""
     from anamorph import io
 

@@ -25,17 +25,19 @@ import numpy as np
 
 from anamorph.circuits.tstdp.rule import TripletParams
 
-CITATION = ("Pfister & Gerstner, J. Neurosci. 26(38), 2006; data of Wang et al., Nat. Neurosci. 8, 2005 and "
-            "Sjöström et al., Neuron 32, 2001; circuit after Azghadi et al., Neural Networks 45, 2013")
+CITATION = (
+    "Pfister & Gerstner, J. Neurosci. 26(38), 2006; data of Wang et al., Nat. Neurosci. 8, 2005 and "
+    "Sjöström et al., Neuron 32, 2001; circuit after Azghadi et al., Neural Networks 45, 2013"
+)
 
 
 @dataclass(frozen=True)
 class Datum:
     """One hippocampal measurement: protocol kind, intervals (s), normalised weight change and s.e.m."""
 
-    kind: str          # "pair" | "pre-post-pre" | "post-pre-post"
+    kind: str  # "pair" | "pre-post-pre" | "post-pre-post"
     dt1_s: float
-    dt2_s: float       # unused (0) for pairs
+    dt2_s: float  # unused (0) for pairs
     dw: float
     sem: float
 
@@ -78,10 +80,16 @@ class PairingDatum:
 
 # Pfister & Gerstner 2006, Table 1 (from Sjöström et al. 2001, Figs. 1D and 7B).
 SJOSTROM: tuple[PairingDatum, ...] = tuple(
-    PairingDatum(f, dt, dw, sem) for f, plus, minus in (
-        (0.1, (-0.04, 0.05), (-0.29, 0.08)), (10.0, (0.14, 0.10), (-0.41, 0.11)), (20.0, (0.29, 0.14), (-0.34, 0.10)),
-        (40.0, (0.53, 0.11), (0.56, 0.32)), (50.0, (0.56, 0.26), (0.75, 0.19)))
-    for dt, (dw, sem) in ((10e-3, plus), (-10e-3, minus)))
+    PairingDatum(f, dt, dw, sem)
+    for f, plus, minus in (
+        (0.1, (-0.04, 0.05), (-0.29, 0.08)),
+        (10.0, (0.14, 0.10), (-0.41, 0.11)),
+        (20.0, (0.29, 0.14), (-0.34, 0.10)),
+        (40.0, (0.53, 0.11), (0.56, 0.32)),
+        (50.0, (0.56, 0.26), (0.75, 0.19)),
+    )
+    for dt, (dw, sem) in ((10e-3, plus), (-10e-3, minus))
+)
 
 # Wang et al. 2005, Fig. 7: quadruplets of a +5 ms (pre-post) and a -5 ms (post-pre) pair,
 # 60 at 1 Hz. T > 0: post-pre-pre-post, T the interval between the two pre spikes; T < 0:
@@ -91,15 +99,67 @@ SJOSTROM: tuple[PairingDatum, ...] = tuple(
 # data/kernel_training_data.csv, protocol 9). A second digitisation in the same repository
 # places the T axis up to ~8 % wider; the bins below are wider than that.
 QUADRUPLET_CELLS: tuple[tuple[float, float], ...] = (
-    (-108.5, 7.51), (-108.8, -9.51), (-100.0, 0.15), (-87.8, -7.38), (-13.0, -18.66), (-69.2, -5.26),
-    (-65.6, -5.26), (-55.8, -1.85), (-45.0, 2.13), (-46.3, 3.40), (-45.0, -5.32), (-45.4, -7.09), (-34.9, 1.28),
-    (-25.9, 10.06), (-24.9, 6.24), (-24.9, 1.56), (-24.9, 0.0), (-24.9, -12.77), (-20.7, 5.32), (-15.5, 20.64),
-    (-15.5, 18.57), (-15.5, 6.11), (-10.2, 47.66), (-10.7, 7.02), (-9.3, -10.43), (11.1, 2.27), (11.1, 14.04),
-    (11.1, 14.26), (11.1, 44.04), (16.3, 13.19), (16.3, 31.06), (22.0, 23.40), (22.0, 44.54), (22.0, 4.26),
-    (26.3, 28.20), (26.3, 26.10), (26.3, 20.85), (26.3, 10.21), (26.3, 3.26), (26.3, 1.99), (35.8, 30.91),
-    (35.8, 23.55), (35.8, 16.87), (35.8, 11.06), (45.0, 16.17), (45.0, 6.81), (56.7, 28.09), (56.7, 14.26),
-    (56.7, 8.72), (66.5, 19.36), (66.5, 9.15), (76.3, 7.51), (76.3, -5.11), (86.6, 10.43), (86.6, -4.47),
-    (96.6, 8.36), (-75.0, 7.60), (-25.0, -12.41), (-15.0, 19.60), (106.4, 2.30))
+    (-108.5, 7.51),
+    (-108.8, -9.51),
+    (-100.0, 0.15),
+    (-87.8, -7.38),
+    (-13.0, -18.66),
+    (-69.2, -5.26),
+    (-65.6, -5.26),
+    (-55.8, -1.85),
+    (-45.0, 2.13),
+    (-46.3, 3.40),
+    (-45.0, -5.32),
+    (-45.4, -7.09),
+    (-34.9, 1.28),
+    (-25.9, 10.06),
+    (-24.9, 6.24),
+    (-24.9, 1.56),
+    (-24.9, 0.0),
+    (-24.9, -12.77),
+    (-20.7, 5.32),
+    (-15.5, 20.64),
+    (-15.5, 18.57),
+    (-15.5, 6.11),
+    (-10.2, 47.66),
+    (-10.7, 7.02),
+    (-9.3, -10.43),
+    (11.1, 2.27),
+    (11.1, 14.04),
+    (11.1, 14.26),
+    (11.1, 44.04),
+    (16.3, 13.19),
+    (16.3, 31.06),
+    (22.0, 23.40),
+    (22.0, 44.54),
+    (22.0, 4.26),
+    (26.3, 28.20),
+    (26.3, 26.10),
+    (26.3, 20.85),
+    (26.3, 10.21),
+    (26.3, 3.26),
+    (26.3, 1.99),
+    (35.8, 30.91),
+    (35.8, 23.55),
+    (35.8, 16.87),
+    (35.8, 11.06),
+    (45.0, 16.17),
+    (45.0, 6.81),
+    (56.7, 28.09),
+    (56.7, 14.26),
+    (56.7, 8.72),
+    (66.5, 19.36),
+    (66.5, 9.15),
+    (76.3, 7.51),
+    (76.3, -5.11),
+    (86.6, 10.43),
+    (86.6, -4.47),
+    (96.6, 8.36),
+    (-75.0, 7.60),
+    (-25.0, -12.41),
+    (-15.0, 19.60),
+    (106.4, 2.30),
+)
 QUADRUPLET_DT_S = 5e-3
 QUADRUPLET_BIN_EDGES_MS = (-115.0, -80.0, -50.0, -30.0, -18.0, -5.0, 5.0, 18.0, 30.0, 50.0, 80.0, 115.0)
 
@@ -129,8 +189,15 @@ def quadruplet_bins(cells=QUADRUPLET_CELLS, edges_ms=QUADRUPLET_BIN_EDGES_MS) ->
         if inside.sum() < 2:
             continue
         v = dw[inside]
-        out.append(QuadrupletBin(lo * 1e-3, hi * 1e-3, tuple(t[inside] * 1e-3), float(v.mean()),
-                                 float(v.std(ddof=1) / np.sqrt(v.size))))
+        out.append(
+            QuadrupletBin(
+                lo * 1e-3,
+                hi * 1e-3,
+                tuple(t[inside] * 1e-3),
+                float(v.mean()),
+                float(v.std(ddof=1) / np.sqrt(v.size)),
+            )
+        )
     return tuple(out)
 
 

@@ -44,17 +44,30 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from anamorph.circuits.tstdp import protocols as stdp_protocols
-from anamorph.circuits.tstdp.data import (CITATION, HIPPOCAMPAL, PARAMETER_SETS, QUADRUPLETS, SJOSTROM,
-                                          UNUSED_TAU_X_S, Datum, PairingDatum, QuadrupletBin)
-from anamorph.circuits.tstdp.rule import TripletParams, weight_change
 from anamorph.circuits.tstdp.circuit import FITTED_PATH, TstdpBiases, load_fitted  # noqa: F401 (re-exported)
+from anamorph.circuits.tstdp.data import (
+    CITATION,
+    HIPPOCAMPAL,
+    PARAMETER_SETS,
+    QUADRUPLETS,
+    SJOSTROM,
+    UNUSED_TAU_X_S,
+    Datum,
+    PairingDatum,
+    QuadrupletBin,
+)
+from anamorph.circuits.tstdp.rule import TripletParams, weight_change
 from anamorph.errors import InputError
 
 AMPLITUDE_BIASES = ("v_a2p_v", "v_a3p_v", "v_a2m_v", "v_a3m_v")
 RULE_BOUNDS = {"a2p": (0.0, 0.1), "a3p": (0.0, 0.1), "a2m": (0.0, 0.1), "tau_y_s": (10e-3, 300e-3)}
 TAU_Y_PRIOR = (48e-3, float(np.log(2.0)))  # (median s, s.d. of ln tau_y)
-STARTS = ("hippocampal-nearest-minimal", "hippocampal-nearest", "hippocampal-all-to-all-minimal",
-          "hippocampal-all-to-all")
+STARTS = (
+    "hippocampal-nearest-minimal",
+    "hippocampal-nearest",
+    "hippocampal-all-to-all-minimal",
+    "hippocampal-all-to-all",
+)
 
 
 def protocols_for(datum) -> list:
@@ -70,7 +83,9 @@ def protocols_for(datum) -> list:
 
 def residuals(model_dw, data=HIPPOCAMPAL) -> np.ndarray:
     """Error-weighted residuals ``(model - data) / sem``."""
-    return (np.asarray(model_dw, dtype=float) - np.array([d.dw for d in data])) / np.array([d.sem for d in data])
+    return (np.asarray(model_dw, dtype=float) - np.array([d.dw for d in data])) / np.array(
+        [d.sem for d in data]
+    )
 
 
 def rule_predictions(params: TripletParams, data=HIPPOCAMPAL) -> np.ndarray:
@@ -103,7 +118,9 @@ def fit_rule(starts=None, data=HIPPOCAMPAL, tau_y_prior=TAU_Y_PRIOR) -> TripletP
     best = None
     for s in starts:
         x0 = np.clip([s.a2p, s.a3p, s.a2m, np.log(s.tau_y_s)], lower + 1e-9, upper - 1e-9)
-        r = least_squares(fun, x0, bounds=(lower, upper), x_scale=[1e-3, 1e-3, 1e-3, 0.3], xtol=1e-12, ftol=1e-12)
+        r = least_squares(
+            fun, x0, bounds=(lower, upper), x_scale=[1e-3, 1e-3, 1e-3, 0.3], xtol=1e-12, ftol=1e-12
+        )
         if best is None or r.cost < best.cost:
             best = r
     return _minimal(best.x)
@@ -122,25 +139,40 @@ def at_bounds(params: TripletParams, rel: float = 1e-3) -> list[str]:
 def score(model_dw, data) -> dict:
     """chi^2 per point, the z-scores and how many predictions lie within one and two s.e.m."""
     z = residuals(model_dw, data)
-    return {"chi2_per_point": float(np.mean(z ** 2)), "z": [float(v) for v in z],
-            "within_1_sem": int(np.sum(np.abs(z) <= 1)), "within_2_sem": int(np.sum(np.abs(z) <= 2)), "n": len(z)}
+    return {
+        "chi2_per_point": float(np.mean(z**2)),
+        "z": [float(v) for v in z],
+        "within_1_sem": int(np.sum(np.abs(z) <= 1)),
+        "within_2_sem": int(np.sum(np.abs(z) <= 2)),
+        "n": len(z),
+    }
 
 
 def generalisation(params: TripletParams) -> dict:
     """Scores on the fitted data and on two unseen data sets (quadruplets, pairing frequency)."""
-    return {name: score(rule_predictions(params, data), data)
-            for name, data in (("hippocampal", HIPPOCAMPAL), ("quadruplets", QUADRUPLETS), ("sjostrom", SJOSTROM))}
+    return {
+        name: score(rule_predictions(params, data), data)
+        for name, data in (("hippocampal", HIPPOCAMPAL), ("quadruplets", QUADRUPLETS), ("sjostrom", SJOSTROM))
+    }
 
 
 def circuit_predictions(biases: TstdpBiases, data=HIPPOCAMPAL, **kw) -> np.ndarray:
     """The nominal circuit's weight change for each datum's protocol(s)."""
     from anamorph.circuits.tstdp.circuit import protocol_weight_change
 
-    return np.array([np.mean([protocol_weight_change(p, biases, **kw) for p in protocols_for(d)]) for d in data])
+    return np.array(
+        [np.mean([protocol_weight_change(p, biases, **kw) for p in protocols_for(d)]) for d in data]
+    )
 
 
-def fit_circuit(start: TstdpBiases, free=AMPLITUDE_BIASES, data=HIPPOCAMPAL, max_nfev: int = 4,
-                diff_step_v: float = 3e-3, target=None) -> TstdpBiases:
+def fit_circuit(
+    start: TstdpBiases,
+    free=AMPLITUDE_BIASES,
+    data=HIPPOCAMPAL,
+    max_nfev: int = 4,
+    diff_step_v: float = 3e-3,
+    target=None,
+) -> TstdpBiases:
     """Stage 2: least squares over the bias voltages ``free`` with the circuit in the loop.
 
     The circuit's weight changes are fitted to ``target`` (default: the data's), in units
@@ -153,8 +185,14 @@ def fit_circuit(start: TstdpBiases, free=AMPLITUDE_BIASES, data=HIPPOCAMPAL, max
     def fun(x):
         return residuals(circuit_predictions(replace(start, **dict(zip(free, map(float, x)))), goal), goal)
 
-    r = least_squares(fun, x0, bounds=(np.zeros_like(x0), np.full_like(x0, 1.8)), max_nfev=max_nfev,
-                      diff_step=diff_step_v / np.maximum(np.abs(x0), 1e-3), method="trf")
+    r = least_squares(
+        fun,
+        x0,
+        bounds=(np.zeros_like(x0), np.full_like(x0, 1.8)),
+        max_nfev=max_nfev,
+        diff_step=diff_step_v / np.maximum(np.abs(x0), 1e-3),
+        method="trf",
+    )
     return replace(start, **dict(zip(free, map(float, r.x))))
 
 
@@ -164,44 +202,79 @@ def fit_report(biases: TstdpBiases, data=HIPPOCAMPAL) -> dict:
 
     mapped = params_for(biases)
     circ, rule = circuit_predictions(biases, data), rule_predictions(mapped, data)
-    return {"mapped_params": {k: v for k, v in asdict(mapped).items()},
-            "protocols": [{"label": d.label, "data_dw": d.dw, "data_sem": d.sem, "circuit_dw": float(c),
-                           "rule_dw": float(r)} for d, c, r in zip(data, circ, rule)]}
+    return {
+        "mapped_params": {k: v for k, v in asdict(mapped).items()},
+        "protocols": [
+            {
+                "label": d.label,
+                "data_dw": d.dw,
+                "data_sem": d.sem,
+                "circuit_dw": float(c),
+                "rule_dw": float(r),
+            }
+            for d, c, r in zip(data, circ, rule)
+        ],
+    }
 
 
 def main(argv=None) -> int:
     from anamorph import io
     from anamorph.circuits.tstdp.bias import OFF_AMPLITUDE, biases_for
 
-    parser = argparse.ArgumentParser(description="Fit the TSTDP rule and circuit biases to the hippocampal data.")
+    parser = argparse.ArgumentParser(
+        description="Fit the TSTDP rule and circuit biases to the hippocampal data."
+    )
     parser.add_argument("--out", default=str(FITTED_PATH))
     parser.add_argument("--max-nfev", type=int, default=4)
-    parser.add_argument("--rule", default="fit", help="'fit' (default) or a nearest-spike name of PARAMETER_SETS "
-                                                      "for the circuit to implement instead of the fit")
+    parser.add_argument(
+        "--rule",
+        default="fit",
+        help="'fit' (default) or a nearest-spike name of PARAMETER_SETS "
+        "for the circuit to implement instead of the fit",
+    )
     args = parser.parse_args(argv)
     if args.max_nfev < 1:
         raise InputError("--max-nfev must be at least 1", field="--max-nfev")
     if args.rule != "fit" and getattr(PARAMETER_SETS.get(args.rule), "interaction", None) != "nearest":
-        raise InputError(f"--rule must be 'fit' or a nearest-spike parameter set, not {args.rule!r}", field="--rule")
+        raise InputError(
+            f"--rule must be 'fit' or a nearest-spike parameter set, not {args.rule!r}", field="--rule"
+        )
     rule = fit_rule() if args.rule == "fit" else PARAMETER_SETS[args.rule]
     start = biases_for(rule)
-    free = tuple(b for b, term in zip(AMPLITUDE_BIASES, ("a2p", "a3p", "a2m", "a3m"))
-                 if getattr(rule, term) >= OFF_AMPLITUDE)
+    free = tuple(
+        b
+        for b, term in zip(AMPLITUDE_BIASES, ("a2p", "a3p", "a2m", "a3m"))
+        if getattr(rule, term) >= OFF_AMPLITUDE
+    )
     biases = fit_circuit(start, free=free, max_nfev=args.max_nfev, target=rule_predictions(rule))
-    method = {"model": "minimal nearest-spike (A3- = 0)" if args.rule == "fit" else f"published set {args.rule}",
-              "bounds": RULE_BOUNDS,
-              "tau_y_prior": {"median_s": TAU_Y_PRIOR[0], "sigma_ln": TAU_Y_PRIOR[1]}, "starts": list(STARTS),
-              "at_bounds": at_bounds(rule), "free_biases": list(free)}
+    method = {
+        "model": "minimal nearest-spike (A3- = 0)" if args.rule == "fit" else f"published set {args.rule}",
+        "bounds": RULE_BOUNDS,
+        "tau_y_prior": {"median_s": TAU_Y_PRIOR[0], "sigma_ln": TAU_Y_PRIOR[1]},
+        "starts": list(STARTS),
+        "at_bounds": at_bounds(rule),
+        "free_biases": list(free),
+    }
     published = "hippocampal-nearest-minimal"
     rule_arg = "" if args.rule == "fit" else f" --rule {args.rule}"
-    io.write_json(args.out, {"command": "python -m anamorph.circuits.tstdp.fit --out circuits/tstdp/fitted.json "
-                                        f"--max-nfev {args.max_nfev}{rule_arg}",
-                             "citation": CITATION, "rule_fit": asdict(rule), "rule_fit_method": method,
-                             "start_biases": asdict(start), "biases": asdict(biases), **fit_report(biases),
-                             "generalisation": {"rule_fit": generalisation(rule),
-                                                published: generalisation(PARAMETER_SETS[published]),
-                                                "circuit_quadruplets": score(circuit_predictions(biases, QUADRUPLETS),
-                                                                            QUADRUPLETS)}})
+    io.write_json(
+        args.out,
+        {
+            "command": "python -m anamorph.circuits.tstdp.fit --out circuits/tstdp/fitted.json "
+            f"--max-nfev {args.max_nfev}{rule_arg}",
+            "citation": CITATION,
+            "rule_fit": asdict(rule),
+            "rule_fit_method": method,
+            "start_biases": asdict(start),
+            "biases": asdict(biases),
+            **fit_report(biases),
+            "generalisation": {
+                "rule_fit": generalisation(rule),
+                published: generalisation(PARAMETER_SETS[published]),
+                "circuit_quadruplets": score(circuit_predictions(biases, QUADRUPLETS), QUADRUPLETS),
+            },
+        },
+    )
     return 0
 
 
@@ -212,4 +285,4 @@ if __name__ == "__main__":
         raise SystemExit(main())
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None

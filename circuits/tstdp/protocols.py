@@ -38,13 +38,18 @@ class Protocol:
         if not (np.isfinite(self.frequency_hz) and self.frequency_hz > 0):
             raise InputError(f"protocol {self.name}: frequency must be positive", field="frequency_hz")
         if int(self.repetitions) != self.repetitions or self.repetitions < 1:
-            raise InputError(f"protocol {self.name}: repetitions must be a positive integer", field="repetitions")
+            raise InputError(
+                f"protocol {self.name}: repetitions must be a positive integer", field="repetitions"
+            )
         times = np.array(self.pre_s + self.post_s, dtype=float)
         if not np.all(np.isfinite(times)):
             raise InputError(f"protocol {self.name}: spike times must be finite", field="pre_s")
         if times.size and np.ptp(times) >= 1.0 / self.frequency_hz:
-            raise InputError(f"protocol {self.name}: the pattern ({np.ptp(times) * 1e3:g} ms) does not fit "
-                             f"in one period at {self.frequency_hz:g} Hz", field="frequency_hz")
+            raise InputError(
+                f"protocol {self.name}: the pattern ({np.ptp(times) * 1e3:g} ms) does not fit "
+                f"in one period at {self.frequency_hz:g} Hz",
+                field="frequency_hz",
+            )
 
     @property
     def period_s(self) -> float:
@@ -70,21 +75,33 @@ def pair(dt_s: float, repetitions: int = 60, frequency_hz: float = 1.0) -> Proto
     """A pre/post pair with ``dt = t_post - t_pre`` (either sign, not zero)."""
     if not (np.isfinite(dt_s) and dt_s != 0):
         raise InputError("pair: dt must be finite and non-zero", field="dt_s")
-    return Protocol(f"pair {dt_s * 1e3:+g} ms @ {frequency_hz:g} Hz", (0.0,), (dt_s,), frequency_hz, repetitions)
+    return Protocol(
+        f"pair {dt_s * 1e3:+g} ms @ {frequency_hz:g} Hz", (0.0,), (dt_s,), frequency_hz, repetitions
+    )
 
 
 def pre_post_pre(dt1_s: float, dt2_s: float, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
     """Pre, post ``dt1`` later, pre ``dt2`` after the post spike."""
     _positive("pre-post-pre", dt1_s=dt1_s, dt2_s=dt2_s)
-    return Protocol(f"pre-post-pre ({dt1_s * 1e3:g},{dt2_s * 1e3:g}) ms", (0.0, dt1_s + dt2_s), (dt1_s,),
-                    frequency_hz, repetitions)
+    return Protocol(
+        f"pre-post-pre ({dt1_s * 1e3:g},{dt2_s * 1e3:g}) ms",
+        (0.0, dt1_s + dt2_s),
+        (dt1_s,),
+        frequency_hz,
+        repetitions,
+    )
 
 
 def post_pre_post(dt1_s: float, dt2_s: float, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
     """Post, pre ``dt1`` later, post ``dt2`` after the pre spike."""
     _positive("post-pre-post", dt1_s=dt1_s, dt2_s=dt2_s)
-    return Protocol(f"post-pre-post ({dt1_s * 1e3:g},{dt2_s * 1e3:g}) ms", (dt1_s,), (0.0, dt1_s + dt2_s),
-                    frequency_hz, repetitions)
+    return Protocol(
+        f"post-pre-post ({dt1_s * 1e3:g},{dt2_s * 1e3:g}) ms",
+        (dt1_s,),
+        (0.0, dt1_s + dt2_s),
+        frequency_hz,
+        repetitions,
+    )
 
 
 def quadruplet(t_s: float, dt_s: float = 5e-3, repetitions: int = 60, frequency_hz: float = 1.0) -> Protocol:
@@ -118,8 +135,9 @@ def pairing_frequency(dt_s: float, frequency_hz: float, repetitions: int = 60) -
     return pair(dt_s, repetitions, frequency_hz)
 
 
-def poisson_trains(rate_pre_hz: float, rate_post_hz: float, duration_s: float,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def poisson_trains(
+    rate_pre_hz: float, rate_post_hz: float, duration_s: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Independent homogeneous Poisson spike trains (s) over ``duration_s``."""
     for field, value in (("rate_pre_hz", rate_pre_hz), ("rate_post_hz", rate_post_hz)):
         if not (np.isfinite(value) and value >= 0):

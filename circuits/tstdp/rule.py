@@ -41,16 +41,22 @@ class TripletParams:
 
     def __post_init__(self):
         if self.interaction not in INTERACTIONS:
-            raise InputError(f"interaction must be one of {INTERACTIONS}, not {self.interaction!r}",
-                             field="interaction")
+            raise InputError(
+                f"interaction must be one of {INTERACTIONS}, not {self.interaction!r}", field="interaction"
+            )
         for name in ("tau_x_s", "tau_y_s", "tau_plus_s", "tau_minus_s"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name} must be positive", field=name)
 
-    def scaled_time(self, factor: float) -> "TripletParams":
+    def scaled_time(self, factor: float) -> TripletParams:
         """The same rule with every time constant multiplied by ``factor`` (1e-3: 1000x faster)."""
-        return replace(self, tau_x_s=self.tau_x_s * factor, tau_y_s=self.tau_y_s * factor,
-                       tau_plus_s=self.tau_plus_s * factor, tau_minus_s=self.tau_minus_s * factor)
+        return replace(
+            self,
+            tau_x_s=self.tau_x_s * factor,
+            tau_y_s=self.tau_y_s * factor,
+            tau_plus_s=self.tau_plus_s * factor,
+            tau_minus_s=self.tau_minus_s * factor,
+        )
 
 
 def weight_change(pre_s, post_s, params: TripletParams) -> float:

@@ -42,13 +42,20 @@ import numpy as np
 from anamorph.circuits.tstdp.data import HIPPOCAMPAL
 from anamorph.errors import InputError
 
-
 PROTOCOL_SETS = ("hippocampal", "pairs")
 RULE_NAMES = ("a2p", "a3p", "a2m", "a3m", "tau_x_s", "tau_y_s", "tau_plus_s", "tau_minus_s")
-FIT_FLOOR = 0.005       # epsilon: absolute accuracy asked of a small weight change
-FIT_RELATIVE = 0.02     # rho: relative accuracy asked of a large one
-PRIOR_LOG_SD = {"a2p": 0.3, "a3p": 0.3, "a2m": 0.3, "a3m": 0.3,  # s_k: width of the design-equation prior
-                "tau_x_s": 0.2, "tau_y_s": 0.2, "tau_plus_s": 0.1, "tau_minus_s": 0.1}
+FIT_FLOOR = 0.005  # epsilon: absolute accuracy asked of a small weight change
+FIT_RELATIVE = 0.02  # rho: relative accuracy asked of a large one
+PRIOR_LOG_SD = {
+    "a2p": 0.3,
+    "a3p": 0.3,
+    "a2m": 0.3,
+    "a3m": 0.3,  # s_k: width of the design-equation prior
+    "tau_x_s": 0.2,
+    "tau_y_s": 0.2,
+    "tau_plus_s": 0.1,
+    "tau_minus_s": 0.1,
+}
 
 
 def column(datum) -> str:
@@ -81,11 +88,18 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     from anamorph.circuits.tstdp import protocols as stdp_protocols
 
     corner = settings.get("corner", "tt")
-    dw = {column(d): protocol_weight_change(stdp_protocols.for_datum(d), biases, CircuitRun(), None, mismatch, corner)
-          for d in data}
+    dw = {
+        column(d): protocol_weight_change(
+            stdp_protocols.for_datum(d), biases, CircuitRun(), None, mismatch, corner
+        )
+        for d in data
+    }
     eq, fitted = instance_params(biases, data, [dw[column(d)] for d in data], mismatch, corner)
-    return {**dw, **{f"eq_{k}": float(getattr(eq, k)) for k in RULE_NAMES},
-            **{k: float(getattr(fitted, k)) for k in RULE_NAMES}}
+    return {
+        **dw,
+        **{f"eq_{k}": float(getattr(eq, k)) for k in RULE_NAMES},
+        **{k: float(getattr(fitted, k)) for k in RULE_NAMES},
+    }
 
 
 def rule_dw(params, data) -> np.ndarray:

@@ -21,20 +21,20 @@ import numpy as np
 from anamorph.circuits.tstdp.circuit import TIME_SCALE
 from anamorph.models.chip import MAX_FAN_IN
 
-PULSE_A = 10e-6       # teaching pulse: 2.5 V per 0.5 µs step on a 2 pF membrane
-LEAD_S = 10e-6        # chip time before the first spike
-TAIL_S = 5e-6         # chip time after the last spike
+PULSE_A = 10e-6  # teaching pulse: 2.5 V per 0.5 µs step on a 2 pF membrane
+LEAD_S = 10e-6  # chip time before the first spike
+TAIL_S = 5e-6  # chip time after the last spike
 
 
 @dataclass(frozen=True, eq=False)
 class ChipProtocolResult:
     """Per-synapse weight changes of each protocol and what went differently from the request."""
 
-    dw: np.ndarray              # (n_protocols, n_synapses) read through the sensor ADC
-    dw_exact: np.ndarray        # (n_protocols, n_synapses) the sensors' exact values
-    saturated: int              # sensor readings clipped at the ADC's full scale
-    post_requested: int         # post spikes asked for, all protocols and neurons
-    post_observed: int          # post spikes the neurons fired
+    dw: np.ndarray  # (n_protocols, n_synapses) read through the sensor ADC
+    dw_exact: np.ndarray  # (n_protocols, n_synapses) the sensors' exact values
+    saturated: int  # sensor readings clipped at the ADC's full scale
+    post_requested: int  # post spikes asked for, all protocols and neurons
+    post_observed: int  # post spikes the neurons fired
 
 
 def layout(n_synapses: int) -> tuple[int, int]:
@@ -69,13 +69,21 @@ def run_protocols(emulator, protocols, n_synapses: int = 256) -> ChipProtocolRes
     current = np.zeros((batch, steps.size, n_neurons))
     for s, k in enumerate(post_steps):
         current[s, np.searchsorted(steps, k), :] = PULSE_A
-    network = ChipNetwork(n_rows, (("post", n_neurons),),
-                          (Projection("input", "post", np.zeros((n_rows, n_neurons), np.int64), plastic=True),))
+    network = ChipNetwork(
+        n_rows,
+        (("post", n_neurons),),
+        (Projection("input", "post", np.zeros((n_rows, n_neurons), np.int64), plastic=True),),
+    )
     duration = max(ends) + TAIL_S
     obs = emulator.run(inputs, network, duration, teaching=Teaching(steps * dt, current))
     readings = network_readings(emulator.chip, network, inputs, obs.spikes, per_sample=True)[0]
     exact = network_sensors(emulator.chip, network, inputs, obs.spikes, per_sample=True)[0]
     first = lambda a: a.reshape(batch, -1)[:, :n_synapses]
     requested = sum(k.size for k in post_steps) * n_neurons
-    return ChipProtocolResult(first(readings.causal - readings.acausal), first(exact.dw), readings.saturated,
-                              requested, int(obs.spikes.times_s.size))
+    return ChipProtocolResult(
+        first(readings.causal - readings.acausal),
+        first(exact.dw),
+        readings.saturated,
+        requested,
+        int(obs.spikes.times_s.size),
+    )

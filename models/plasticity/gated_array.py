@@ -33,8 +33,13 @@ import numpy as np
 
 from anamorph.errors import InputError
 from anamorph.models.network import ChipNetwork, Projection
-from anamorph.models.plasticity.gated_device import (GatedDeviceParams, GatePulse, conductance, pulse_step,
-                                                     retain)
+from anamorph.models.plasticity.gated_device import (
+    GatedDeviceParams,
+    GatePulse,
+    conductance,
+    pulse_step,
+    retain,
+)
 
 CODE_FULL = 63
 NOISE_STREAM = 11
@@ -56,7 +61,7 @@ class GatedSynapseArray:
     cycle: int = 0
 
     @classmethod
-    def sample(cls, section: dict, sign, seed: int, stream: int = 0, **kw) -> "GatedSynapseArray":
+    def sample(cls, section: dict, sign, seed: int, stream: int = 0, **kw) -> GatedSynapseArray:
         """Reset devices (``s = 0``) of ``sign`` (n_source, n_target, each +1 or -1), parameters
         drawn from ``section`` with ``default_rng([seed, DEVICE_STREAM, stream])``."""
         from anamorph.models.plasticity.gated_fit import nominal, pulse_of, sample_devices, validate_section
@@ -68,11 +73,17 @@ class GatedSynapseArray:
         params = sample_devices(section, sign.shape, np.random.default_rng([seed, DEVICE_STREAM, stream]))
         nom = nominal(section)
         kw.setdefault("pulse", pulse_of(section))
-        return cls(np.zeros(sign.shape), sign.astype(np.int8), params, (float(nom.g_min_s), float(nom.g_max_s)),
-                   seed=int(seed), **kw)
+        return cls(
+            np.zeros(sign.shape),
+            sign.astype(np.int8),
+            params,
+            (float(nom.g_min_s), float(nom.g_max_s)),
+            seed=int(seed),
+            **kw,
+        )
 
     @classmethod
-    def from_codes(cls, codes, section: dict, seed: int, stream: int = 0, **kw) -> "GatedSynapseArray":
+    def from_codes(cls, codes, section: dict, seed: int, stream: int = 0, **kw) -> GatedSynapseArray:
         """Devices set to the code-equivalent of ``codes`` (signed 6-bit codes; 0 -> excitatory, reset)."""
         codes = np.asarray(codes, dtype=np.float64)
         arr = cls.sample(section, np.where(codes < 0, -1, 1), seed, stream, **kw)
@@ -99,16 +110,19 @@ class GatedSynapseArray:
         n_pre, n_post = self.state.shape
         post, rows = slice(first_post, first_post + n_post), slice(first_row, first_row + n_pre)
         w_unit = (params or chip.true_params()).w_unit_a[post]
-        gain = np.where(self.sign > 0, chip.hidden["syn_gain_exc"][rows, post], chip.hidden["syn_gain_inh"][rows, post])
+        gain = np.where(
+            self.sign > 0, chip.hidden["syn_gain_exc"][rows, post], chip.hidden["syn_gain_inh"][rows, post]
+        )
         return np.abs(self.code_equivalent()) * gain * self.sign * w_unit[None, :]
 
     # ----------------------------------------------------------------- programming
-    def apply_pulses(self, counts) -> "GatedSynapseArray":
+    def apply_pulses(self, counts) -> GatedSynapseArray:
         """The array after signed pulse ``counts`` (n_source, n_target) (module docstring)."""
         counts = np.asarray(counts)
         if counts.shape != self.state.shape or not np.issubdtype(counts.dtype, np.integer):
-            raise InputError(f"must be integer pulse counts of shape {self.state.shape}", "gated synapse array",
-                             "counts")
+            raise InputError(
+                f"must be integer pulse counts of shape {self.state.shape}", "gated synapse array", "counts"
+            )
         n_rounds = int(np.abs(counts).max(initial=0))
         rng = np.random.default_rng([self.seed, NOISE_STREAM, self.cycle])
         s = self.state
@@ -117,15 +131,16 @@ class GatedSynapseArray:
             s = pulse_step(s, amp, self.params, rng.standard_normal(s.shape), self.pulse)
         return replace(self, state=s, cycle=self.cycle + 1)
 
-    def elapse(self, dt_s: float) -> "GatedSynapseArray":
+    def elapse(self, dt_s: float) -> GatedSynapseArray:
         """Retention decay over ``dt_s`` without pulses (e.g. the duration of a run)."""
         return replace(self, state=retain(self.state, dt_s, self.params))
 
-    def take(self, rows, cols) -> "GatedSynapseArray":
+    def take(self, rows, cols) -> GatedSynapseArray:
         """The sub-array ``[rows][:, cols]``."""
         ix = np.ix_(np.atleast_1d(rows), np.atleast_1d(cols))
-        sub = GatedDeviceParams(**{f.name: np.asarray(getattr(self.params, f.name))[ix]
-                                   for f in fields(self.params)})
+        sub = GatedDeviceParams(
+            **{f.name: np.asarray(getattr(self.params, f.name))[ix] for f in fields(self.params)}
+        )
         return replace(self, state=self.state[ix], sign=self.sign[ix], params=sub)
 
 
@@ -158,7 +173,9 @@ def gated_plasticity_step(array: GatedSynapseArray, readings, rule, modulator=No
     """One plasticity step: ``counts = rule(readings, array, modulator)``, then the gate pulses."""
     counts = np.asarray(rule(readings, array, modulator))
     if counts.shape != array.state.shape:
-        raise InputError(f"rule returned shape {counts.shape}, expected {array.state.shape}", "rule", "counts")
+        raise InputError(
+            f"rule returned shape {counts.shape}, expected {array.state.shape}", "rule", "counts"
+        )
     return array.apply_pulses(counts.astype(np.int64))
 
 
@@ -171,14 +188,23 @@ class GatedProjection(Projection):
     devices: GatedSynapseArray | None = None
 
     def __post_init__(self):
-        codes = np.asarray(self.codes)   # (float arrays: a backend's per-synapse currents, not codes)
-        if (self.devices is not None and np.issubdtype(codes.dtype, np.integer)
-                and not np.array_equal(codes, self.devices.codes())):
-            raise InputError("the weights of a gated-synapse projection change only through gate pulses "
-                             "(gated_network_step / with_devices), not by writing codes", "network", "codes")
+        codes = np.asarray(self.codes)  # (float arrays: a backend's per-synapse currents, not codes)
+        if (
+            self.devices is not None
+            and np.issubdtype(codes.dtype, np.integer)
+            and not np.array_equal(codes, self.devices.codes())
+        ):
+            raise InputError(
+                "the weights of a gated-synapse projection change only through gate pulses "
+                "(gated_network_step / with_devices), not by writing codes",
+                "network",
+                "codes",
+            )
 
     @classmethod
-    def of(cls, source: str, target: str, devices: GatedSynapseArray, plastic: bool = True) -> "GatedProjection":
+    def of(
+        cls, source: str, target: str, devices: GatedSynapseArray, plastic: bool = True
+    ) -> GatedProjection:
         return cls(source, target, devices.codes(), plastic, devices)
 
 
@@ -191,7 +217,9 @@ def with_devices(network: ChipNetwork, index: int, devices: GatedSynapseArray) -
     return replace(network, projections=tuple(projs))
 
 
-def gated_network_step(network: ChipNetwork, observables, rule, modulator=None, run_s: float = 0.0) -> ChipNetwork:
+def gated_network_step(
+    network: ChipNetwork, observables, rule, modulator=None, run_s: float = 0.0
+) -> ChipNetwork:
     """The plasticity step for gated projections: after a run of ``run_s`` seconds, every
     plastic :class:`GatedProjection` ``k`` decays for ``run_s``, then receives the gate
     pulses ``rule(observables.sensors[k], devices, modulator)`` (e.g. :class:`TripletPulses`)."""
@@ -199,7 +227,10 @@ def gated_network_step(network: ChipNetwork, observables, rule, modulator=None, 
     for k, p in enumerate(network.projections):
         if isinstance(p, GatedProjection) and p.plastic:
             if k not in sensors:
-                raise InputError("no sensor readings for it in the observables", "observables", f"projections[{k}]")
-            network = with_devices(network, k, gated_plasticity_step(p.devices.elapse(run_s), sensors[k], rule,
-                                                                     modulator))
+                raise InputError(
+                    "no sensor readings for it in the observables", "observables", f"projections[{k}]"
+                )
+            network = with_devices(
+                network, k, gated_plasticity_step(p.devices.elapse(run_s), sensors[k], rule, modulator)
+            )
     return network

@@ -35,8 +35,20 @@ import numpy as np
 
 from anamorph.errors import InputError
 
-PARAM_FIELDS = ("v_th_p_v", "v_th_d_v", "a_p", "a_d", "t_p_s", "t_d_s", "gamma_p", "gamma_d", "tau_ret_s",
-                "g_min_s", "g_max_s", "sigma_c2c")
+PARAM_FIELDS = (
+    "v_th_p_v",
+    "v_th_d_v",
+    "a_p",
+    "a_d",
+    "t_p_s",
+    "t_d_s",
+    "gamma_p",
+    "gamma_d",
+    "tau_ret_s",
+    "g_min_s",
+    "g_max_s",
+    "sigma_c2c",
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ def drive_integral(amplitude_v, v_th_v, a, pulse: GatePulse = GatePulse()) -> np
     amp = np.abs(np.asarray(amplitude_v, dtype=np.float64))
     over = np.maximum(amp / v_th_v - 1.0, 0.0)
     safe = np.maximum(amp, 1e-300)
-    flat = (pulse.width_s - pulse.edge_s) * over ** a
+    flat = (pulse.width_s - pulse.edge_s) * over**a
     edges = 2.0 * pulse.edge_s * (v_th_v / safe) * over ** (a + 1.0) / (a + 1.0)
     return flat + edges
 
@@ -134,11 +146,14 @@ def retain(state, dt_s, params: GatedDeviceParams):
 
 def conductance(state, params: GatedDeviceParams):
     """``g = g_min + (g_max - g_min) s`` (siemens)."""
-    return params.g_min_s + (np.asarray(params.g_max_s) - params.g_min_s) * np.asarray(state, dtype=np.float64)
+    return params.g_min_s + (np.asarray(params.g_max_s) - params.g_min_s) * np.asarray(
+        state, dtype=np.float64
+    )
 
 
-def run_train(amplitudes_v, params: GatedDeviceParams, noise=None, state0: float = 0.0,
-              pulse: GatePulse = GatePulse()) -> np.ndarray:
+def run_train(
+    amplitudes_v, params: GatedDeviceParams, noise=None, state0: float = 0.0, pulse: GatePulse = GatePulse()
+) -> np.ndarray:
     """Conductance after each pulse slot of a train (``len(amplitudes_v)`` values)."""
     noise = np.zeros(len(amplitudes_v)) if noise is None else np.asarray(noise, dtype=np.float64)
     s, out = np.float64(state0), []

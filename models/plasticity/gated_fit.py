@@ -29,8 +29,14 @@ from dataclasses import asdict, replace
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.models.plasticity.gated_device import (PARAM_FIELDS, GatedDeviceParams, GatePulse, drive_integral,
-                                                     pulse_step, validate_params)
+from anamorph.models.plasticity.gated_device import (
+    PARAM_FIELDS,
+    GatedDeviceParams,
+    GatePulse,
+    drive_integral,
+    pulse_step,
+    validate_params,
+)
 
 SECTION = "gated_synapse"
 _FREE = ("t_p_s", "t_d_s", "v_th_p_v", "v_th_d_v", "a_p", "a_d", "gamma_p", "gamma_d")
@@ -39,8 +45,9 @@ _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<x>[-+0-9.e]+)$")
 
 
 def _points(row, name: str) -> tuple[np.ndarray, np.ndarray]:
-    pts = sorted((float(m["x"]), float(v)) for k, v in row.items()
-                 if (m := _POINT.match(str(k))) and m["name"] == name)
+    pts = sorted(
+        (float(m["x"]), float(v)) for k, v in row.items() if (m := _POINT.match(str(k))) and m["name"] == name
+    )
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
 
 
@@ -52,8 +59,10 @@ def read_row(row, where="sweep") -> dict:
         t_ret, g_ret = _points(row, "g_ret_s")
         pulse = GatePulse(float(row["width_s"]), float(row["edge_s"]), float(row["period_s"]))
     except (KeyError, ValueError, TypeError):
-        raise InputError("not a gated-synapse sweep row (needs gate_v@k, g_s@k, g_ret_s@t, width_s, edge_s, "
-                         "period_s)", where) from None
+        raise InputError(
+            "not a gated-synapse sweep row (needs gate_v@k, g_s@k, g_ret_s@t, width_s, edge_s, period_s)",
+            where,
+        ) from None
     if amps.size < 4 or g.size != amps.size + 1 or not np.all(np.isfinite(g)) or t_ret.size < 2:
         raise InputError("needs g_s@0..N for N >= 4 gate pulses and two retention points", where, "g_s")
     return {"amps": amps, "g": g, "t_ret": t_ret, "g_ret": g_ret, "pulse": pulse}
@@ -92,7 +101,11 @@ def fit_instance(row, where="sweep") -> tuple[GatedDeviceParams, dict]:
             b = min(b, 0.99 * np.min(np.abs(amps[amps > 0 if n == "v_th_p_v" else amps < 0])))
         a, b = (np.log(a), np.log(b)) if n in _LOG else (a, b)
         v0 = np.log(getattr(nominal, n)) if n in _LOG else getattr(nominal, n)
-        lo.append(a), hi.append(b), x0.append(float(np.clip(v0, a + 1e-6 * abs(b - a), b - 1e-6 * abs(b - a))))
+        (
+            lo.append(a),
+            hi.append(b),
+            x0.append(float(np.clip(v0, a + 1e-6 * abs(b - a), b - 1e-6 * abs(b - a)))),
+        )
     span0 = float(np.max(g) - g_min) * 1.2
     lo.append(np.log(span0 / 1.2)), hi.append(np.log(span0 * 20)), x0.append(np.log(span0))
     scale = span0
@@ -102,13 +115,17 @@ def fit_instance(row, where="sweep") -> tuple[GatedDeviceParams, dict]:
         s = (g[:-1] - g_min) / (p.g_max_s - g_min)
         return (g_min + (p.g_max_s - g_min) * pulse_step(s, amps, p, 0.0, pulse) - g[1:]) / scale
 
-    sol = least_squares(residual, np.array(x0), bounds=(np.array(lo), np.array(hi)), x_scale="jac", method="trf")
+    sol = least_squares(
+        residual, np.array(x0), bounds=(np.array(lo), np.array(hi)), x_scale="jac", method="trf"
+    )
     params = _params(sol.x, fixed)
     span = params.g_max_s - g_min
     sigma, n_used = _c2c(params, amps, (g - g_min) / span, pulse)
     params = replace(params, sigma_c2c=float(np.clip(sigma, 0.0, 1.0)))
-    return validate_params(params, where), {"rms_step": float(np.sqrt(np.mean(residual(sol.x) ** 2)) * scale / span),
-                                            "n_steps_c2c": n_used}
+    return validate_params(params, where), {
+        "rms_step": float(np.sqrt(np.mean(residual(sol.x) ** 2)) * scale / span),
+        "n_steps_c2c": n_used,
+    }
 
 
 def _c2c(p: GatedDeviceParams, amps, s, pulse: GatePulse, min_step: float = 5e-3) -> tuple[float, int]:
@@ -118,30 +135,41 @@ def _c2c(p: GatedDeviceParams, amps, s, pulse: GatePulse, min_step: float = 5e-3
     u0 = np.where(pot, 1.0 - before, before)
     u1 = np.where(pot, 1.0 - after, after)
     gamma = np.where(pot, p.gamma_p, p.gamma_d)
-    d0 = np.where(pot, drive_integral(amps, p.v_th_p_v, p.a_p, pulse) / p.t_p_s,
-                  drive_integral(amps, p.v_th_d_v, p.a_d, pulse) / p.t_d_s)
+    d0 = np.where(
+        pot,
+        drive_integral(amps, p.v_th_p_v, p.a_p, pulse) / p.t_p_s,
+        drive_integral(amps, p.v_th_d_v, p.a_d, pulse) / p.t_d_s,
+    )
     use = (u0 - u1 > min_step) & (u1 > 1e-3) & (d0 > 0)
     if use.sum() < 3:
         return 0.0, int(use.sum())
     g1 = np.maximum(gamma[use] - 1.0, 1e-9)
     d = np.where(gamma[use] > 1.0 + 1e-9, (u1[use] ** -g1 - u0[use] ** -g1) / g1, np.log(u0[use] / u1[use]))
     r = np.log(d / d0[use])
-    return float(np.sqrt(np.mean(r ** 2))), int(use.sum())
+    return float(np.sqrt(np.mean(r**2))), int(use.sum())
 
 
 def section_from_fits(fits: list[GatedDeviceParams], pulse: GatePulse, source: dict) -> dict:
     """The process section (module docstring) from per-instance fitted parameters."""
     if len(fits) < 3:
-        raise InputError(f"needs at least 3 fitted devices, has {len(fits)}", source.get("path", "sweep"), "status")
+        raise InputError(
+            f"needs at least 3 fitted devices, has {len(fits)}", source.get("path", "sweep"), "status"
+        )
     x = np.log(np.array([[max(float(getattr(f, n)), 1e-12) for n in PARAM_FIELDS] for f in fits]))
     sd = x.std(axis=0, ddof=1)
     corr = np.eye(len(PARAM_FIELDS))
     live = sd > 1e-12
     if live.sum() > 1:
         corr[np.ix_(live, live)] = np.corrcoef(x[:, live], rowvar=False)
-    return {"names": list(PARAM_FIELDS), "log_mean": x.mean(axis=0).tolist(), "log_sd": sd.tolist(),
-            "corr": ((corr + corr.T) / 2).tolist(), "n_instances": len(fits), "pulse": asdict(pulse),
-            "source": source}
+    return {
+        "names": list(PARAM_FIELDS),
+        "log_mean": x.mean(axis=0).tolist(),
+        "log_sd": sd.tolist(),
+        "corr": ((corr + corr.T) / 2).tolist(),
+        "n_instances": len(fits),
+        "pulse": asdict(pulse),
+        "source": source,
+    }
 
 
 def fit_sweep(rows, path) -> tuple[dict, list[dict]]:
@@ -154,10 +182,21 @@ def fit_sweep(rows, path) -> tuple[dict, list[dict]]:
         params, info = fit_instance(row, where)
         pulse = read_row(row, where)["pulse"]
         fits.append(params)
-        records.append({"seed": int(row["seed"]), "instance": int(row["instance"]),
-                        "params": {k: float(v) for k, v in asdict(params).items()}, **info})
-    source = {"kind": "gated-synapse", "path": str(path), "sha256": file_sha256(path),
-              "seeds": sorted(set(map(int, rows["seed"]))), "method": "anamorph.models.plasticity.gated_fit"}
+        records.append(
+            {
+                "seed": int(row["seed"]),
+                "instance": int(row["instance"]),
+                "params": {k: float(v) for k, v in asdict(params).items()},
+                **info,
+            }
+        )
+    source = {
+        "kind": "gated-synapse",
+        "path": str(path),
+        "sha256": file_sha256(path),
+        "seeds": sorted(set(map(int, rows["seed"]))),
+        "method": "anamorph.models.plasticity.gated_fit",
+    }
     return section_from_fits(fits, pulse, source), records
 
 
@@ -179,16 +218,23 @@ def validate_section(section, path=None) -> dict:
     except KeyError as e:
         raise InputError("missing field", path, where + str(e.args[0])) from None
     except (TypeError, ValueError):
-        raise InputError("log_mean, log_sd, corr must be numbers and pulse {width_s, edge_s, period_s}",
-                         path, SECTION) from None
+        raise InputError(
+            "log_mean, log_sd, corr must be numbers and pulse {width_s, edge_s, period_s}", path, SECTION
+        ) from None
     if mean.shape != (n,) or not np.all(np.isfinite(mean)):
         raise InputError(f"must be {n} finite numbers", path, where + "log_mean")
     if sd.shape != (n,) or not np.all(np.isfinite(sd)) or np.any(sd < 0):
         raise InputError(f"must be {n} finite numbers >= 0", path, where + "log_sd")
-    if (corr.shape != (n, n) or not np.all(np.isfinite(corr)) or not np.allclose(corr, corr.T)
-            or not np.allclose(np.diag(corr), 1.0) or np.min(np.linalg.eigvalsh(corr)) < -1e-9):
-        raise InputError(f"must be a symmetric positive semi-definite {n}x{n} correlation matrix",
-                         path, where + "corr")
+    if (
+        corr.shape != (n, n)
+        or not np.all(np.isfinite(corr))
+        or not np.allclose(corr, corr.T)
+        or not np.allclose(np.diag(corr), 1.0)
+        or np.min(np.linalg.eigvalsh(corr)) < -1e-9
+    ):
+        raise InputError(
+            f"must be a symmetric positive semi-definite {n}x{n} correlation matrix", path, where + "corr"
+        )
     if not (0 < pulse.edge_s < pulse.width_s < pulse.period_s):
         raise InputError("needs 0 < edge_s < width_s < period_s", path, where + "pulse")
     ranges = field_ranges()
@@ -215,7 +261,9 @@ def sample_devices(section, shape, rng: np.random.Generator) -> GatedDeviceParam
     z = rng.standard_normal((*np.atleast_1d(shape), n)) @ root.T
     x = np.exp(np.asarray(section["log_mean"]) + np.asarray(section["log_sd"]) * z)
     ranges = field_ranges()
-    values = {name: np.clip(x[..., i], ranges[name][0], ranges[name][1]) for i, name in enumerate(PARAM_FIELDS)}
+    values = {
+        name: np.clip(x[..., i], ranges[name][0], ranges[name][1]) for i, name in enumerate(PARAM_FIELDS)
+    }
     values["g_max_s"] = np.maximum(values["g_max_s"], values["g_min_s"] * 1.01)
     return GatedDeviceParams(**values)
 

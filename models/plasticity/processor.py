@@ -17,8 +17,8 @@ learning rate, None). It must return integers in -63..63 of the same shape.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -64,8 +64,9 @@ def read_sensors(sensors: Sensors, adc: SensorADC = SENSOR_ADC, offsets_lsb=None
     return SensorReadings(codes_c * adc.lsb, codes_a * adc.lsb, adc.lsb, saturated)
 
 
-def apply_rule(rule: Rule, readings: SensorReadings, codes: np.ndarray, modulator=None,
-               where: str = "projection") -> np.ndarray:
+def apply_rule(
+    rule: Rule, readings: SensorReadings, codes: np.ndarray, modulator=None, where: str = "projection"
+) -> np.ndarray:
     """``rule(readings, codes, modulator)``, checked: integers in -63..63 of the codes' shape."""
     codes = np.asarray(codes, dtype=np.int64)
     new = np.asarray(rule(readings, codes.copy(), modulator))
@@ -74,14 +75,17 @@ def apply_rule(rule: Rule, readings: SensorReadings, codes: np.ndarray, modulato
     if not np.issubdtype(new.dtype, np.number) or np.issubdtype(new.dtype, np.complexfloating):
         raise InputError("the rule returned non-numeric codes", where, "codes")
     if not np.all(np.isfinite(new)) or np.any(new != np.round(new)):
-        raise InputError("the rule returned non-integer codes (round them, e.g. stochastically)", where, "codes")
+        raise InputError(
+            "the rule returned non-integer codes (round them, e.g. stochastically)", where, "codes"
+        )
     if np.abs(new).max(initial=0) > WEIGHT_MAX:
         raise InputError(f"the rule returned codes outside -{WEIGHT_MAX}..{WEIGHT_MAX}", where, "codes")
     return new.astype(np.int64)
 
 
-def plasticity_step(network, observables, rule: Rule, modulator=None,
-                    projections: Sequence[int] | None = None):
+def plasticity_step(
+    network, observables, rule: Rule, modulator=None, projections: Sequence[int] | None = None
+):
     """One plasticity step after a run: the network with every plastic projection's new codes.
 
     Parameters
@@ -108,12 +112,17 @@ def plasticity_step(network, observables, rule: Rule, modulator=None,
     plastic = [k for k, p in enumerate(network.projections) if p.plastic]
     chosen = plastic if projections is None else list(projections)
     for k in chosen:
-        if not (isinstance(k, (int, np.integer)) and 0 <= k < len(network.projections)) \
-                or not network.projections[k].plastic:
+        if (
+            not (isinstance(k, (int, np.integer)) and 0 <= k < len(network.projections))
+            or not network.projections[k].plastic
+        ):
             raise InputError("is not a plastic projection of the network", "projections", f"projections[{k}]")
         if k not in sensors:
-            raise InputError("no sensor readings for it in the observables (run the network with it "
-                             "plastic first)", "observables", f"projections[{k}]")
+            raise InputError(
+                "no sensor readings for it in the observables (run the network with it plastic first)",
+                "observables",
+                f"projections[{k}]",
+            )
     for k in chosen:
         new = apply_rule(rule, sensors[k], network.projections[k].codes, modulator, f"projections[{k}]")
         network = network.with_codes(k, new)
@@ -149,12 +158,16 @@ def network_sensors(chip, network, inputs, spikes, per_sample: bool = False) -> 
     return out
 
 
-def network_readings(chip, network, inputs, spikes, adc: SensorADC = SENSOR_ADC,
-                     per_sample: bool = False) -> dict[int, SensorReadings]:
+def network_readings(
+    chip, network, inputs, spikes, adc: SensorADC = SENSOR_ADC, per_sample: bool = False
+) -> dict[int, SensorReadings]:
     """What the chip's plasticity processor reads: :func:`network_sensors` through the ADC."""
     out = {}
     for k, s in network_sensors(chip, network, inputs, spikes, per_sample).items():
         cols = network.slice(network.projections[k].target)
-        offsets = (chip.hidden["tstdp.adc_offset_causal_lsb"][cols], chip.hidden["tstdp.adc_offset_acausal_lsb"][cols])
+        offsets = (
+            chip.hidden["tstdp.adc_offset_causal_lsb"][cols],
+            chip.hidden["tstdp.adc_offset_acausal_lsb"][cols],
+        )
         out[k] = read_sensors(s, adc, offsets)
     return out

@@ -44,9 +44,9 @@ import numpy as np
 from anamorph.circuits.tstdp.rule import TripletParams
 
 NAMES = ("a2p", "a3p", "a2m", "a3m", "tau_x_s", "tau_y_s", "tau_plus_s", "tau_minus_s")
-_CHUNK = 500_000    # (event, synapse) pairs evaluated at once
+_CHUNK = 500_000  # (event, synapse) pairs evaluated at once
 _TABLE = 4_000_000  # entries of the last-spike table held at once
-_SPARSE = 0.5       # below this fraction of pairs with a cross spike, only those are evaluated
+_SPARSE = 0.5  # below this fraction of pairs with a cross spike, only those are evaluated
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,24 +63,31 @@ class SensorParams:
     tau_minus_s: float | np.ndarray
 
     @classmethod
-    def from_rule(cls, params: TripletParams, time_scale: float = 1e-3) -> "SensorParams":
+    def from_rule(cls, params: TripletParams, time_scale: float = 1e-3) -> SensorParams:
         """The rule's parameters for every synapse, time constants times ``time_scale``."""
         if params.interaction != "nearest":
             raise ValueError("the sensors implement the nearest-spike interaction only")
         p = params.scaled_time(time_scale)
         return cls(**{n: float(getattr(p, n)) for n in NAMES})
 
-    def take(self, rows, cols) -> "SensorParams":
+    def take(self, rows, cols) -> SensorParams:
         """The sub-block ``[rows][:, cols]`` of every (2-D) field; scalars stay scalars."""
+
         def sub(a):
             a = np.asarray(a, dtype=np.float64)
             return a if a.ndim == 0 else a[rows][:, cols]
+
         return SensorParams(**{n: sub(getattr(self, n)) for n in NAMES})
 
-    def broadcast(self, shape) -> "SensorParams":
+    def broadcast(self, shape) -> SensorParams:
         """Every field as a read-only float64 array of ``shape``."""
-        return replace(self, **{f.name: np.broadcast_to(np.asarray(getattr(self, f.name), dtype=np.float64),
-                                                        shape) for f in fields(self)})
+        return replace(
+            self,
+            **{
+                f.name: np.broadcast_to(np.asarray(getattr(self, f.name), dtype=np.float64), shape)
+                for f in fields(self)
+            },
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +97,7 @@ class Sensors:
     causal: np.ndarray
     acausal: np.ndarray
 
-    def __add__(self, other: "Sensors") -> "Sensors":
+    def __add__(self, other: Sensors) -> Sensors:
         return Sensors(self.causal + other.causal, self.acausal + other.acausal)
 
     @property
@@ -150,9 +157,9 @@ def _side(own, cross, n_own, n_cross, n_samples, n_ranks, amp2, amp3, tau_cross,
     first_of_sample = np.searchsorted(axis, np.arange(n_samples) * n_ranks)
     amp2, amp3 = (np.ascontiguousarray(a) for a in (amp2, amp3))
     rate_cross, rate_own = 1.0 / np.ascontiguousarray(tau_cross), 1.0 / np.ascontiguousarray(tau_own)
-    points = np.unique(o_pos)                                # table rows: where own neurons spike
+    points = np.unique(o_pos)  # table rows: where own neurons spike
     o_line = np.searchsorted(points, o_pos)
-    c_line = np.searchsorted(points, c_pos, side="right")    # first own point after the cross spike
+    c_line = np.searchsorted(points, c_pos, side="right")  # first own point after the cross spike
     o_order, c_order = np.argsort(o_line, kind="stable"), np.argsort(c_line, kind="stable")
     o_sorted, c_sorted = o_line[o_order], c_line[c_order]
     seg = max(1, _TABLE // n_cross)
@@ -160,32 +167,33 @@ def _side(own, cross, n_own, n_cross, n_samples, n_ranks, amp2, amp3, tau_cross,
     for a in range(0, points.size, seg):
         b = min(a + seg, points.size)
         table = np.full((b - a, n_cross), -1, dtype=np.int64)
-        cs = c_order[np.searchsorted(c_sorted, a):np.searchsorted(c_sorted, b)]
+        cs = c_order[np.searchsorted(c_sorted, a) : np.searchsorted(c_sorted, b)]
         np.maximum.at(table, (c_line[cs] - a, c_unit[cs]), c_pos[cs])
         np.maximum(table[0], carry, out=table[0])
         np.maximum.accumulate(table, axis=0, out=table)
         carry = table[-1].copy()
-        own_here = o_order[np.searchsorted(o_sorted, a):np.searchsorted(o_sorted, b)]
+        own_here = o_order[np.searchsorted(o_sorted, a) : np.searchsorted(o_sorted, b)]
         rows_here = o_sample[own_here] * n_own + o_unit[own_here] if per_sample else o_unit[own_here]
         by_row = np.argsort(rows_here, kind="stable")
         own_here, rows_here = own_here[by_row], rows_here[by_row]
         step = max(1, _CHUNK // n_cross)
         for lo in range(0, own_here.size, step):
-            ev, rows = own_here[lo:lo + step], rows_here[lo:lo + step]
+            ev, rows = own_here[lo : lo + step], rows_here[lo : lo + step]
             last = table[o_line[ev] - a]
-            seen = last >= first_of_sample[o_sample[ev]][:, None]     # a cross spike came before
+            seen = last >= first_of_sample[o_sample[ev]][:, None]  # a cross spike came before
             if seen.mean() < _SPARSE:
-                _add_sparse(out, ev, rows, last, seen, o_t, o_unit, dt_own, time_at, amp2, amp3,
-                            rate_cross, rate_own)
+                _add_sparse(
+                    out, ev, rows, last, seen, o_t, o_unit, dt_own, time_at, amp2, amp3, rate_cross, rate_own
+                )
                 continue
             u = o_unit[ev]
-            term = time_at[np.maximum(last, 0)]                       # r1 (or o1), in place
+            term = time_at[np.maximum(last, 0)]  # r1 (or o1), in place
             np.subtract(o_t[ev, None], term, out=term)
             term[~seen] = np.inf
             term *= rate_cross[u]
             np.negative(term, out=term)
             np.exp(term, out=term)
-            again = np.isfinite(dt_own[ev])                           # own trace o2 (or r2) > 0
+            again = np.isfinite(dt_own[ev])  # own trace o2 (or r2) > 0
             factor = amp2[u]
             if again.any():
                 i = np.flatnonzero(again)
@@ -196,8 +204,9 @@ def _side(own, cross, n_own, n_cross, n_samples, n_ranks, amp2, amp3, tau_cross,
     return out.reshape(shape)
 
 
-def correlate(pre, post, params: SensorParams, n_source: int, n_target: int,
-              per_sample: bool = False) -> Sensors:
+def correlate(
+    pre, post, params: SensorParams, n_source: int, n_target: int, per_sample: bool = False
+) -> Sensors:
     """The sensors of the ``n_source x n_target`` synapses for one run's spike events.
 
     Parameters
@@ -226,11 +235,23 @@ def correlate(pre, post, params: SensorParams, n_source: int, n_target: int,
     p = params.broadcast(shape)
     _, rank = np.unique(np.concatenate([pre.times_s, post.times_s]), return_inverse=True)
     n_ranks = int(rank.max()) + 1 if rank.size else 1
-    pre_ev = (pre.samples, pre.units, pre.times_s, rank[:pre.times_s.size])
-    post_ev = (post.samples, post.units, post.times_s, rank[pre.times_s.size:])
+    pre_ev = (pre.samples, pre.units, pre.times_s, rank[: pre.times_s.size])
+    post_ev = (post.samples, post.units, post.times_s, rank[pre.times_s.size :])
     n = pre.n_samples
-    causal = _side(post_ev, pre_ev, shape[1], shape[0], n, n_ranks, p.a2p.T, p.a3p.T, p.tau_plus_s.T,
-                   p.tau_y_s.T, per_sample)
-    acausal = _side(pre_ev, post_ev, shape[0], shape[1], n, n_ranks, p.a2m, p.a3m, p.tau_minus_s, p.tau_x_s,
-                    per_sample)
+    causal = _side(
+        post_ev,
+        pre_ev,
+        shape[1],
+        shape[0],
+        n,
+        n_ranks,
+        p.a2p.T,
+        p.a3p.T,
+        p.tau_plus_s.T,
+        p.tau_y_s.T,
+        per_sample,
+    )
+    acausal = _side(
+        pre_ev, post_ev, shape[0], shape[1], n, n_ranks, p.a2m, p.a3m, p.tau_minus_s, p.tau_x_s, per_sample
+    )
     return Sensors(np.ascontiguousarray(np.swapaxes(causal, -1, -2)), acausal)

@@ -32,12 +32,20 @@ def provisional_section(log_sd: float = PROVISIONAL_LOG_SD) -> dict:
 
     fit = read_json(FITTED_PATH)["rule_fit"]
     n = len(NAMES)
-    off = [k for k in NAMES if not fit[k] > 0]      # amplitudes the fit switched off
-    return {"names": list(NAMES), "log_mean": [0.0 if k in off else float(np.log(fit[k])) for k in NAMES],
-            "log_sd": [0.0 if k in off else float(log_sd) for k in NAMES], "corr": np.eye(n).tolist(), "off": off,
-            "interaction": fit.get("interaction", "nearest"), "n_instances": 0,
-            "source": {"kind": "provisional", "method": f"circuits/tstdp/fitted.json rule_fit, "
-                                                        f"log-sd {log_sd:g} each, uncorrelated"}}
+    off = [k for k in NAMES if not fit[k] > 0]  # amplitudes the fit switched off
+    return {
+        "names": list(NAMES),
+        "log_mean": [0.0 if k in off else float(np.log(fit[k])) for k in NAMES],
+        "log_sd": [0.0 if k in off else float(log_sd) for k in NAMES],
+        "corr": np.eye(n).tolist(),
+        "off": off,
+        "interaction": fit.get("interaction", "nearest"),
+        "n_instances": 0,
+        "source": {
+            "kind": "provisional",
+            "method": f"circuits/tstdp/fitted.json rule_fit, log-sd {log_sd:g} each, uncorrelated",
+        },
+    }
 
 
 def section_of(process) -> dict:
@@ -70,7 +78,9 @@ def nominal_rule(section: dict) -> TripletParams:
     """The median synapse (``exp(log_mean)``, 0 for switched-off amplitudes), biological time."""
     mean, _, _, off = _arrays(section)
     value = np.where(off, 0.0, np.exp(mean))
-    return TripletParams(**dict(zip(NAMES, map(float, value))), interaction=section.get("interaction", "nearest"))
+    return TripletParams(
+        **dict(zip(NAMES, map(float, value))), interaction=section.get("interaction", "nearest")
+    )
 
 
 def sample_params(section: dict, rng: np.random.Generator, shape, time_scale: float = TIME_SCALE) -> dict:

@@ -56,7 +56,9 @@ def instance_values(rows, path=None) -> tuple[np.ndarray, list[str]]:
         if np.all(col == 0) and name in AMPLITUDES:
             off.append(name)
         elif np.any(col == 0):
-            raise InputError("0 in some instances only (an amplitude is either off everywhere or on)", path, name)
+            raise InputError(
+                "0 in some instances only (an amplitude is either off everywhere or on)", path, name
+            )
     return x, off
 
 
@@ -75,12 +77,21 @@ def fit_section(rows, source: dict | None = None, path=None, interaction: str = 
         corr[np.ix_(var, var)] = np.corrcoef(logs[:, var], rowvar=False)
     corr = (corr + corr.T) / 2
     np.fill_diagonal(corr, 1.0)
-    return {"names": list(NAMES), "log_mean": mean.tolist(), "log_sd": sd.tolist(), "corr": corr.tolist(),
-            "off": off, "interaction": interaction, "n_instances": int(len(rows)), "source": dict(source or {})}
+    return {
+        "names": list(NAMES),
+        "log_mean": mean.tolist(),
+        "log_sd": sd.tolist(),
+        "corr": corr.tolist(),
+        "off": off,
+        "interaction": interaction,
+        "n_instances": int(len(rows)),
+        "source": dict(source or {}),
+    }
 
 
 def validate_section(sec, path=None) -> dict:
     """Check a ``"tstdp"`` section; InputError naming the bad field (``tstdp.<key>``)."""
+
     def bad(message, key):
         return InputError(message, path, f"{SECTION}.{key}" if key else SECTION)
 
@@ -105,8 +116,13 @@ def validate_section(sec, path=None) -> dict:
         corr = np.asarray(sec["corr"], dtype=np.float64)
     except (TypeError, ValueError):
         raise bad("must be a square matrix of numbers", "corr") from None
-    if (corr.shape != (n, n) or not np.all(np.isfinite(corr)) or not np.allclose(corr, corr.T)
-            or not np.allclose(np.diag(corr), 1.0) or np.min(np.linalg.eigvalsh(corr)) < -1e-9):
+    if (
+        corr.shape != (n, n)
+        or not np.all(np.isfinite(corr))
+        or not np.allclose(corr, corr.T)
+        or not np.allclose(np.diag(corr), 1.0)
+        or np.min(np.linalg.eigvalsh(corr)) < -1e-9
+    ):
         raise bad(f"must be a symmetric positive semi-definite {n}x{n} correlation matrix", "corr")
     off = sec.get("off", [])
     if not isinstance(off, list) or not set(off) <= set(AMPLITUDES):

@@ -31,9 +31,9 @@ class RateNet:
     """Constants of the rate network (weights are passed separately, in code units)."""
 
     f: SoftLIF
-    k: float                # j per code per unit rate
-    beta: float = 4.0       # logit scale of the output rates
-    j_hi: float = 3.0       # currents above are penalised
+    k: float  # j per code per unit rate
+    beta: float = 4.0  # logit scale of the output rates
+    j_hi: float = 3.0  # currents above are penalised
     rho: float = 5.0
     w_max: float = 63.0
 
@@ -54,8 +54,9 @@ def forward(net: RateNet, a0: np.ndarray, weights: list[np.ndarray], noise_sd=No
     return j, a
 
 
-def loss_and_grads(net: RateNet, a: list[np.ndarray], j: list[np.ndarray], weights: list[np.ndarray],
-                   y: np.ndarray) -> tuple[float, list[np.ndarray]]:
+def loss_and_grads(
+    net: RateNet, a: list[np.ndarray], j: list[np.ndarray], weights: list[np.ndarray], y: np.ndarray
+) -> tuple[float, list[np.ndarray]]:
     """Loss and ``dL/dW`` given the rates ``a`` and currents ``j`` of every layer.
 
     ``a`` and ``j`` may come from the software model or from the chip (measured rates, and
@@ -71,7 +72,7 @@ def loss_and_grads(net: RateNet, a: list[np.ndarray], j: list[np.ndarray], weigh
     grads = [None] * len(weights)
     for l in range(len(weights) - 1, -1, -1):
         over = np.maximum(j[l] - net.j_hi, 0.0)
-        loss += net.rho * np.mean(over ** 2)
+        loss += net.rho * np.mean(over**2)
         g_j = g_a * net.f.derivative(j[l]) + net.rho * 2.0 * over / over.size
         grads[l] = net.k * a[l].T @ g_j
         g_a = net.k * g_j @ weights[l].T
@@ -91,8 +92,20 @@ def init_weights(sizes, k: float, a_in_mean: float, rng: np.random.Generator) ->
     return out
 
 
-def train_software(net: RateNet, a0: np.ndarray, y: np.ndarray, sizes, *, epochs: int, batch_size: int,
-                   lr: float, noise: float, window_s: float, seed: int, optimizer) -> list[np.ndarray]:
+def train_software(
+    net: RateNet,
+    a0: np.ndarray,
+    y: np.ndarray,
+    sizes,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    noise: float,
+    window_s: float,
+    seed: int,
+    optimizer,
+) -> list[np.ndarray]:
     """Train the rate network with Adam (``optimizer``) on inputs ``a0``; weights in code units."""
     rng = np.random.default_rng([seed, 10])
     weights = init_weights(sizes, net.k, float(np.mean(a0)), rng)
@@ -100,10 +113,11 @@ def train_software(net: RateNet, a0: np.ndarray, y: np.ndarray, sizes, *, epochs
 
     def noise_sd(a):
         return noise * np.sqrt(np.maximum(a, 0.0) * scale)
+
     for _ in range(epochs):
         order = rng.permutation(len(y))
         for s in range(0, len(y), batch_size):
-            idx = order[s:s + batch_size]
+            idx = order[s : s + batch_size]
             j, a = forward(net, a0[idx], weights, noise_sd if noise > 0 else None, rng)
             _, grads = loss_and_grads(net, a, j, weights, y[idx])
             optimizer.step(weights, grads)

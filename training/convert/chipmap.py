@@ -59,8 +59,16 @@ class ChipRates:
     spikes_per_sample: float
 
 
-def run_rates(backend, a0: np.ndarray, codes: list[np.ndarray], *, tau_m_s: float, window_s: float,
-              warmup_s: float, rng: np.random.Generator) -> ChipRates:
+def run_rates(
+    backend,
+    a0: np.ndarray,
+    codes: list[np.ndarray],
+    *,
+    tau_m_s: float,
+    window_s: float,
+    warmup_s: float,
+    rng: np.random.Generator,
+) -> ChipRates:
     """Run the batch ``a0`` on ``backend`` with ``codes``; the rates of every layer."""
     events = input_events(a0, tau_m_s, window_s, rng)
     obs = backend.run(events, codes, window_s)

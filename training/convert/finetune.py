@@ -22,8 +22,19 @@ from anamorph.training.convert.ann import RateNet, loss_and_grads
 from anamorph.training.convert.chipmap import code_values, quantise, run_rates
 
 
-def chip_step(net: RateNet, backend, a0: np.ndarray, y: np.ndarray, weights: list[np.ndarray], tables,
-              optimizer, *, window_s: float, warmup_s: float, rng: np.random.Generator) -> dict:
+def chip_step(
+    net: RateNet,
+    backend,
+    a0: np.ndarray,
+    y: np.ndarray,
+    weights: list[np.ndarray],
+    tables,
+    optimizer,
+    *,
+    window_s: float,
+    warmup_s: float,
+    rng: np.random.Generator,
+) -> dict:
     """One in-the-loop iteration on the batch ``(a0, y)``; updates ``weights`` in place."""
     codes = quantise(weights, tables)
     meas = run_rates(backend, a0, codes, tau_m_s=net.f.tau_m_s, window_s=window_s, warmup_s=warmup_s, rng=rng)
@@ -37,22 +48,46 @@ def chip_step(net: RateNet, backend, a0: np.ndarray, y: np.ndarray, weights: lis
     return {"loss": loss, "batch_accuracy": float(np.mean(meas.predictions == y))}
 
 
-def chip_accuracy(backend, a0: np.ndarray, y: np.ndarray, codes: list[np.ndarray], *, tau_m_s: float,
-                  window_s: float, warmup_s: float, rng: np.random.Generator, batch: int = 500) -> dict:
+def chip_accuracy(
+    backend,
+    a0: np.ndarray,
+    y: np.ndarray,
+    codes: list[np.ndarray],
+    *,
+    tau_m_s: float,
+    window_s: float,
+    warmup_s: float,
+    rng: np.random.Generator,
+    batch: int = 500,
+) -> dict:
     """Test accuracy and spikes per sample of ``codes`` on the chip."""
     hits, spikes = 0, 0.0
     for s in range(0, len(y), batch):
-        m = run_rates(backend, a0[s:s + batch], codes, tau_m_s=tau_m_s, window_s=window_s,
-                      warmup_s=warmup_s, rng=rng)
-        hits += int(np.sum(m.predictions == y[s:s + batch]))
+        m = run_rates(
+            backend, a0[s : s + batch], codes, tau_m_s=tau_m_s, window_s=window_s, warmup_s=warmup_s, rng=rng
+        )
+        hits += int(np.sum(m.predictions == y[s : s + batch]))
         spikes += m.spikes_per_sample * len(m.predictions)
     return {"accuracy": hits / len(y), "spikes_per_sample": spikes / len(y)}
 
 
-def finetune(net: RateNet, backend, a0: np.ndarray, y: np.ndarray, weights: list[np.ndarray], tables,
-             optimizer, *, iterations: int, batch_size: int, window_s: float, warmup_s: float, seed: int,
-             evaluate: Callable[[list[np.ndarray]], dict] | None = None,
-             progress: Callable[[dict], None] | None = None) -> list[dict]:
+def finetune(
+    net: RateNet,
+    backend,
+    a0: np.ndarray,
+    y: np.ndarray,
+    weights: list[np.ndarray],
+    tables,
+    optimizer,
+    *,
+    iterations: int,
+    batch_size: int,
+    window_s: float,
+    warmup_s: float,
+    seed: int,
+    evaluate: Callable[[list[np.ndarray]], dict] | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> list[dict]:
     """``iterations`` in-the-loop steps on random batches; ``evaluate(codes)`` and
     ``progress(row)`` after each."""
     rng = np.random.default_rng([seed, 20])
@@ -60,8 +95,21 @@ def finetune(net: RateNet, backend, a0: np.ndarray, y: np.ndarray, weights: list
     for it in range(iterations):
         idx = rng.choice(len(y), size=min(batch_size, len(y)), replace=False)
         t0 = time.perf_counter()
-        row = {"iteration": it + 1, **chip_step(net, backend, a0[idx], y[idx], weights, tables, optimizer,
-                                                window_s=window_s, warmup_s=warmup_s, rng=rng)}
+        row = {
+            "iteration": it + 1,
+            **chip_step(
+                net,
+                backend,
+                a0[idx],
+                y[idx],
+                weights,
+                tables,
+                optimizer,
+                window_s=window_s,
+                warmup_s=warmup_s,
+                rng=rng,
+            ),
+        }
         row["step_wall_s"] = time.perf_counter() - t0
         if evaluate is not None:
             row.update(evaluate(quantise(weights, tables)))

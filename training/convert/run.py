@@ -34,16 +34,16 @@ class ConvertConfig:
     calibration: str | None = None
     seed: int = 0
     n_hidden: int = 100
-    epochs: int = 60            # software epochs
+    epochs: int = 60  # software epochs
     batch_size: int = 50
-    lr: float = 1.0             # Adam, code units per step
-    noise: float = 1.0          # activation noise, in units of the Poisson counting noise
-    gamma: float = 0.05         # soft-LIF smoothing
-    a_in_max: float = 0.6       # input rate of a pixel of value 1 (100 kHz at tau_m = 6 µs)
-    a_bias: float = 0.6         # rate of the bias channel
+    lr: float = 1.0  # Adam, code units per step
+    noise: float = 1.0  # activation noise, in units of the Poisson counting noise
+    gamma: float = 0.05  # soft-LIF smoothing
+    a_in_max: float = 0.6  # input rate of a pixel of value 1 (100 kHz at tau_m = 6 µs)
+    a_bias: float = 0.6  # rate of the bias channel
     window_s: float = 100e-6
     warmup_s: float = 10e-6
-    iterations: int = 30        # in-the-loop iterations
+    iterations: int = 30  # in-the-loop iterations
     ft_batch_size: int = 300
     ft_lr: float = 0.2
     n_train: int | None = None
@@ -122,9 +122,19 @@ def train_convert(c: ConvertConfig, *, chip=None, nominal=None, progress=None) -
     sizes = [a_tr.shape[1], c.n_hidden, n_classes]
     with threadpool_limits(limits=1, user_api="blas"):
         t0 = time.perf_counter()
-        weights = train_software(net, a_tr, y_tr, sizes, epochs=c.epochs, batch_size=c.batch_size, lr=c.lr,
-                                 noise=c.noise, window_s=c.window_s - c.warmup_s, seed=c.seed,
-                                 optimizer=Adam(lr=c.lr))
+        weights = train_software(
+            net,
+            a_tr,
+            y_tr,
+            sizes,
+            epochs=c.epochs,
+            batch_size=c.batch_size,
+            lr=c.lr,
+            noise=c.noise,
+            window_s=c.window_s - c.warmup_s,
+            seed=c.seed,
+            optimizer=Adam(lr=c.lr),
+        )
         sw_wall_s = time.perf_counter() - t0
         sw_acc = accuracy(forward(net, a_te, weights)[1][-1], y_te)
         eval_rng = np.random.default_rng([c.seed, 30])
@@ -132,23 +142,41 @@ def train_convert(c: ConvertConfig, *, chip=None, nominal=None, progress=None) -
 
         def evaluate(codes):
             return chip_accuracy(backend, a_te, y_te, codes, rng=eval_rng, **kw)
+
         mapped = evaluate(quantise(weights, tables))
         if progress:
             progress(f"software {100 * sw_acc:.2f} %, mapped onto the chip {100 * mapped['accuracy']:.2f} %")
-        history = finetune(net, backend, a_tr, y_tr, weights, tables, Adam(lr=c.ft_lr),
-                           iterations=c.iterations, batch_size=c.ft_batch_size, seed=c.seed,
-                           evaluate=evaluate, progress=_report(progress),
-                           **{k: kw[k] for k in ("window_s", "warmup_s")})
+        history = finetune(
+            net,
+            backend,
+            a_tr,
+            y_tr,
+            weights,
+            tables,
+            Adam(lr=c.ft_lr),
+            iterations=c.iterations,
+            batch_size=c.ft_batch_size,
+            seed=c.seed,
+            evaluate=evaluate,
+            progress=_report(progress),
+            **{k: kw[k] for k in ("window_s", "warmup_s")},
+        )
     final = history[-1] if history else mapped
     metrics = {
-        "algo": "convert", "dataset": c.dataset, "layer_sizes": sizes,
+        "algo": "convert",
+        "dataset": c.dataset,
+        "layer_sizes": sizes,
         "software_test_accuracy": sw_acc,
         "mapped_test_accuracy": mapped["accuracy"],
         "test_accuracy": final["accuracy"],
         "spikes_per_sample": final["spikes_per_sample"],
         "finetune": history,
-        "n_train": int(len(y_tr)), "n_test": int(len(y_te)), "software_train_wall_s": sw_wall_s,
-        "softlif": asdict(net.f), "j_per_code": net.k, "chip": chip_info,
+        "n_train": int(len(y_tr)),
+        "n_test": int(len(y_te)),
+        "software_train_wall_s": sw_wall_s,
+        "softlif": asdict(net.f),
+        "j_per_code": net.k,
+        "chip": chip_info,
     }
     codes = quantise(weights, tables)
     arrays = {**{f"w{k}": w for k, w in enumerate(weights)}, **{f"codes{k}": q for k, q in enumerate(codes)}}
@@ -156,11 +184,16 @@ def train_convert(c: ConvertConfig, *, chip=None, nominal=None, progress=None) -
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_json(run_dir / "config.json", json.loads(json.dumps(asdict(c))))
     write_with(run_dir / "weights.npz", write)
     write_json(run_dir / "metrics.json", metrics)
-    write_manifest(run_dir, seeds={"seed": c.seed}, inputs={"chip": c.chip, "calibration": c.calibration},
-                   extra={"config": asdict(c)})
+    write_manifest(
+        run_dir,
+        seeds={"seed": c.seed},
+        inputs={"chip": c.chip, "calibration": c.calibration},
+        extra={"config": asdict(c)},
+    )
     metrics["run_dir"] = str(run_dir)
     return metrics
 
@@ -174,17 +207,36 @@ def train_command(args) -> int:
         raise InputError("conversion fine-tunes in the loop only (--mode chip)", args.mode, "--mode")
     if args.resume:
         raise InputError("a conversion run cannot be resumed", None, "--resume")
-    given = {k: v for k, v in dict(epochs=args.epochs, n_hidden=args.n_hidden, batch_size=args.batch_size,
-                                   lr=args.lr, n_train=args.n_train, n_test=args.n_test).items()
-             if v is not None}
+    given = {
+        k: v
+        for k, v in dict(
+            epochs=args.epochs,
+            n_hidden=args.n_hidden,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            n_train=args.n_train,
+            n_test=args.n_test,
+        ).items()
+        if v is not None
+    }
     try:
-        c = validate(ConvertConfig(dataset=args.dataset, out=args.out, chip=args.chip,
-                                   calibration=args.calibration, seed=args.seed, **given))
+        c = validate(
+            ConvertConfig(
+                dataset=args.dataset,
+                out=args.out,
+                chip=args.chip,
+                calibration=args.calibration,
+                seed=args.seed,
+                **given,
+            )
+        )
     except InputError as e:
         option = _OPTION.get(e.field, "--" + str(e.field).replace("_", "-"))
         raise InputError(e.message, e.path, option) from None
     m = train_convert(c, progress=print)
-    print(f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip after {c.iterations} in-the-loop "
-          f"iterations (software {100 * m['software_test_accuracy']:.2f} %, mapped "
-          f"{100 * m['mapped_test_accuracy']:.2f} %) -> {m['run_dir']}")
+    print(
+        f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip after {c.iterations} in-the-loop "
+        f"iterations (software {100 * m['software_test_accuracy']:.2f} %, mapped "
+        f"{100 * m['mapped_test_accuracy']:.2f} %) -> {m['run_dir']}"
+    )
     return 0

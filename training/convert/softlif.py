@@ -102,5 +102,8 @@ def j_per_code(nominal) -> float:
     rate ``r`` gives the mean current ``w w_unit tau_syn r``, i.e.
     ``j = w a w_unit tau_syn / (c_mem (v_th - v_leak))``.
     """
-    return _mean(nominal.w_unit_a) * _mean(nominal.tau_syn_s) / (
-        _mean(nominal.c_mem_f) * (_mean(nominal.v_th_v) - _mean(nominal.v_leak_v)))
+    return (
+        _mean(nominal.w_unit_a)
+        * _mean(nominal.tau_syn_s)
+        / (_mean(nominal.c_mem_f) * (_mean(nominal.v_th_v) - _mean(nominal.v_leak_v)))
+    )

@@ -14,11 +14,45 @@ Modules: :mod:`.rate` (energy, relaxation, phases, EP update), :mod:`.rbp` (the 
 gradient by recurrent backpropagation, for checks), :mod:`.train` (the trainer).
 """
 
-from .rate import (ESTIMATORS, EPStep, RateNet, Relaxation, cost, energy, ep_update, field, init_net,
-                   one_hot, phi_grads, relax, residual, rho, total_energy)
+from .rate import (
+    ESTIMATORS,
+    EPStep,
+    RateNet,
+    Relaxation,
+    cost,
+    energy,
+    ep_update,
+    field,
+    init_net,
+    one_hot,
+    phi_grads,
+    relax,
+    residual,
+    rho,
+    total_energy,
+)
 from .rbp import loss_at_fixed_point, rbp_gradient
 from .train import EPConfig, predict, train_rate_ep
 
-__all__ = ["ESTIMATORS", "EPConfig", "EPStep", "RateNet", "Relaxation", "cost", "energy", "ep_update",
-           "field", "init_net", "loss_at_fixed_point", "one_hot", "phi_grads", "predict", "rbp_gradient",
-           "relax", "residual", "rho", "total_energy", "train_rate_ep"]
+__all__ = [
+    "ESTIMATORS",
+    "EPConfig",
+    "EPStep",
+    "RateNet",
+    "Relaxation",
+    "cost",
+    "energy",
+    "ep_update",
+    "field",
+    "init_net",
+    "loss_at_fixed_point",
+    "one_hot",
+    "phi_grads",
+    "predict",
+    "rbp_gradient",
+    "relax",
+    "residual",
+    "rho",
+    "total_energy",
+    "train_rate_ep",
+]

@@ -36,8 +36,7 @@ import numpy as np
 from anamorph.errors import InputError
 from anamorph.io import ensure_writable_dir, write_json, write_manifest, write_with
 from anamorph.training.eqprop.rate import RateNet, one_hot
-from anamorph.training.eqprop.settings import (EqSpikeConfig, make_eqspike_config,  # noqa: F401
-                                               train_command, validate)
+from anamorph.training.eqprop.settings import EqSpikeConfig, make_eqspike_config, train_command, validate  # noqa: F401
 from anamorph.training.eqprop.spiking import Phases, SpikingEP, Units, chip_network
 from anamorph.training.mapping import to_codes
 from anamorph.training.mapping import w_max as mapping_w_max
@@ -80,13 +79,19 @@ def save_checkpoint(run_dir: Path, c: EqSpikeConfig, st: State) -> None:
     arrays = {f"w{k}": w for k, w in enumerate(st.net.weights)}
     arrays.update({f"b{k}": b for k, b in enumerate(st.net.biases)})
     arrays.update(st.opt.state_arrays())
-    arrays.update(epoch=np.array(st.epoch), lr=np.array(st.opt.lr), shuffle=np.array(_gen_state(st.shuffle)),
-                  signs=np.array(_gen_state(st.signs)), history=np.array(json.dumps(st.history)),
-                  config=np.array(json.dumps(c.identity(), sort_keys=True)))
+    arrays.update(
+        epoch=np.array(st.epoch),
+        lr=np.array(st.opt.lr),
+        shuffle=np.array(_gen_state(st.shuffle)),
+        signs=np.array(_gen_state(st.signs)),
+        history=np.array(json.dumps(st.history)),
+        config=np.array(json.dumps(c.identity(), sort_keys=True)),
+    )
 
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_with(run_dir / CHECKPOINT, write)
 
 
@@ -100,48 +105,67 @@ def load_checkpoint(run_dir: Path, c: EqSpikeConfig) -> State:
     saved = json.loads(str(a["config"]))
     if saved != json.loads(json.dumps(c.identity(), sort_keys=True)):
         diff = sorted(k for k in set(saved) | set(c.identity()) if saved.get(k) != c.identity().get(k))
-        raise InputError(f"resuming with different settings than the checkpoint ({', '.join(diff)})",
-                         path, diff[0] if diff else None)
+        raise InputError(
+            f"resuming with different settings than the checkpoint ({', '.join(diff)})",
+            path,
+            diff[0] if diff else None,
+        )
     opt = Adam(lr=float(a["lr"]))
     opt.load_arrays(a, 4)
     net = RateNet((np.array(a["w0"]), np.array(a["w1"])), (np.array(a["b0"]), np.array(a["b1"])))
-    return State(int(a["epoch"]), net, opt, _gen(str(a["shuffle"])), _gen(str(a["signs"])),
-                 json.loads(str(a["history"])))
+    return State(
+        int(a["epoch"]),
+        net,
+        opt,
+        _gen(str(a["shuffle"])),
+        _gen(str(a["signs"])),
+        json.loads(str(a["history"])),
+    )
 
 
 def targets(c: EqSpikeConfig, y: np.ndarray, n_classes: int) -> np.ndarray:
     return c.target_lo + (c.target_hi - c.target_lo) * one_hot(y, n_classes)
 
 
-def evaluate(sp: SpikingEP, net: RateNet, X, y, batch_size: int, seed: int, run_base: int = 0,
-             network=None) -> dict:
+def evaluate(
+    sp: SpikingEP, net: RateNet, X, y, batch_size: int, seed: int, run_base: int = 0, network=None
+) -> dict:
     """Free phases over (X, y): accuracy and spikes per neuron per sample (whole run)."""
     correct, spikes_h, spikes_o, preds = 0, 0.0, 0.0, []
     network = chip_network(net, sp.units, sp.tables) if network is None else network
     n_h, n_o = network.sizes["hidden"], network.sizes["output"]
     for j, start in enumerate(range(0, len(y), batch_size)):
-        xb = X[start:start + batch_size]
-        rates, obs, _, _ = sp.run(xb, net, np.random.default_rng([seed, 6, j]), EVAL_RUN_BASE + run_base + j,
-                                  network=network)
+        xb = X[start : start + batch_size]
+        rates, obs, _, _ = sp.run(
+            xb, net, np.random.default_rng([seed, 6, j]), EVAL_RUN_BASE + run_base + j, network=network
+        )
         p = np.argmax(rates[1], axis=1)
         preds.append(p)
-        correct += int(np.sum(p == y[start:start + batch_size]))
+        correct += int(np.sum(p == y[start : start + batch_size]))
         counts = obs.spikes.counts(network.n_used)
         spikes_h += float(counts[:, :n_h].sum())
         spikes_o += float(counts[:, n_h:].sum())
     n = len(y)
-    return {"accuracy": correct / n, "spikes_per_hidden_neuron": spikes_h / n / n_h,
-            "spikes_per_output_neuron": spikes_o / n / n_o, "predictions": np.concatenate(preds)}
+    return {
+        "accuracy": correct / n,
+        "spikes_per_hidden_neuron": spikes_h / n / n_h,
+        "spikes_per_output_neuron": spikes_o / n / n_o,
+        "predictions": np.concatenate(preds),
+    }
 
 
 def print_progress(h: dict) -> None:
-    print(f"epoch {h['epoch']}: train {h['train_accuracy']:.3f} test {h['test_accuracy']:.3f} "
-          f"hidden spikes/neuron/sample {h['test_spikes_per_hidden_neuron']:.1f} ({h['wall_s']:.0f} s)",
-          file=sys.stderr, flush=True)
+    print(
+        f"epoch {h['epoch']}: train {h['train_accuracy']:.3f} test {h['test_accuracy']:.3f} "
+        f"hidden spikes/neuron/sample {h['test_spikes_per_hidden_neuron']:.1f} ({h['wall_s']:.0f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
-def train_eqspike(c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=None, backend=None,
-                  progress=print_progress) -> dict:
+def train_eqspike(
+    c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=None, backend=None, progress=print_progress
+) -> dict:
     """Train per ``c`` into ``c.out``; returns the metrics (also in ``metrics.json``)."""
     from threadpoolctl import threadpool_limits
 
@@ -154,13 +178,22 @@ def train_eqspike(c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=
         raise InputError("a run needs an output directory", None, "--out")
     data = load_dataset(c.dataset, seed=c.seed)
     if c.n_train is not None or c.n_test is not None:
-        data = Dataset(data.name, data.X_train[:c.n_train], data.y_train[:c.n_train], data.X_test[:c.n_test],
-                       data.y_test[:c.n_test], data.n_classes)
+        data = Dataset(
+            data.name,
+            data.X_train[: c.n_train],
+            data.y_train[: c.n_train],
+            data.X_test[: c.n_test],
+            data.y_test[: c.n_test],
+            data.n_classes,
+        )
     check_fits_chip(data.n_features + 1 + data.n_classes, c.n_hidden, data.n_classes)
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
-        raise InputError(f"fewer training samples ({len(data.y_train)}) than one batch ({c.batch_size})",
-                         c.dataset, "--batch-size")
+        raise InputError(
+            f"fewer training samples ({len(data.y_train)}) than one batch ({c.batch_size})",
+            c.dataset,
+            "--batch-size",
+        )
     if chip is None:
         chip, nominal, chip_info = load_chip(c.chip, c.calibration, c.seed)
     else:
@@ -168,6 +201,7 @@ def train_eqspike(c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=
     run_dir = ensure_writable_dir(c.out)
     if backend is None:
         from anamorph.models.emulator import ChipEmulator
+
         backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal)
     units = Units.from_nominal(nominal)
     tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
@@ -176,18 +210,24 @@ def train_eqspike(c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=
     net0 = init_net(c, sizes)
     if c.update == "software":
         sp = SpikingEP(backend, units, phases, tables)
-    else:   # the codes are the weights: one code per unit, no transfer table
-        net0 = RateNet(*(tuple(to_codes(w, units.codes_per_unit, tables).astype(np.float64) for w in ws)
-                         for ws in (net0.weights, net0.biases)))
+    else:  # the codes are the weights: one code per unit, no transfer table
+        net0 = RateNet(
+            *(
+                tuple(to_codes(w, units.codes_per_unit, tables).astype(np.float64) for w in ws)
+                for ws in (net0.weights, net0.biases)
+            )
+        )
         sp = SpikingEP(backend, replace(units, codes_per_unit=1.0), phases, None)
     wmax = mapping_w_max(units.codes_per_unit, tables)
     if resume and (run_dir / CHECKPOINT).is_file():
         st = load_checkpoint(run_dir, c)
     else:
-        st = State(0, net0, Adam(lr=c.lr), np.random.default_rng([c.seed, 2]),
-                   np.random.default_rng([c.seed, 3]), [])
-    write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir),
-                                         "algo": "eqspike"})
+        st = State(
+            0, net0, Adam(lr=c.lr), np.random.default_rng([c.seed, 2]), np.random.default_rng([c.seed, 3]), []
+        )
+    write_json(
+        run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir), "algo": "eqspike"}
+    )
     with threadpool_limits(limits=1, user_api="blas"):
         while st.epoch < c.epochs:
             _epoch(c, sp, st, data, n_batches, wmax)
@@ -206,7 +246,7 @@ def _epoch(c: EqSpikeConfig, sp: SpikingEP, st: State, data, n_batches: int, wma
     correct, spikes, saturated, loss = 0, 0.0, 0, 0.0
     for k in range(n_batches):
         step = st.epoch * n_batches + k
-        idx = perm[k * c.batch_size:(k + 1) * c.batch_size]
+        idx = perm[k * c.batch_size : (k + 1) * c.batch_size]
         X, y = data.X_train[idx], data.y_train[idx]
         beta = c.beta if (c.estimator == "one-sided" or st.signs.random() < 0.5) else -c.beta
         rng = np.random.default_rng([c.seed, 4, step])
@@ -229,13 +269,20 @@ def _epoch(c: EqSpikeConfig, sp: SpikingEP, st: State, data, n_batches: int, wma
         spikes += float(free[0].sum()) * c.t_window_s / sp.units.t_ref_s
     ev = evaluate(sp, st.net, data.X_test, data.y_test, c.batch_size, c.seed, run_base=st.epoch * 10_000)
     n = n_batches * c.batch_size
-    st.history.append({"epoch": st.epoch + 1, "train_accuracy": correct / n,
-                       "train_loss": loss / n, "test_accuracy": ev["accuracy"],
-                       "test_spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
-                       "test_spikes_per_output_neuron": ev["spikes_per_output_neuron"],
-                       "train_hidden_window_spikes_per_sample": spikes / n, "lr": st.opt.lr,
-                       "sensor_readings_saturated": saturated,
-                       "wall_s": time.perf_counter() - t0})
+    st.history.append(
+        {
+            "epoch": st.epoch + 1,
+            "train_accuracy": correct / n,
+            "train_loss": loss / n,
+            "test_accuracy": ev["accuracy"],
+            "test_spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
+            "test_spikes_per_output_neuron": ev["spikes_per_output_neuron"],
+            "train_hidden_window_spikes_per_sample": spikes / n,
+            "lr": st.opt.lr,
+            "sensor_readings_saturated": saturated,
+            "wall_s": time.perf_counter() - t0,
+        }
+    )
     st.opt.lr *= c.lr_decay
     st.epoch += 1
 
@@ -252,26 +299,45 @@ def _finish(run_dir: Path, c: EqSpikeConfig, st: State, ev: dict, sp: SpikingEP,
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_with(run_dir / "weights.npz", write)
-    metrics = {"algo": "eqspike", "update": c.update, "dataset": c.dataset, "epochs": len(st.history),
-               "test_accuracy": ev["accuracy"],
-               "train_accuracy": st.history[-1]["train_accuracy"] if st.history else None,
-               "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
-               "spikes_per_output_neuron": ev["spikes_per_output_neuron"],
-               "run_duration_s": sp.phases.duration_s, "window_s": sp.phases.t_window_s,
-               "confusion_matrix": plots.confusion_counts(data.y_test, ev["predictions"],
-                                                          data.n_classes).tolist(),
-               "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)),
-               "layer_sizes": [data.n_features, c.n_hidden, data.n_classes],
-               "codes_per_unit": sp.units.codes_per_unit,
-               "wall_s": float(sum(h["wall_s"] for h in st.history)), "chip": chip_info}
+    metrics = {
+        "algo": "eqspike",
+        "update": c.update,
+        "dataset": c.dataset,
+        "epochs": len(st.history),
+        "test_accuracy": ev["accuracy"],
+        "train_accuracy": st.history[-1]["train_accuracy"] if st.history else None,
+        "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
+        "spikes_per_output_neuron": ev["spikes_per_output_neuron"],
+        "run_duration_s": sp.phases.duration_s,
+        "window_s": sp.phases.t_window_s,
+        "confusion_matrix": plots.confusion_counts(data.y_test, ev["predictions"], data.n_classes).tolist(),
+        "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)),
+        "layer_sizes": [data.n_features, c.n_hidden, data.n_classes],
+        "codes_per_unit": sp.units.codes_per_unit,
+        "wall_s": float(sum(h["wall_s"] for h in st.history)),
+        "chip": chip_info,
+    }
     write_json(run_dir / "metrics.json", metrics)
     if st.history:
         plots.learning_curve(st.history, run_dir / "learning_curve.png", f"{c.dataset}, EqSpike ({c.update})")
     from anamorph.training.eqprop.stdp_figure import stdp_figure
+
     first = slice(0, c.batch_size)
-    stdp_figure(sp, st.net, data.X_train[first], targets(c, data.y_train[first], data.n_classes), c,
-                run_dir / "stdp.png")
-    write_manifest(run_dir, seeds={"seed": c.seed}, inputs={"chip": c.chip, "calibration": c.calibration},
-                   extra={"config": c.identity()})
+    stdp_figure(
+        sp,
+        st.net,
+        data.X_train[first],
+        targets(c, data.y_train[first], data.n_classes),
+        c,
+        run_dir / "stdp.png",
+    )
+    write_manifest(
+        run_dir,
+        seeds={"seed": c.seed},
+        inputs={"chip": c.chip, "calibration": c.calibration},
+        extra={"config": c.identity()},
+    )
     return {**metrics, "run_dir": str(run_dir)}

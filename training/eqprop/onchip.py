@@ -42,15 +42,15 @@ from anamorph.models.plasticity.processor import apply_rule
 from anamorph.training.eqprop.rate import RateNet
 from anamorph.training.eqprop.spiking import chip_network, nudge
 
-PLASTIC = (0, 1, 3)   # projections of spiking.chip_network that learn (2 is the feedback copy)
+PLASTIC = (0, 1, 3)  # projections of spiking.chip_network that learn (2 is the feedback copy)
 
 
 @dataclass
 class EPSensorRule:
     """``codes + stochastic_round(gain (C^beta - C^0))`` on ``rows`` (all if None), clipped."""
 
-    free: object                 # SensorReadings of the free run
-    gain: float                  # eta / beta (codes per sensor unit)
+    free: object  # SensorReadings of the free run
+    gain: float  # eta / beta (codes per sensor unit)
     rng: np.random.Generator
     rows: slice | None = None
 
@@ -82,10 +82,11 @@ def step(sp, st, X, target, beta: float, rng, k: int, c):
     """
     network = plastic_network(st.net, sp)
     free, obs0, inputs, _ = sp.run(X, st.net, rng, 2 * k, network=network)
-    nudged, obs1, _, _ = sp.run(X, st.net, rng, 2 * k + 1, nudge(target, free[1], beta, sp.units, network),
-                                network, inputs)
+    nudged, obs1, _, _ = sp.run(
+        X, st.net, rng, 2 * k + 1, nudge(target, free[1], beta, sp.units, network), network, inputs
+    )
     round_rng = np.random.default_rng([c.seed, 5, k])
-    gain = c.eta_codes * (st.opt.lr / c.lr) / beta      # eta decays with the learning rate
+    gain = c.eta_codes * (st.opt.lr / c.lr) / beta  # eta decays with the learning rate
     new = {}
     for j in PLASTIC:
         rows = slice(-1, None) if j == 3 else None

@@ -90,8 +90,9 @@ def init_net(sizes: list[int], seed: int = 0, gain: float = 1.0) -> RateNet:
     Drawn from ``np.random.default_rng([seed, 1])``.
     """
     if len(sizes) < 2 or min(sizes) < 1:
-        raise InputError(f"need at least an input and an output layer of >= 1 unit, got {sizes}",
-                         field="sizes")
+        raise InputError(
+            f"need at least an input and an output layer of >= 1 unit, got {sizes}", field="sizes"
+        )
     rng = np.random.default_rng([seed, 1])
     ws = tuple(rng.uniform(-1.0, 1.0, (a, b)) * gain / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:]))
     return RateNet(ws, tuple(np.zeros(b) for b in sizes[1:]))
@@ -125,12 +126,21 @@ def layer_update(l: int, x, state, net: RateNet, beta: float = 0.0, target=None)
 
 def residual(x, state, net: RateNet, beta: float = 0.0, target=None) -> float:
     """Fixed-point residual max_l max |s_l - update_l(s)| (all layers from the same state)."""
-    return max(float(np.max(np.abs(s - layer_update(l, x, state, net, beta, target)), initial=0.0))
-               for l, s in enumerate(state))
+    return max(
+        float(np.max(np.abs(s - layer_update(l, x, state, net, beta, target)), initial=0.0))
+        for l, s in enumerate(state)
+    )
 
 
-def relax(x: np.ndarray, net: RateNet, state0=None, beta: float = 0.0, target=None,
-          max_iter: int = 200, tol: float = 1e-6) -> Relaxation:
+def relax(
+    x: np.ndarray,
+    net: RateNet,
+    state0=None,
+    beta: float = 0.0,
+    target=None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+) -> Relaxation:
     """Relax to the fixed point of F = E + beta C by alternating odd/even layer updates.
 
     Parameters
@@ -154,7 +164,7 @@ def relax(x: np.ndarray, net: RateNet, state0=None, beta: float = 0.0, target=No
     n = len(state)
     blocks = (range(0, n, 2), range(1, n, 2))  # layers 1, 3, ... then 2, 4, ... (1-based)
     k = 0
-    for k in range(1, max_iter + 1):
+    for k in range(1, max_iter + 1):  # noqa: B007 (k is the sweep count after the loop)
         change = 0.0
         for block in blocks:
             for l in block:
@@ -211,10 +221,19 @@ class EPStep:
     max_residual: float
 
 
-def ep_update(x: np.ndarray, target: np.ndarray, net: RateNet, beta: float = 0.5,
-              estimator: str = "symmetric", rng: np.random.Generator | None = None,
-              state0=None, free: Relaxation | None = None, max_iter: int = 200,
-              tol: float = 1e-6, nudge_iter: int | None = None) -> EPStep:
+def ep_update(
+    x: np.ndarray,
+    target: np.ndarray,
+    net: RateNet,
+    beta: float = 0.5,
+    estimator: str = "symmetric",
+    rng: np.random.Generator | None = None,
+    state0=None,
+    free: Relaxation | None = None,
+    max_iter: int = 200,
+    tol: float = 1e-6,
+    nudge_iter: int | None = None,
+) -> EPStep:
     """Free phase, nudged phase(s) and the EP parameter update for one batch.
 
     Parameters

@@ -31,8 +31,9 @@ from anamorph.errors import InputError
 from anamorph.training.eqprop.rate import RateNet, cost, field, relax, rho
 
 
-def loss_at_fixed_point(x: np.ndarray, target: np.ndarray, net: RateNet, state0=None,
-                        max_iter: int = 10000, tol: float = 1e-13) -> float:
+def loss_at_fixed_point(
+    x: np.ndarray, target: np.ndarray, net: RateNet, state0=None, max_iter: int = 10000, tol: float = 1e-13
+) -> float:
     """L = mean_b 1/2 |y_b - s*_L,b|^2 at the free fixed point (relaxed from ``state0``)."""
     return float(cost(relax(x, net, state0, max_iter=max_iter, tol=tol).state, target).mean())
 
@@ -52,15 +53,15 @@ def _deltas_solve(x, state, target, net: RateNet) -> list[np.ndarray]:
     n = int(off[-1])
     J = np.zeros((n, n))
     for l in range(1, len(state)):  # W_l couples layers l-1 and l of the free units (0-based)
-        J[off[l - 1]:off[l], off[l]:off[l + 1]] = net.weights[l]
-        J[off[l]:off[l + 1], off[l - 1]:off[l]] = net.weights[l].T
+        J[off[l - 1] : off[l], off[l] : off[l + 1]] = net.weights[l]
+        J[off[l] : off[l + 1], off[l - 1] : off[l]] = net.weights[l].T
     d = np.concatenate(_gates(x, state, net), axis=1)  # (B, n)
     g = np.zeros((len(x), n))
-    g[:, off[-2]:] = state[-1] - target
+    g[:, off[-2] :] = state[-1] - target
     M = np.eye(n)[None] - J[None] * d[:, None, :]
     lam = np.linalg.solve(M, g[..., None])[..., 0]
     delta = d * lam
-    return [delta[:, off[l]:off[l + 1]] for l in range(len(state))]
+    return [delta[:, off[l] : off[l + 1]] for l in range(len(state))]
 
 
 def _deltas_relax(x, state, target, net: RateNet, max_iter: int, tol: float) -> list[np.ndarray]:
@@ -81,12 +82,20 @@ def _deltas_relax(x, state, target, net: RateNet, max_iter: int, tol: float) -> 
                 delta[l] = new
         if change < tol:
             return delta
-    raise InputError(f"adjoint relaxation did not converge in {max_iter} sweeps (change {change:.3g})",
-                     field="max_iter")
+    raise InputError(
+        f"adjoint relaxation did not converge in {max_iter} sweeps (change {change:.3g})", field="max_iter"
+    )
 
 
-def rbp_gradient(x: np.ndarray, target: np.ndarray, net: RateNet, state: list[np.ndarray],
-                 method: str = "solve", max_iter: int = 10000, tol: float = 1e-13) -> list[np.ndarray]:
+def rbp_gradient(
+    x: np.ndarray,
+    target: np.ndarray,
+    net: RateNet,
+    state: list[np.ndarray],
+    method: str = "solve",
+    max_iter: int = 10000,
+    tol: float = 1e-13,
+) -> list[np.ndarray]:
     """dL/dtheta at the free fixed point ``state`` (weights then biases, as ``net.params()``).
 
     Parameters

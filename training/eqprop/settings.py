@@ -107,13 +107,25 @@ def train_command(args) -> int:
     """``anamorph train --algo eqspike``: options of the train command -> a run."""
     if args.mode != "chip":
         raise InputError("EqSpike trains in the loop only (--mode chip)", args.mode, "--mode")
-    c = make_eqspike_config(args.dataset, out=args.out, update=args.update, chip=args.chip,
-                            calibration=args.calibration, epochs=args.epochs, seed=args.seed,
-                            batch_size=args.batch_size, n_hidden=args.n_hidden, lr=args.lr,
-                            n_train=args.n_train, n_test=args.n_test)
+    c = make_eqspike_config(
+        args.dataset,
+        out=args.out,
+        update=args.update,
+        chip=args.chip,
+        calibration=args.calibration,
+        epochs=args.epochs,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        n_hidden=args.n_hidden,
+        lr=args.lr,
+        n_train=args.n_train,
+        n_test=args.n_test,
+    )
     from anamorph.training.eqprop.loop import train_eqspike
 
     m = train_eqspike(c, resume=args.resume)
-    print(f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip (EqSpike, {c.update} update), "
-          f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {m['run_dir']}")
+    print(
+        f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip (EqSpike, {c.update} update), "
+        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {m['run_dir']}"
+    )
     return 0

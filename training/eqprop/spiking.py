@@ -123,11 +123,16 @@ def chip_network(net: RateNet, units: Units, tables=None) -> ChipNetwork:
     cb = np.zeros((w1.shape[0] + 1, w2.shape[1]), dtype=np.int64)
     cb[-1] = to_codes(b2, units.codes_per_unit, tables)
     n_in, n_h, n_o = w1.shape[0] + 1, w1.shape[1], w2.shape[1]
-    return ChipNetwork(n_in, ((HIDDEN, n_h), (OUTPUT, n_o)),
-                       (Projection(INPUT, HIDDEN, c1, plastic=True),
-                        Projection(HIDDEN, OUTPUT, c2, plastic=True),
-                        Projection(OUTPUT, HIDDEN, c2.T.copy()),
-                        Projection(INPUT, OUTPUT, cb)))
+    return ChipNetwork(
+        n_in,
+        ((HIDDEN, n_h), (OUTPUT, n_o)),
+        (
+            Projection(INPUT, HIDDEN, c1, plastic=True),
+            Projection(HIDDEN, OUTPUT, c2, plastic=True),
+            Projection(OUTPUT, HIDDEN, c2.T.copy()),
+            Projection(INPUT, OUTPUT, cb),
+        ),
+    )
 
 
 def window_rates(spikes: SpikeEvents, network: ChipNetwork, phases: Phases, units: Units) -> list[np.ndarray]:
@@ -139,8 +144,9 @@ def window_rates(spikes: SpikeEvents, network: ChipNetwork, phases: Phases, unit
     return [counts[:, network.slice(HIDDEN)], counts[:, network.slice(OUTPUT)]]
 
 
-def nudge(target: np.ndarray, s_free_out: np.ndarray, beta: float, units: Units,
-          network: ChipNetwork) -> Teaching:
+def nudge(
+    target: np.ndarray, s_free_out: np.ndarray, beta: float, units: Units, network: ChipNetwork
+) -> Teaching:
     """Teaching current ``beta (y - s^0) I_rh`` into the output neurons for the whole run."""
     B = len(target)
     i = np.zeros((B, 1, network.n_used))
@@ -148,8 +154,9 @@ def nudge(target: np.ndarray, s_free_out: np.ndarray, beta: float, units: Units,
     return Teaching(np.zeros(1), i)
 
 
-def ep_update(x: np.ndarray, free: list[np.ndarray], nudged: list[np.ndarray],
-              beta: float) -> list[np.ndarray]:
+def ep_update(
+    x: np.ndarray, free: list[np.ndarray], nudged: list[np.ndarray], beta: float
+) -> list[np.ndarray]:
     """``(phi_grads(s^beta) - phi_grads(s^0)) / beta``: weights then biases (rate.py's order)."""
     return [(a - b) / beta for a, b in zip(phi_grads(x, nudged), phi_grads(x, free))]
 
@@ -167,8 +174,16 @@ class SpikingEP:
     phases: Phases
     tables: tuple | None = None
 
-    def run(self, X, net: RateNet, rng: np.random.Generator, run_id: int | None = None,
-            teaching: Teaching | None = None, network: ChipNetwork | None = None, inputs=None):
+    def run(
+        self,
+        X,
+        net: RateNet,
+        rng: np.random.Generator,
+        run_id: int | None = None,
+        teaching: Teaching | None = None,
+        network: ChipNetwork | None = None,
+        inputs=None,
+    ):
         """One phase; returns (rates [s_h, s_o], Observables, inputs, network)."""
         network = chip_network(net, self.units, self.tables) if network is None else network
         inputs = input_trains(X, self.units, self.phases.duration_s, rng) if inputs is None else inputs

@@ -27,13 +27,20 @@ from anamorph.training.eqprop.spiking import HIDDEN, OUTPUT
 def _centres(spikes, network, first: str, phases, offset_s: float):
     """Per (sample, unit) sum of spike times (window-relative + offset) and counts."""
     sl = network.slice(first)
-    keep = (spikes.units >= sl.start) & (spikes.units < sl.stop) & (spikes.times_s >= phases.t_settle_s) \
+    keep = (
+        (spikes.units >= sl.start)
+        & (spikes.units < sl.stop)
+        & (spikes.times_s >= phases.t_settle_s)
         & (spikes.times_s < phases.duration_s)
+    )
     n = sl.stop - sl.start
     tsum = np.zeros((spikes.n_samples, n))
     cnt = np.zeros((spikes.n_samples, n))
-    np.add.at(tsum, (spikes.samples[keep], spikes.units[keep] - sl.start),
-              spikes.times_s[keep] - phases.t_settle_s + offset_s)
+    np.add.at(
+        tsum,
+        (spikes.samples[keep], spikes.units[keep] - sl.start),
+        spikes.times_s[keep] - phases.t_settle_s + offset_s,
+    )
     np.add.at(cnt, (spikes.samples[keep], spikes.units[keep] - sl.start), 1.0)
     return tsum, cnt
 

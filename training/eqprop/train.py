@@ -67,16 +67,26 @@ def _check(X, y, n_in: int, n_out: int, name: str):
     return X, y.astype(np.int64)
 
 
-def predict(X: np.ndarray, net: RateNet, max_iter: int = 100, tol: float = 1e-5,
-            batch_size: int = 512) -> np.ndarray:
+def predict(
+    X: np.ndarray, net: RateNet, max_iter: int = 100, tol: float = 1e-5, batch_size: int = 512
+) -> np.ndarray:
     """Class = arg-max of the output layer at the free fixed point."""
-    out = [np.argmax(relax(X[i:i + batch_size], net, max_iter=max_iter, tol=tol).state[-1], axis=1)
-           for i in range(0, len(X), batch_size)]
+    out = [
+        np.argmax(relax(X[i : i + batch_size], net, max_iter=max_iter, tol=tol).state[-1], axis=1)
+        for i in range(0, len(X), batch_size)
+    ]
     return np.concatenate(out)
 
 
-def train_rate_ep(X_train, y_train, X_test, y_test, sizes: list[int], config: EPConfig = EPConfig(),
-                  net: RateNet | None = None) -> tuple[RateNet, list[dict]]:
+def train_rate_ep(
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    sizes: list[int],
+    config: EPConfig = EPConfig(),
+    net: RateNet | None = None,
+) -> tuple[RateNet, list[dict]]:
     """Train a layered rate network with Equilibrium Propagation.
 
     Parameters
@@ -120,11 +130,21 @@ def train_rate_ep(X_train, y_train, X_test, y_test, sizes: list[int], config: EP
         loss = correct = sweeps = n_batches = 0
         max_res = free_res = 0.0
         for start in range(0, len(order), c.batch_size):
-            idx = order[start:start + c.batch_size]
+            idx = order[start : start + c.batch_size]
             x, target = X_train[idx], one_hot(y_train[idx], sizes[-1])
             state0 = None if keep is None else [k[idx] for k in keep]
-            step = ep_update(x, target, net, c.beta, c.estimator, signs, state0,
-                             max_iter=c.max_iter, tol=c.tol, nudge_iter=c.nudge_iter)
+            step = ep_update(
+                x,
+                target,
+                net,
+                c.beta,
+                c.estimator,
+                signs,
+                state0,
+                max_iter=c.max_iter,
+                tol=c.tol,
+                nudge_iter=c.nudge_iter,
+            )
             if keep is not None:
                 for k, s in zip(keep, step.free.state):
                     k[idx] = s
@@ -143,8 +163,15 @@ def train_rate_ep(X_train, y_train, X_test, y_test, sizes: list[int], config: EP
             max_res = max(max_res, step.max_residual)
             free_res = max(free_res, step.free.residual)
         test_acc = float(np.mean(predict(X_test, net, c.max_iter, c.tol) == y_test))
-        history.append({"epoch": epoch + 1, "train_loss": loss / len(X_train),
-                        "train_accuracy": correct / len(X_train), "test_accuracy": test_acc,
-                        "mean_sweeps": sweeps / n_batches, "free_residual": free_res,
-                        "max_residual": max_res})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": loss / len(X_train),
+                "train_accuracy": correct / len(X_train),
+                "test_accuracy": test_acc,
+                "mean_sweeps": sweeps / n_batches,
+                "free_residual": free_res,
+                "max_residual": max_res,
+            }
+        )
     return net, history

@@ -42,8 +42,8 @@ def current_at(t_q: np.ndarray, in_t: np.ndarray, in_unit: np.ndarray, w: np.nda
     """I of every neuron at query times ``t_q`` (B, N, S): sum of w e^{-(t - t_e)/tau_s} over t_e < t."""
     wpad = np.vstack([w, np.zeros((1, w.shape[1]))])
     unit = np.where(np.isfinite(in_t), in_unit, w.shape[0])
-    wj = wpad[unit]                                           # (B, E, N)
-    dt = t_q[:, :, :, None] - in_t[:, None, None, :]          # (B, N, S, E)
+    wj = wpad[unit]  # (B, E, N)
+    dt = t_q[:, :, :, None] - in_t[:, None, None, :]  # (B, N, S, E)
     with np.errstate(invalid="ignore", over="ignore"):
         k = np.where(dt > 0, np.exp(-np.where(dt > 0, dt, 0.0) / p.tau_syn_s), 0.0)
     return np.einsum("bnse,ben->bns", k, wj)
@@ -61,9 +61,9 @@ def layer_backward(in_t, in_unit, w, spikes, g_spikes, p: EventParams):
     rel = spikes + p.t_ref_s
     i_sp = current_at(np.where(fin, spikes, 0.0), in_t, in_unit, w, p)
     i_rel = current_at(np.where(fin & (rel < T), rel, 0.0), in_t, in_unit, w, p)
-    pv_m = np.zeros((B, N, S))     # costate just before each spike
+    pv_m = np.zeros((B, N, S))  # costate just before each spike
     pi_m = np.zeros((B, N, S))
-    pv_r = np.zeros((B, N, S))     # just after each release
+    pv_r = np.zeros((B, N, S))  # just after each release
     pi_r = np.zeros((B, N, S))
     nxt_t = np.full((B, N), T)
     nxt_v = np.zeros((B, N))
@@ -83,7 +83,7 @@ def layer_backward(in_t, in_unit, w, spikes, g_spikes, p: EventParams):
         nxt_i = np.where(f, pi_m[:, :, s], nxt_i)
     # costate at every input event, for every neuron: (B, N, E)
     te = np.where(np.isfinite(in_t), in_t, T)[:, None, :]
-    k = (spikes[:, :, :, None] <= te[:, :, None, :]).sum(axis=2)          # spikes before t_e
+    k = (spikes[:, :, :, None] <= te[:, :, None, :]).sum(axis=2)  # spikes before t_e
     pad = lambda a, val: np.concatenate([a, np.full((B, N, 1), val)], axis=2)  # noqa: E731
     nt, nv, ni = pad(spikes, T), pad(pv_m, 0.0), pad(pi_m, 0.0)
     end_t = np.take_along_axis(nt, k, axis=2)
@@ -107,7 +107,7 @@ def layer_backward(in_t, in_unit, w, spikes, g_spikes, p: EventParams):
     dw = np.zeros((w.shape[0] + 1, N))
     np.add.at(dw, unit.ravel(), p_i.transpose(0, 2, 1).reshape(-1, N))
     wpad = np.vstack([w, np.zeros((1, N))])
-    wj = wpad[unit]                                                          # (B, E, N)
+    wj = wpad[unit]  # (B, E, N)
     g_in = np.einsum("ben,bne->be", wj, p_i / ts - p_v / tm)
     return dw[:-1], g_in
 

@@ -112,7 +112,7 @@ def _first_crossing(v0, i0, span, p: EventParams):
         hi = np.where(above, mid, hi)
         lo = np.where(above, lo, mid)
     t = hi
-    for _ in range(3):   # Newton polish: dv/ds = (I - v) / tau_m
+    for _ in range(3):  # Newton polish: dv/ds = (I - v) / tau_m
         v, i = free_flow(a, b, t, p)
         slope = (i - v) / p.tau_m_s
         step = np.where(slope > 0, (v - 1.0) / np.where(slope > 0, slope, 1.0), 0.0)
@@ -149,7 +149,7 @@ def simulate_layer(in_t: np.ndarray, in_unit: np.ndarray, w: np.ndarray, p: Even
     v = np.zeros((B, N))
     cur = np.zeros((B, N))
     t_now = np.zeros((B, N))
-    free_at = np.zeros((B, N))        # refractory until this time
+    free_at = np.zeros((B, N))  # refractory until this time
     spikes = np.full((B, N, p.max_spikes), np.inf)
     count = np.zeros((B, N), dtype=np.int64)
     rows = np.arange(B)
@@ -189,7 +189,7 @@ def simulate_layer(in_t: np.ndarray, in_unit: np.ndarray, w: np.ndarray, p: Even
         if e < E:
             cur = cur + wpad[unit[:, e]] * np.isfinite(in_t[:, e])[:, None]
     del rows
-    return spikes[:, :, :max(1, int(count.max(initial=0)))]
+    return spikes[:, :, : max(1, int(count.max(initial=0)))]
 
 
 def simulate(input_times: np.ndarray, weights: list[np.ndarray], p: EventParams) -> list[np.ndarray]:

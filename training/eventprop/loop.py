@@ -30,8 +30,9 @@ from anamorph.training.mapping import WEIGHT_MAX, to_codes
 EVAL_BASE = 1 << 40
 
 
-def input_times(X: np.ndarray, repeat: int, t_max_s: float, bias_time_s: float | None,
-                invert: bool = False) -> np.ndarray:
+def input_times(
+    X: np.ndarray, repeat: int, t_max_s: float, bias_time_s: float | None, invert: bool = False
+) -> np.ndarray:
     """(B, n_in) spike times of the linear code above; ``invert``: ``(1 - x) * t_max`` and no
     spike for ``x <= 0`` (images: bright pixels early, dark ones silent)."""
     x = np.repeat(np.asarray(X, dtype=np.float64), repeat, axis=1)
@@ -68,7 +69,7 @@ class EventPropModel:
 
     p: EventParams
     lp: LossParams
-    scale: float                     # codes per dimensionless weight unit
+    scale: float  # codes per dimensionless weight unit
     tables: tuple | None = None
     backend: object = None
     push: float = 0.0
@@ -119,7 +120,7 @@ class EventPropModel:
         if self.lp.kind == "ttfs":
             out_silent &= np.eye(out_silent.shape[1], dtype=bool)[y]
         for l in range(len(grads)):
-            pre = np.isfinite(spikes[l]).sum(axis=2).astype(np.float64)        # (B, n_in)
+            pre = np.isfinite(spikes[l]).sum(axis=2).astype(np.float64)  # (B, n_in)
             if l == len(grads) - 1:
                 silent = out_silent.astype(np.float64)
             else:
@@ -132,22 +133,29 @@ class EventPropModel:
         pred = np.empty(len(y), dtype=np.int64)
         hidden = 0.0
         for k, s in enumerate(range(0, len(y), batch)):
-            sp = self.forward(t_in[s:s + batch], weights, on_chip, EVAL_BASE + run_base + k)
+            sp = self.forward(t_in[s : s + batch], weights, on_chip, EVAL_BASE + run_base + k)
             t = np.where(np.isfinite(sp[-1][:, :, 0]), sp[-1][:, :, 0], np.inf)
-            pred[s:s + batch] = np.argmin(t, axis=1)
+            pred[s : s + batch] = np.argmin(t, axis=1)
             hidden += float(sum(np.isfinite(a).sum() for a in sp[1:-1]))
         n_hidden = sum(w.shape[1] for w in weights[:-1])
-        return {"accuracy": float(np.mean(pred == y)), "predictions": pred,
-                "spikes_per_hidden_neuron": hidden / len(y) / n_hidden}
+        return {
+            "accuracy": float(np.mean(pred == y)),
+            "predictions": pred,
+            "spikes_per_hidden_neuron": hidden / len(y) / n_hidden,
+        }
 
 
-def make_model(nominal, duration_s: float, loss: LossParams, tables=None, backend=None,
-               push: float = 0.0) -> EventPropModel:
+def make_model(
+    nominal, duration_s: float, loss: LossParams, tables=None, backend=None, push: float = 0.0
+) -> EventPropModel:
     p = EventParams.from_nominal(nominal, duration_s)
     return EventPropModel(p, loss, 1.0 / current_units_per_code(nominal), tables, backend, push)
 
 
 def w_limit(model: EventPropModel) -> float:
-    top = WEIGHT_MAX if model.tables is None else min(float(model.tables[0][WEIGHT_MAX]),
-                                                      float(model.tables[1][WEIGHT_MAX]))
+    top = (
+        WEIGHT_MAX
+        if model.tables is None
+        else min(float(model.tables[0][WEIGHT_MAX]), float(model.tables[1][WEIGHT_MAX]))
+    )
     return top / model.scale

@@ -60,7 +60,7 @@ def loss_and_grad(spikes: np.ndarray, y: np.ndarray, lp: LossParams, duration_s:
     elif lp.kind == "mse":
         target = np.where(onehot > 0, lp.t_correct_s, lp.t_wrong_s)
         loss = 0.5 * np.sum(((t - target) / lp.tau_s) ** 2, axis=1)
-        g = (t - target) / lp.tau_s ** 2
+        g = (t - target) / lp.tau_s**2
     else:
         raise ValueError(f"unknown loss {lp.kind!r}")
     g_all = np.zeros(spikes.shape)

@@ -28,8 +28,10 @@ from anamorph.training.trainer import CHECKPOINT, load_checkpoint, print_progres
 #: the first epoch); at 1e-3 the spike-time MSE climbs steadily (89 % test after 19 epochs)
 #: while the TTFS cross-entropy oscillates between 62 and 80 % (it drives the wrong outputs
 #: to silence, where their spike times carry no gradient), hence MSE is the default loss.
-DEFAULTS = {"yinyang": dict(input_repeat=5, bias_time_s=0.0, n_hidden=120, epochs=40, batch_size=50),
-            "digits": dict(input_repeat=1, bias_time_s=0.0, n_hidden=120, epochs=20, batch_size=50)}
+DEFAULTS = {
+    "yinyang": dict(input_repeat=5, bias_time_s=0.0, n_hidden=120, epochs=40, batch_size=50),
+    "digits": dict(input_repeat=1, bias_time_s=0.0, n_hidden=120, epochs=20, batch_size=50),
+}
 
 
 @dataclass(frozen=True)
@@ -88,9 +90,15 @@ def _data(c: EventPropConfig):
 
     d = load_dataset(c.dataset, seed=c.seed)
     sl = lambda a, n: a if (a is None or n is None) else a[:n]  # noqa: E731
-    return replace(d, X_train=sl(d.X_train, c.n_train), y_train=sl(d.y_train, c.n_train),
-                   X_test=sl(d.X_test, c.n_test), y_test=sl(d.y_test, c.n_test),
-                   X_val=sl(d.X_val, c.n_test), y_val=sl(d.y_val, c.n_test))
+    return replace(
+        d,
+        X_train=sl(d.X_train, c.n_train),
+        y_train=sl(d.y_train, c.n_train),
+        X_test=sl(d.X_test, c.n_test),
+        y_test=sl(d.y_test, c.n_test),
+        X_val=sl(d.X_val, c.n_test),
+        y_val=sl(d.y_val, c.n_test),
+    )
 
 
 def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_progress) -> dict:
@@ -116,8 +124,10 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
         start, weights, opt, rng, history, best = load_checkpoint(run_dir, c, 2)
     else:
         r0 = np.random.default_rng([c.seed, 1])
-        weights = [np.clip(r0.normal(c.init_mean, c.init_sd, (a, b)) * wl, -wl, wl)
-                   for a, b in zip(sizes[:-1], sizes[1:])]
+        weights = [
+            np.clip(r0.normal(c.init_mean, c.init_sd, (a, b)) * wl, -wl, wl)
+            for a, b in zip(sizes[:-1], sizes[1:])
+        ]
         start, history, best = 0, [], None
         opt, rng = Adam(lr=c.lr), np.random.default_rng([c.seed, 2])
     write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir)})
@@ -132,9 +142,10 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
         perm = rng.permutation(len(data.y_train))
         correct, loss_sum, spikes = 0, 0.0, 0.0
         for k in range(n_batches):
-            idx = perm[k * c.batch_size:(k + 1) * c.batch_size]
-            loss, grads, info = model.step(X_tr[idx], weights, data.y_train[idx], on_chip,
-                                           epoch * n_batches + k)
+            idx = perm[k * c.batch_size : (k + 1) * c.batch_size]
+            loss, grads, info = model.step(
+                X_tr[idx], weights, data.y_train[idx], on_chip, epoch * n_batches + k
+            )
             opt.step(weights, grads)
             for w in weights:
                 np.clip(w, -wl, wl, out=w)
@@ -144,19 +155,29 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
         ev = model.evaluate(tin(data.X_test), weights, data.y_test, on_chip, c.batch_size, epoch * 10_000)
         val = {}
         if has_val:
-            acc = model.evaluate(tin(data.X_val), weights, data.y_val, on_chip, c.batch_size,
-                                 epoch * 10_000 + 5_000)["accuracy"]
+            acc = model.evaluate(
+                tin(data.X_val), weights, data.y_val, on_chip, c.batch_size, epoch * 10_000 + 5_000
+            )["accuracy"]
             val = {"val_accuracy": acc}
             if best is None or acc > max(h["val_accuracy"] for h in history):
                 best = [w.copy() for w in weights]
         n = n_batches * c.batch_size
         chip_s = model.chip_s - chip0
-        history.append({"epoch": epoch + 1, **val, "train_accuracy": correct / n,
-                        "train_loss": loss_sum / n_batches, "train_spikes_per_sample": spikes / n,
-                        "test_accuracy": ev["accuracy"], "test_spikes_per_sample":
-                        ev["spikes_per_hidden_neuron"] * c.n_hidden, "lr": opt.lr,
-                        "wall_s": time.perf_counter() - t0, "chip_s": chip_s,
-                        "software_s": time.perf_counter() - t0 - chip_s})
+        history.append(
+            {
+                "epoch": epoch + 1,
+                **val,
+                "train_accuracy": correct / n,
+                "train_loss": loss_sum / n_batches,
+                "train_spikes_per_sample": spikes / n,
+                "test_accuracy": ev["accuracy"],
+                "test_spikes_per_sample": ev["spikes_per_hidden_neuron"] * c.n_hidden,
+                "lr": opt.lr,
+                "wall_s": time.perf_counter() - t0,
+                "chip_s": chip_s,
+                "software_s": time.perf_counter() - t0 - chip_s,
+            }
+        )
         opt.lr *= c.lr_decay
         save_checkpoint(run_dir, c, epoch + 1, weights, opt, rng, history, best)
         if progress is not None:
@@ -166,18 +187,29 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
     final = model.evaluate(tin(data.X_test), weights, data.y_test, True, c.batch_size, 1 << 30)
     sw = model.evaluate(tin(data.X_test), weights, data.y_test, False, c.batch_size)
     val = [h["val_accuracy"] for h in history if "val_accuracy" in h]
-    metrics = {"algo": "eventprop", "loss": c.loss, "dataset": c.dataset, "mode": c.mode,
-               "epochs": len(history), "test_accuracy": final["accuracy"],
-               "software_test_accuracy": sw["accuracy"],
-               "spikes_per_hidden_neuron": final["spikes_per_hidden_neuron"],
-               "train_accuracy": history[-1]["train_accuracy"] if history else None,
-               "selected_epoch": 1 + int(np.argmax(val)) if val else len(history),
-               "val_accuracy": max(val) if val else None,
-               "confusion_matrix": plots.confusion_counts(data.y_test, final["predictions"],
-                                                          data.n_classes).tolist(),
-               "n_train": int(len(data.y_train)), "n_test": int(len(data.y_test)), "layer_sizes": sizes,
-               "codes_per_unit": model.scale, "wall_s": float(sum(h["wall_s"] for h in history)),
-               "chip_s": float(sum(h["chip_s"] for h in history)), "chip": chip_info}
+    metrics = {
+        "algo": "eventprop",
+        "loss": c.loss,
+        "dataset": c.dataset,
+        "mode": c.mode,
+        "epochs": len(history),
+        "test_accuracy": final["accuracy"],
+        "software_test_accuracy": sw["accuracy"],
+        "spikes_per_hidden_neuron": final["spikes_per_hidden_neuron"],
+        "train_accuracy": history[-1]["train_accuracy"] if history else None,
+        "selected_epoch": 1 + int(np.argmax(val)) if val else len(history),
+        "val_accuracy": max(val) if val else None,
+        "confusion_matrix": plots.confusion_counts(
+            data.y_test, final["predictions"], data.n_classes
+        ).tolist(),
+        "n_train": int(len(data.y_train)),
+        "n_test": int(len(data.y_test)),
+        "layer_sizes": sizes,
+        "codes_per_unit": model.scale,
+        "wall_s": float(sum(h["wall_s"] for h in history)),
+        "chip_s": float(sum(h["chip_s"] for h in history)),
+        "chip": chip_info,
+    }
     from anamorph.training.mapping import to_codes
 
     arrays = {f"w{k}": w for k, w in enumerate(weights)}
@@ -186,26 +218,45 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez(f, **arrays)
+
     write_with(run_dir / "weights.npz", write)
     write_json(run_dir / "metrics.json", metrics)
     if history:
-        plots.learning_curve(history, run_dir / "learning_curve.png",
-                             f"{c.dataset}, eventprop ({c.loss}), {c.mode}")
-    plots.confusion(np.array(metrics["confusion_matrix"]), run_dir / "confusion.png",
-                    f"{c.dataset}, test set on the chip")
-    write_manifest(run_dir, seeds={"seed": c.seed}, inputs={"chip": c.chip, "calibration": c.calibration},
-                   extra={"config": c.identity()})
+        plots.learning_curve(
+            history, run_dir / "learning_curve.png", f"{c.dataset}, eventprop ({c.loss}), {c.mode}"
+        )
+    plots.confusion(
+        np.array(metrics["confusion_matrix"]), run_dir / "confusion.png", f"{c.dataset}, test set on the chip"
+    )
+    write_manifest(
+        run_dir,
+        seeds={"seed": c.seed},
+        inputs={"chip": c.chip, "calibration": c.calibration},
+        extra={"config": c.identity()},
+    )
     return metrics
 
 
 def train_command(args) -> int:
     """The CLI entry (``anamorph train --algo eventprop``)."""
-    c = make_eventprop_config(args.dataset, out=args.out, loss=getattr(args, "loss", None), mode=args.mode,
-                              chip=args.chip, calibration=args.calibration, epochs=args.epochs,
-                              seed=args.seed,
-                              n_hidden=args.n_hidden, batch_size=args.batch_size, lr=args.lr,
-                              n_train=args.n_train, n_test=args.n_test)
+    c = make_eventprop_config(
+        args.dataset,
+        out=args.out,
+        loss=getattr(args, "loss", None),
+        mode=args.mode,
+        chip=args.chip,
+        calibration=args.calibration,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_hidden=args.n_hidden,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        n_train=args.n_train,
+        n_test=args.n_test,
+    )
     m = train_eventprop(c, resume=args.resume)
-    print(f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
-          f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {c.out}")
+    print(
+        f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
+        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {c.out}"
+    )
     return 0
