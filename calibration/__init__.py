@@ -8,6 +8,8 @@ both, and :func:`calibrate` (:mod:`.flow`) runs the rows on a chip's
 targets and the package version.
 """
 
+from __future__ import annotations
+
 from .flow import ORDER, calibrate, calibrate_backend
 from .result import Calibration
 from .targets import Targets, check_targets

@@ -65,12 +65,12 @@ class SearchResult:
 
 
 class _Counter:
-    def __init__(self, measure: Measure):
+    def __init__(self, measure: Measure) -> None:
         self.measure = measure
         self.n = 0
         self.history: list[tuple[np.ndarray, np.ndarray]] = []
 
-    def __call__(self, codes):
+    def __call__(self, codes: np.ndarray) -> np.ndarray:
         self.n += 1
         codes = np.asarray(codes, dtype=np.int64).copy()
         values = np.asarray(self.measure(codes), dtype=np.float64)
@@ -78,7 +78,16 @@ class _Counter:
         return values
 
 
-def _bisect(measure: _Counter, target, lo, hi, m_lo, m_hi, increasing: bool, first=None):
+def _bisect(
+    measure: _Counter,
+    target: np.ndarray | float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    m_lo: np.ndarray,
+    m_hi: np.ndarray,
+    increasing: bool,
+    first: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Bisect ``[lo, hi]`` per neuron until ``hi - lo <= 1``; return the closest end.
 
     ``m_lo``/``m_hi`` are measured values at the ends (NaN = not measured; an unmeasured
@@ -106,7 +115,15 @@ def _bisect(measure: _Counter, target, lo, hi, m_lo, m_hi, increasing: bool, fir
     return lo, hi, m_lo, m_hi
 
 
-def _finish(measure: _Counter, target, lo, hi, m_lo, m_hi, increasing: bool) -> SearchResult:
+def _finish(
+    measure: _Counter,
+    target: np.ndarray | float,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    m_lo: np.ndarray,
+    m_hi: np.ndarray,
+    increasing: bool,
+) -> SearchResult:
     """Measure unmeasured bracket ends (one run), then keep the end closer to the target."""
     need_lo, need_hi = np.isnan(m_lo), np.isnan(m_hi)
     if np.any(need_lo | need_hi):
@@ -135,7 +152,13 @@ def _finish(measure: _Counter, target, lo, hi, m_lo, m_hi, increasing: bool) -> 
 
 
 def binary_search(
-    measure: Measure, target, n: int, *, increasing: bool = True, lo: int = CODE_MIN, hi: int = CODE_MAX
+    measure: Measure,
+    target: np.ndarray | float,
+    n: int,
+    *,
+    increasing: bool = True,
+    lo: int = CODE_MIN,
+    hi: int = CODE_MAX,
 ) -> SearchResult:
     """Bisection over codes ``lo..hi`` for ``n`` neurons in parallel.
 
@@ -166,7 +189,7 @@ def binary_search(
 
 def noisy_binary_search(
     measure: Measure,
-    target,
+    target: np.ndarray | float,
     n: int,
     *,
     increasing: bool = True,
@@ -192,7 +215,7 @@ def noisy_binary_search(
 
 def predictive_search(
     measure: Measure,
-    target,
+    target: np.ndarray | float,
     n: int,
     predict: Callable[[np.ndarray], np.ndarray],
     slope: Callable[[np.ndarray], np.ndarray],

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anamorph.io import write_with
 
 from .targets import FIELD_OF
+
+if TYPE_CHECKING:
+    from .result import Calibration
 
 #: Display unit per DAC parameter: (scale, label).
 UNITS = {
@@ -32,7 +37,7 @@ TITLES = {
 }
 
 
-def spread(values, param: str) -> float:
+def spread(values: np.ndarray, param: str) -> float:
     """Across-neuron spread: std for potentials, coefficient of variation otherwise."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -43,7 +48,12 @@ def spread(values, param: str) -> float:
     return float(np.std(v) / abs(np.mean(v)))
 
 
-def spread_figure(cal, path, truth_before=None, truth_after=None) -> Path:
+def spread_figure(
+    cal: Calibration,
+    path: str | Path,
+    truth_before: Mapping[str, np.ndarray] | None = None,
+    truth_after: Mapping[str, np.ndarray] | None = None,
+) -> Path:
     """Histograms of each parameter before and after calibration, measured through the chip.
 
     ``truth_before``/``truth_after`` (dicts param -> per-neuron true values) may be given by

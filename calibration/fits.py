@@ -14,10 +14,18 @@ fitted by the same separable search with another nonlinear basis function.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 
-def fit_separable(v, basis, phi, tau_grid_s, weights=None):
+def fit_separable(
+    v: np.ndarray,
+    basis: Sequence[np.ndarray],
+    phi: Callable[[np.ndarray | float], np.ndarray],
+    tau_grid_s: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Least squares ``v = B + sum_j C_j basis_j + A phi(tau)`` per neuron, ``tau`` nonlinear.
 
     For a given ``tau`` the model is linear in ``B, C, A`` (variable projection, Golub &
@@ -117,7 +125,13 @@ def fit_separable(v, basis, phi, tau_grid_s, weights=None):
     return tau, x[:, -1], x[:, 0] + mean, x[:, 1:-1].T
 
 
-def fit_exponentials(t_s, v, tau_grid_s, fixed_tau_s=None, weights=None):
+def fit_exponentials(
+    t_s: np.ndarray,
+    v: np.ndarray,
+    tau_grid_s: np.ndarray,
+    fixed_tau_s: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``v = B + A exp(-t/tau) + sum_j C_j exp(-t/tau_fixed_j)`` per neuron.
 
     Parameters
@@ -144,7 +158,12 @@ def fit_exponentials(t_s, v, tau_grid_s, fixed_tau_s=None, weights=None):
     return fit_separable(v, basis, lambda tau: np.exp(-t / np.reshape(tau, (1, -1))), tau_grid_s, weights)
 
 
-def step_shape(t_s, t_on_s, t_off_s, tau_s):
+def step_shape(
+    t_s: np.ndarray | float,
+    t_on_s: np.ndarray | float,
+    t_off_s: np.ndarray | float,
+    tau_s: np.ndarray | float,
+) -> np.ndarray:
     """Membrane response to a current step, in units of its steady-state amplitude.
 
     ``c dV/dt = -c (V - B)/tau + I`` for ``t_on <= t < t_off`` gives ``V = B + D g(t)``,
@@ -159,7 +178,14 @@ def step_shape(t_s, t_on_s, t_off_s, tau_s):
     return rise * np.exp(-np.maximum(t - t_off_s, 0.0) / tau_s)
 
 
-def fit_step_response(t_s, v, t_on_s, t_off_s, tau_grid_s, weights=None):
+def fit_step_response(
+    t_s: np.ndarray,
+    v: np.ndarray,
+    t_on_s: float,
+    t_off_s: float,
+    tau_grid_s: np.ndarray,
+    weights: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Fit ``v = B + D g(t; tau)`` (:func:`step_shape`) to the whole response per neuron.
 
     Both the rise and the decay carry ``tau``; with the baseline before the step the fit
@@ -175,13 +201,13 @@ def fit_step_response(t_s, v, t_on_s, t_off_s, tau_grid_s, weights=None):
     return tau, amp, base
 
 
-def log_grid(lo, hi, ratio=1.1):
+def log_grid(lo: float, hi: float, ratio: float = 1.1) -> np.ndarray:
     """Logarithmic grid from ``lo`` to ``hi`` with neighbouring ratio ``ratio``."""
     n = int(np.ceil(np.log(hi / lo) / np.log(ratio))) + 1
     return np.geomspace(lo, hi, n)
 
 
-def window_mean(t_s, v, t0_s, t1_s):
+def window_mean(t_s: np.ndarray, v: np.ndarray, t0_s: float, t1_s: float) -> np.ndarray:
     """Mean of the samples with ``t0 <= t < t1`` over time (axis 0) and any batch axis.
 
     ``v`` has shape ``(n_t, n)`` or ``(n_samples, n_t, n)``; the result has shape ``(n,)``.

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +33,12 @@ from .steps import (
 )
 from .targets import Targets, check_targets
 
+if TYPE_CHECKING:
+    from anamorph.models.backend import Backend
+    from anamorph.models.chip import Chip
+    from anamorph.models.emulator import ChipEmulator
+    from anamorph.models.process_model import ProcessModel
+
 __all__ = ["ALGORITHMS", "ORDER", "calibrate", "calibrate_backend", "default_backend", "predicted_codes"]
 
 
@@ -39,7 +47,7 @@ def _log(msg: str) -> None:
         print(f"calibrate: {msg}", file=sys.stderr)
 
 
-def predicted_codes(process, targets: Targets) -> dict:
+def predicted_codes(process: ProcessModel, targets: Targets) -> dict:
     """Codes the process model's nominal transfers give for the targets (the first guess)."""
     return {p: int(process.code_for(p, targets.value(p))) for p in ORDER}
 
@@ -72,7 +80,7 @@ def _failure(measured: float, code: int, target: float, up: bool) -> str:
     return f"target {target:.4g} is beyond the neuron's {end} reachable value ({measured:.4g} at code {code})"
 
 
-def default_backend(chip, seed: int = 0):
+def default_backend(chip: Chip, seed: int = 0) -> ChipEmulator:
     """The backend :func:`calibrate` runs by default: ``chip``'s emulator, its temporal noise
     on and seeded by ``seed`` (the one place calibration builds a chip's backend)."""
     from anamorph.models.emulator import ChipEmulator
@@ -80,7 +88,9 @@ def default_backend(chip, seed: int = 0):
     return ChipEmulator(chip, seed=seed, noise=True)
 
 
-def _checked(targets, process, algorithm, params):
+def _checked(
+    targets: Targets | None, process: ProcessModel | None, algorithm: str, params: Sequence[str]
+) -> tuple[Targets, ProcessModel, tuple[str, ...]]:
     """(targets, process, params in ORDER) with the defaults filled in, or InputError."""
     from anamorph.errors import InputError
     from anamorph.models.process_model import ProcessModel
@@ -101,15 +111,15 @@ def _checked(targets, process, algorithm, params):
 
 
 def calibrate(
-    chip,
+    chip: Chip,
     targets: Targets | None = None,
     *,
-    backend=None,
-    process_model=None,
+    backend: Backend | None = None,
+    process_model: ProcessModel | None = None,
     cache_dir: Path | None = None,
     seed: int = 0,
     algorithm: str = "predictive",
-    params=ORDER,
+    params: Sequence[str] = ORDER,
     use_cache: bool = True,
     batch: int = 16,
     measure_before: bool = True,
@@ -179,14 +189,14 @@ def calibrate(
 
 
 def calibrate_backend(
-    backend,
+    backend: Backend,
     initial_codes: dict,
     targets: Targets | None = None,
     *,
-    process_model=None,
+    process_model: ProcessModel | None = None,
     seed: int = 0,
     algorithm: str = "predictive",
-    params=ORDER,
+    params: Sequence[str] = ORDER,
     batch: int = 16,
     measure_before: bool = True,
 ) -> Calibration:

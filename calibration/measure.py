@@ -35,6 +35,8 @@ compiles each shape once: "quiet" runs (no spikes: leak, steps), "firing" runs a
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from anamorph.models.backend import Stimulus
@@ -42,6 +44,12 @@ from anamorph.models.backend import Stimulus
 from . import fits, spiketrace
 from .runner import ChipRunner
 from .synapse import SynapseMeasurements
+
+if TYPE_CHECKING:
+    from anamorph.models.backend import Observables
+    from anamorph.models.process_model import ProcessModel
+
+    from .targets import Targets
 
 
 class Measurements(SynapseMeasurements):
@@ -63,14 +71,14 @@ class Measurements(SynapseMeasurements):
     def __init__(
         self,
         runner: ChipRunner,
-        targets,
-        process,
+        targets: Targets,
+        process: ProcessModel,
         *,
         batch_quiet: int = 64,
         batch_firing: int = 16,
         batch_psp: int = 32,
         batch_fine: int = 128,
-    ):
+    ) -> None:
         self.runner = runner
         self.targets = targets
         self.process = process
@@ -97,7 +105,7 @@ class Measurements(SynapseMeasurements):
         """The nominal code of ``value`` (rounded, clipped)."""
         return int(self.process.code_for(param, value))
 
-    def value_range(self, param: str):
+    def value_range(self, param: str) -> tuple[float, float]:
         lo, hi = sorted(float(x) for x in self.process.dac_range(param))
         return lo, hi
 
@@ -110,7 +118,7 @@ class Measurements(SynapseMeasurements):
         return float((np.floor(t_s / self.dt_s) + 0.5) * self.dt_s)
 
     @staticmethod
-    def _settled_mean(obs, tau_s: float) -> np.ndarray:
+    def _settled_mean(obs: Observables, tau_s: float) -> np.ndarray:
         """Mean over the copies of the ADC samples, NaN before ``1.5 tau_s``.
 
         A run starts with every membrane at rest and noise-free: until its noise has grown
@@ -121,7 +129,13 @@ class Measurements(SynapseMeasurements):
         v[obs.adc_t_s < 1.5 * tau_s] = np.nan
         return v
 
-    def _quiet(self, codes: dict, stimulus=None, duration_s=None, batch=None):
+    def _quiet(
+        self,
+        codes: dict,
+        stimulus: Stimulus | None = None,
+        duration_s: float | None = None,
+        batch: int | None = None,
+    ) -> Observables:
         codes = {**codes, "v_th": self.extreme_code("v_th", True)}
         return self.runner.run(
             codes, duration_s or self.quiet_s, stimulus=stimulus, batch=batch or self.batch_quiet
@@ -137,7 +151,9 @@ class Measurements(SynapseMeasurements):
         return fits.window_mean(obs.adc_t_s, obs.adc_v, 2e-6, np.inf)
 
     # -- membrane time constant -------------------------------------------------------------
-    def step_response(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4, plateau: bool = False):
+    def step_response(
+        self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4, plateau: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(tau_m, r = dV_ss / I_stim) per neuron from one current step, no spikes.
 
         The current would lift a nominal neuron with ``tau_guess`` by ``dv`` at steady
@@ -174,7 +190,9 @@ class Measurements(SynapseMeasurements):
         tau, _ = self.step_response(codes, self.targets.tau_m_s)
         return tau
 
-    def transient(self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45, step_taus: float = 3.0):
+    def transient(
+        self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45, step_taus: float = 3.0
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(tau_m, r = D / I) of neurons near ``tau_guess`` from their whole step response.
 
         ``V = B + D g(t; tau_m)`` (:func:`.fits.fit_step_response`): rise, decay and the
@@ -217,7 +235,9 @@ class Measurements(SynapseMeasurements):
         self.context["r_ohm"] = r
 
     # -- spiking regime --------------------------------------------------------------------
-    def _firing_run(self, codes: dict, above_th_v: float):
+    def _firing_run(
+        self, codes: dict, above_th_v: float
+    ) -> tuple[Observables, np.ndarray, np.ndarray, float]:
         """Run under a constant current that lifts each membrane to ``v_th target + above``.
 
         Uses each neuron's measured leak and ``r`` (:meth:`characterise`) when known, so

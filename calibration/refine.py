@@ -10,13 +10,21 @@ the code (Pelgrom et al. 1989, IEEE JSSC 24:1433).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .algorithms import CODE_MAX, CODE_MIN, SearchResult
 
+if TYPE_CHECKING:
+    from anamorph.models.process_model import ProcessModel
 
-def _moments(w, x, y):
+    from .algorithms import Measure
+
+
+def _moments(
+    w: np.ndarray, x: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Weighted centred sums per neuron: (count, mean x, mean y, Sxx, Sxy, Syy)."""
     cnt = w.sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -25,7 +33,7 @@ def _moments(w, x, y):
     return cnt, xm, ym, (dx * dx).sum(0), (dx * dy).sum(0), (dy * dy).sum(0)
 
 
-def _pooled_slope(b, se2, valid):
+def _pooled_slope(b: np.ndarray, se2: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each neuron's slope shrunk towards the neurons' common slope (empirical Bayes).
 
     The slopes scatter around their median ``b0`` by the DAC's gain mismatch, variance
@@ -56,7 +64,7 @@ def _pooled_slope(b, se2, valid):
 
 def refine(
     result: SearchResult,
-    target,
+    target: np.ndarray | float,
     linearise: Callable[[np.ndarray], np.ndarray],
     *,
     window: int = 64,
@@ -117,7 +125,16 @@ def refine(
     return np.where(ok, np.clip(np.rint(est), CODE_MIN, CODE_MAX), result.codes).astype(np.int64)
 
 
-def plateau_search(search, measure, target, n, process, param, quantum, origin):
+def plateau_search(
+    search: Callable[[np.ndarray | float], SearchResult],
+    measure: Measure,
+    target: np.ndarray | float,
+    n: int,
+    process: ProcessModel,
+    param: str,
+    quantum: float,
+    origin: float,
+) -> SearchResult:
     """Search for a parameter whose measurement is quantised to levels ``origin + m q``.
 
     Two such parameters: the refractory time, which the emulator rounds to whole time

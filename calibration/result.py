@@ -13,6 +13,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,11 +23,14 @@ from anamorph.models.dac import CODE_MAX
 
 from .targets import FIELD_OF, Targets
 
+if TYPE_CHECKING:
+    from anamorph.models.chip import Chip
+
 SCHEMA = "anamorph.calibration"
 VERSION = 1
 
 
-def hardware_fingerprint(chip) -> str:
+def hardware_fingerprint(chip: Chip) -> str:
     """Fingerprint of a chip's hardware alone, independent of its configured codes.
 
     ``Chip.fingerprint()`` covers the codes too; the chip with every code set to 0 has the
@@ -104,7 +108,7 @@ class Calibration:
     settings: dict = field(default_factory=dict)
     from_cache: bool = False
 
-    def apply(self, chip):
+    def apply(self, chip: Chip) -> Chip:
         """``chip`` configured with the calibrated codes (a new Chip).
 
         Raises
@@ -144,11 +148,11 @@ class Calibration:
             "reasons": {p: {str(k): r for k, r in d.items()} for p, d in self.reasons.items()},
         }
 
-    def save(self, path) -> Path:
+    def save(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d, path=None) -> Calibration:
+    def from_dict(cls, d: dict, path: str | Path | None = None) -> Calibration:
         check_schema(d, SCHEMA, VERSION, path, what="calibration file")
         try:
 
@@ -183,11 +187,11 @@ class Calibration:
         return cal
 
     @classmethod
-    def load(cls, path) -> Calibration:
+    def load(cls, path: str | Path) -> Calibration:
         return cls.from_dict(read_json(path), Path(path))
 
 
-def load_cached(cache_dir, key: str) -> Calibration | None:
+def load_cached(cache_dir: str | Path, key: str) -> Calibration | None:
     """The cached calibration named ``key``, or None (an unreadable entry is ignored)."""
     path = Path(cache_dir) / f"{key}.json"
     if not path.is_file():
@@ -202,5 +206,5 @@ def load_cached(cache_dir, key: str) -> Calibration | None:
     return cal
 
 
-def store_cached(cache_dir, cal: Calibration) -> Path:
+def store_cached(cache_dir: str | Path, cal: Calibration) -> Path:
     return cal.save(Path(cache_dir) / f"{cal.key}.json")

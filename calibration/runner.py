@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from anamorph.models.backend import Observables, SpikeEvents, Stimulus
+
+if TYPE_CHECKING:
+    from anamorph.models.backend import Backend
+    from anamorph.models.network import ChipNetwork
 
 
 class ChipRunner:
@@ -23,7 +30,7 @@ class ChipRunner:
         Independent copies run in parallel (their noise averages).
     """
 
-    def __init__(self, backend, *, batch: int = 8):
+    def __init__(self, backend: Backend, *, batch: int = 8) -> None:
         self.backend = backend
         self.batch = int(batch)
         self.dt_s = float(backend.dt_s)
@@ -45,7 +52,7 @@ class ChipRunner:
         *,
         stimulus: Stimulus | None = None,
         inputs: SpikeEvents | None = None,
-        weights=None,
+        weights: Sequence[np.ndarray] | ChipNetwork | None = None,
         batch: int | None = None,
     ) -> Observables:
         """Run ``duration_s`` with the given codes (dict DAC param -> int or (n,) ints; the

@@ -11,10 +11,17 @@ finely (equivalent-time sampling, as in sampling oscilloscopes).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
+if TYPE_CHECKING:
+    from anamorph.models.backend import SpikeEvents
 
-def align(adc_t_s, neurons, spikes, n_samples: int):
+
+def align(
+    adc_t_s: np.ndarray, neurons: np.ndarray, spikes: SpikeEvents, n_samples: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Time since the previous and until the next own spike of every ADC sample.
 
     Parameters
@@ -54,7 +61,7 @@ def align(adc_t_s, neurons, spikes, n_samples: int):
     return since, until
 
 
-def reset_lag(v, since_s, until_s, dt_s: float) -> float:
+def reset_lag(v: np.ndarray, since_s: np.ndarray, until_s: np.ndarray, dt_s: float) -> float:
     """Time from a spike's reported time to the first ADC sample that shows the reset.
 
     A discrete-time emulator reports a spike at the step whose update crossed the
@@ -74,7 +81,7 @@ def reset_lag(v, since_s, until_s, dt_s: float) -> float:
     return 0.0 if abs(v_at - v_clamp) < abs(v_at - v_pre) else float(dt_s)
 
 
-def _per_neuron_mean(values, mask):
+def _per_neuron_mean(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = mask & np.isfinite(values)
     cnt = m.reshape(-1, m.shape[-1]).sum(axis=0)
     tot = np.where(m, values, 0.0).reshape(-1, m.shape[-1]).sum(axis=0)
@@ -82,7 +89,9 @@ def _per_neuron_mean(values, mask):
         return np.where(cnt > 0, tot / cnt, np.nan), cnt
 
 
-def clamp_level(v, since_s, s_lo_s, s_hi_s, min_count: int = 5):
+def clamp_level(
+    v: np.ndarray, since_s: np.ndarray, s_lo_s: float, s_hi_s: float, min_count: int = 5
+) -> np.ndarray:
     """Mean membrane sample with ``s_lo <= since < s_hi`` (inside the refractory clamp).
 
     Returns (n_rec,) volts, NaN where fewer than ``min_count`` samples qualify.
@@ -91,7 +100,9 @@ def clamp_level(v, since_s, s_lo_s, s_hi_s, min_count: int = 5):
     return np.where(cnt >= min_count, mean, np.nan)
 
 
-def threshold_level(v, until_s, dt_s: float, u_max_s: float, lag_s: float = 0.0, min_count: int = 8):
+def threshold_level(
+    v: np.ndarray, until_s: np.ndarray, dt_s: float, u_max_s: float, lag_s: float = 0.0, min_count: int = 8
+) -> np.ndarray:
     """Membrane potential at the threshold crossing, from the samples before each spike.
 
     The emulator reports a spike at the time step ``t_k`` whose update took the membrane
@@ -118,8 +129,16 @@ def threshold_level(v, until_s, dt_s: float, u_max_s: float, lag_s: float = 0.0,
 
 
 def refractory_time(
-    v, since_s, until_s, tau_m_s, s_max_s: float, grid_s, dt_s: float, lag_s: float = 0.0, min_count: int = 12
-):
+    v: np.ndarray,
+    since_s: np.ndarray,
+    until_s: np.ndarray,
+    tau_m_s: np.ndarray | float,
+    s_max_s: float,
+    grid_s: np.ndarray,
+    dt_s: float,
+    lag_s: float = 0.0,
+    min_count: int = 12,
+) -> np.ndarray:
     """Clamp duration ``t_ref`` from the samples after each spike.
 
     Model of the trajectory after a spike (``s`` = time since it), with ``tau_m`` known::

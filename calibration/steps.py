@@ -23,13 +23,22 @@ runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import algorithms
 from .algorithms import CODE_MAX, SearchResult
 from .refine import plateau_search, refine
+
+if TYPE_CHECKING:
+    from anamorph.models.process_model import ProcessModel
+
+    from .algorithms import Measure
+    from .measure import Measurements
+    from .targets import Targets
 
 ALGORITHMS = ("predictive", "binary", "noisy")
 
@@ -143,7 +152,7 @@ STEPS = (
 ORDER = tuple(s.param for s in STEPS)
 
 
-def linearise(process, param):
+def linearise(process: ProcessModel, param: str) -> Callable[[np.ndarray], np.ndarray]:
     """The map under which the nominal transfer is linear in the code (1/x for reciprocal)."""
     kind = process.transfers[param].kind if hasattr(process, "transfers") else "linear"
     if kind == "reciprocal":
@@ -151,12 +160,12 @@ def linearise(process, param):
     return lambda v: np.asarray(v, dtype=np.float64)
 
 
-def increasing(process, param) -> bool:
+def increasing(process: ProcessModel, param: str) -> bool:
     """Whether the nominal transfer of ``param`` rises with the code."""
     return process.code_at_extreme(param, True) == CODE_MAX
 
 
-def levels(plateau: Plateau, dt_s: float, process) -> tuple[float, float]:
+def levels(plateau: Plateau, dt_s: float, process: ProcessModel) -> tuple[float, float]:
     """(quantum, origin) of a plateau's levels: the time step, or the ADC's LSB and lowest level."""
     if plateau.levels == "time_step":
         return dt_s, 0.0
@@ -164,7 +173,15 @@ def levels(plateau: Plateau, dt_s: float, process) -> tuple[float, float]:
     return (a["v_hi"] - a["v_lo"]) / (2 ** int(a["bits"]) - 1), float(a["v_lo"])
 
 
-def algorithm_search(algorithm, measure, target, n, process, param, seed) -> SearchResult:
+def algorithm_search(
+    algorithm: str,
+    measure: Measure,
+    target: np.ndarray | float,
+    n: int,
+    process: ProcessModel,
+    param: str,
+    seed: int | Sequence[int],
+) -> SearchResult:
     """One search of :mod:`.algorithms` for ``target`` (the predictive one uses the nominal
     transfer of ``param`` for its prediction and slope)."""
     up = increasing(process, param)
@@ -186,7 +203,16 @@ def algorithm_search(algorithm, measure, target, n, process, param, seed) -> Sea
     return algorithms.predictive_search(measure, target, n, predict, slope, increasing=up)
 
 
-def search_step(step: Step, measure, target, n, process, algorithm, seed, dt_s) -> SearchResult:
+def search_step(
+    step: Step,
+    measure: Measure,
+    target: np.ndarray | float,
+    n: int,
+    process: ProcessModel,
+    algorithm: str,
+    seed: int | Sequence[int],
+    dt_s: float,
+) -> SearchResult:
     """The codes of ``step`` searched as its row says (``measure(codes) -> values``)."""
     p = step.param
 
@@ -209,7 +235,13 @@ def search_step(step: Step, measure, target, n, process, algorithm, seed, dt_s) 
 
 
 def fine_stage(
-    stage: FineStage, res: SearchResult, codes: dict, param: str, method, target, lin
+    stage: FineStage,
+    res: SearchResult,
+    codes: dict,
+    param: str,
+    method: Measure,
+    target: np.ndarray | float,
+    lin: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """Codes from the regression of ``stage`` around ``res.codes`` (adds its runs to ``res``).
 
@@ -242,7 +274,15 @@ def fine_stage(
     return centre
 
 
-def psp_stage(stage: PSPStage, meas, codes: dict, mine, success: dict, targets, process) -> None:
+def psp_stage(
+    stage: PSPStage,
+    meas: Measurements,
+    codes: dict,
+    mine: Sequence[str],
+    success: dict,
+    targets: Targets,
+    process: ProcessModel,
+) -> None:
     """Run the joint stage for the calibrated parameters ``mine`` of ``stage``; updates ``codes``."""
     start = {p: codes[p].copy() for p in mine}
     method = getattr(meas, stage.measure)

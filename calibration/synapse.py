@@ -20,7 +20,9 @@ from anamorph.models.backend import SpikeEvents, Stimulus
 from . import fits
 
 
-def train_basis(t_s, t0_s: float, period_s: float, n_rep: int, tau_s):
+def train_basis(
+    t_s: np.ndarray, t0_s: float, period_s: float, n_rep: int, tau_s: np.ndarray | float
+) -> np.ndarray:
     """``sum_j exp(-(t - t_j)/tau)`` over the volleys ``t_j = t0 + j P < t``.
 
     With ``k`` the last volley before ``t`` the sum is geometric:
@@ -34,7 +36,13 @@ def train_basis(t_s, t0_s: float, period_s: float, n_rep: int, tau_s):
     return np.where(k >= 0, np.exp(-since / tau_s) * (1.0 - q ** (k + 1)) / (1.0 - q), 0.0)
 
 
-def psp_area(amp, coef_m, tau_s, tau_m, max_delay_s: float):
+def psp_area(
+    amp: np.ndarray,
+    coef_m: np.ndarray,
+    tau_s: np.ndarray | float,
+    tau_m: np.ndarray | float,
+    max_delay_s: float,
+) -> np.ndarray:
     """Area of one PSP from the amplitudes of its two exponentials, counted from its volley.
 
     The PSP ``K (exp(-s/tau_s) - exp(-s/tau_m))`` starts a delay ``delta`` after its volley
@@ -86,7 +94,7 @@ class SynapseMeasurements:
         self.context["r_psp_ohm"] = np.mean([r for _, r in runs], axis=0)
         self.context["psp_weight"] = np.full(self.n, self.psp_weight(self.runner.max_fan_in, tau_guess))
 
-    def psp(self, codes: dict):
+    def psp(self, codes: dict) -> tuple[np.ndarray, np.ndarray]:
         """(tau_syn, I_0 per weight unit) from a train of PSPs of volleys on all rows.
 
         Every ``P`` a volley of simultaneous spikes on all rows at one weight code (every

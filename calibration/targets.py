@@ -14,11 +14,16 @@ A targets file is JSON with any subset of the fields below (the rest keep their 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from anamorph.errors import InputError
 from anamorph.io import VERSION_KEYS, check_schema, read_json
+
+if TYPE_CHECKING:
+    from anamorph.models.process_model import ProcessModel
 
 SCHEMA = "anamorph.calibration.targets"
 VERSION = 1
@@ -72,7 +77,7 @@ class Targets:
         return {"schema": SCHEMA, "schema_version": VERSION, **asdict(self)}
 
     @classmethod
-    def from_dict(cls, data, path=None) -> Targets:
+    def from_dict(cls, data: Mapping[str, object], path: str | Path | None = None) -> Targets:
         """Targets from a dict (a parsed targets file); missing fields keep the defaults."""
         check_schema(data, SCHEMA, VERSION, path, what="targets file", optional=True)
         names = {f.name for f in fields(cls)}
@@ -90,11 +95,11 @@ class Targets:
         return replace(cls.default(), **values)
 
     @classmethod
-    def load(cls, path) -> Targets:
+    def load(cls, path: str | Path) -> Targets:
         return cls.from_dict(read_json(path), Path(path))
 
 
-def check_targets(targets: Targets, process, path=None) -> None:
+def check_targets(targets: Targets, process: ProcessModel, path: str | Path | None = None) -> None:
     """Refuse targets the chip cannot be set to, before anything runs.
 
     Every target must be positive where it is a time constant, a time or a gain, lie

@@ -47,7 +47,7 @@ class SpikeEvents:
     samples: np.ndarray
     n_samples: int
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "times_s", np.asarray(self.times_s, dtype=np.float64))
         object.__setattr__(self, "units", np.asarray(self.units, dtype=np.int64))
         object.__setattr__(self, "samples", np.asarray(self.samples, dtype=np.int64))
@@ -146,7 +146,7 @@ class Teaching:
     t_s: np.ndarray
     i_a: np.ndarray
 
-    def validate(self, n_samples: int, n_used: int, path="teaching") -> Teaching:
+    def validate(self, n_samples: int, n_used: int, path: str = "teaching") -> Teaching:
         """Check finiteness and shapes; return it with float64 arrays."""
         try:
             t = np.asarray(self.t_s, dtype=np.float64)
@@ -172,14 +172,21 @@ class Teaching:
         return np.ascontiguousarray(np.asarray(self.i_a)[:, np.maximum(seg, 0), :].transpose(1, 0, 2))
 
 
-def as_network(network, path="weights") -> ChipNetwork:
+def as_network(network: ChipNetwork | Sequence[np.ndarray], path: str = "weights") -> ChipNetwork:
     """A validated ChipNetwork from a ChipNetwork or the feed-forward short form (a list)."""
     if isinstance(network, ChipNetwork):
         return network.validate("network")
     return ChipNetwork.from_layers(list(network)).validate(path)
 
 
-def validate_run(inputs, network, duration_s, record, stimulus, teaching):
+def validate_run(
+    inputs: SpikeEvents,
+    network: Sequence[np.ndarray] | ChipNetwork,
+    duration_s: float,
+    record: Sequence[int] | str | None,
+    stimulus: Stimulus | None,
+    teaching: Teaching | None,
+) -> tuple[ChipNetwork, np.ndarray | None, Teaching | None]:
     """The common checks of :meth:`Backend.run`; returns (network, recorded neurons or None, teaching)."""
     if not isinstance(inputs, SpikeEvents):
         raise InputError("inputs must be a SpikeEvents", "inputs")

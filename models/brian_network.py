@@ -14,7 +14,14 @@ Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from anamorph.models.neuron import Propagator
 
 _NEURON_MODEL = """
 v : 1
@@ -49,7 +56,7 @@ _UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teac
 assert _UPDATE_TEACH != _UPDATE
 
 
-def _step_table(b2, name: str, values: np.ndarray):
+def _step_table(b2: ModuleType, name: str, values: np.ndarray):
     """A Brian2 function ``name(j)`` returning ``values.flat[j]``, read in place.
 
     The generated code calls it with ``j = step * N + i``. Unlike a TimedArray, the code
@@ -72,7 +79,7 @@ cdef inline double {name}(long j) noexcept nogil:
     return f
 
 
-def _noise_function(b2, key: np.ndarray):
+def _noise_function(b2: ModuleType, key: np.ndarray):
     """A Brian2 function ``vnoise(j)``: approximately standard-normal numbers, fast.
 
     Counter-based: a multiply-xorshift hash (two rounds, in the style of the splitmix64
@@ -111,16 +118,16 @@ class BuiltNetwork:
 
     def __init__(
         self,
-        b2,
+        b2: ModuleType,
         batch: int,
         links: tuple[tuple[int, int, int, int], ...],
         n_used: int,
         n_steps: int,
         dt_s: float,
-        prop,
+        prop: Propagator,
         sig: np.ndarray,
         teaching: bool = False,
-    ):
+    ) -> None:
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
         self.clock = b2.Clock(dt=dt_s * b2.second)
@@ -170,7 +177,7 @@ class BuiltNetwork:
         self.t_off = g.variables["t_off"].get_value()
         self.w = [s.variables["w"].get_value() for s in self.synapses]
 
-    def set_params(self, prop, sig: np.ndarray) -> None:
+    def set_params(self, prop: Propagator, sig: np.ndarray) -> None:
         """Write the per-neuron constants (every copy) into the group's arrays in place."""
         g, batch = self.group, self.batch
         tile = lambda a: np.tile(np.asarray(a, dtype=np.float64), batch)

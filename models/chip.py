@@ -78,7 +78,7 @@ def plasticity_hidden(process: ProcessModel, seed: int) -> dict[str, np.ndarray]
     return out
 
 
-def validate_codes(codes: dict, path=None) -> dict[str, np.ndarray]:
+def validate_codes(codes: dict, path: str | None = None) -> dict[str, np.ndarray]:
     """Check a full set of DAC codes (each an integer array of shape (512,) in 0..CODE_MAX)."""
     if not isinstance(codes, dict):
         raise InputError("codes must be a mapping of DAC parameter -> 512 codes", path, "codes")
@@ -108,7 +108,7 @@ def _encode(a: np.ndarray) -> dict:
     return {"dtype": "<f8", "shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode()}
 
 
-def _decode(d, path, name) -> np.ndarray:
+def _decode(d: dict, path: str | Path | None, name: str) -> np.ndarray:
     try:
         a = np.frombuffer(base64.b64decode(d["b64"], validate=True), dtype="<f8").reshape(d["shape"])
     except (KeyError, TypeError, ValueError):
@@ -133,7 +133,7 @@ class Chip:
         merged = {**self.codes, **dict(codes)}
         return Chip(self.seed, validate_codes(merged), self.process, self.hidden, self.detune)
 
-    def dac_values(self, param: str, codes=None) -> np.ndarray:
+    def dac_values(self, param: str, codes: np.ndarray | None = None) -> np.ndarray:
         """Each neuron's TRUE analog value of ``param`` at ``codes`` (default: configured)."""
         t = self.process.transfers[param]
         codes = self.codes[param] if codes is None else codes
@@ -195,11 +195,11 @@ class Chip:
             "hidden": {k: _encode(self.hidden[k]) for k in sorted(HIDDEN_SHAPES)},
         }
 
-    def save(self, path) -> Path:
+    def save(self, path: str | Path) -> Path:
         return write_json(path, self.to_dict())
 
     @classmethod
-    def from_dict(cls, d, path=None) -> Chip:
+    def from_dict(cls, d: dict, path: str | Path | None = None) -> Chip:
         check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="chip file")
         for k in ("seed", "detune", "codes", "process", "hidden"):
             if k not in d:
@@ -221,7 +221,7 @@ class Chip:
         return cls(d["seed"], validate_codes(d["codes"], path), process, hidden, float(d["detune"]))
 
     @classmethod
-    def load(cls, path) -> Chip:
+    def load(cls, path: str | Path) -> Chip:
         return cls.from_dict(read_json(path), path)
 
     def fingerprint(self) -> str:

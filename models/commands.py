@@ -22,9 +22,13 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 
-def _fit(args) -> int:
+def _fit(args: argparse.Namespace) -> int:
     from anamorph.models.fit import fit_process
 
     out = Path(args.out)
@@ -38,7 +42,7 @@ def _fit(args) -> int:
     return 0
 
 
-def _chip(args) -> int:
+def _chip(args: argparse.Namespace) -> int:
     from anamorph.errors import InputError
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
@@ -67,7 +71,7 @@ def _seed(text: str) -> int:
     return value
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "fit",
         help="fit a process model to circuit sweeps",

@@ -18,6 +18,7 @@ IEEE JSSC 24:1433):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,14 +37,14 @@ class Transfer:
     b: float
     q: float = 0.0
 
-    def inner(self, code) -> np.ndarray:
+    def inner(self, code: np.ndarray | float) -> np.ndarray:
         x = np.asarray(code, dtype=np.float64) / CODE_MAX
         return self.a + self.b * x + self.q * x * x
 
-    def value(self, code) -> np.ndarray:
+    def value(self, code: np.ndarray | float) -> np.ndarray:
         return outer(self.kind, self.inner(code))
 
-    def inverse(self, value) -> np.ndarray:
+    def inverse(self, value: np.ndarray | float) -> np.ndarray:
         """The (float, unclipped) code whose nominal value is ``value``."""
         u = np.asarray(inner_of(self.kind, value), dtype=np.float64)
         # root of q x^2 + b x - (u - a) = 0 on the branch through x = (u - a)/b at q = 0,
@@ -62,7 +63,7 @@ class Transfer:
         return slope_0 != 0 and np.sign(slope_0) == np.sign(slope_1)
 
 
-def outer(kind: str, u):
+def outer(kind: str, u: np.ndarray | float) -> np.ndarray | float:
     u = np.asarray(u, dtype=np.float64)
     if kind == "linear":
         return u
@@ -71,7 +72,7 @@ def outer(kind: str, u):
     raise ValueError(f"unknown transfer kind {kind!r}")
 
 
-def inner_of(kind: str, value):
+def inner_of(kind: str, value: np.ndarray | float) -> np.ndarray | float:
     value = np.asarray(value, dtype=np.float64)
     if kind == "linear":
         return value
@@ -80,13 +81,23 @@ def inner_of(kind: str, value):
     raise ValueError(f"unknown transfer kind {kind!r}")
 
 
-def neuron_values(kind: str, a: float, b: float, q: float, offset, gain, code) -> np.ndarray:
+def neuron_values(
+    kind: str,
+    a: float,
+    b: float,
+    q: float,
+    offset: np.ndarray | float,
+    gain: np.ndarray | float,
+    code: np.ndarray | float,
+) -> np.ndarray:
     """Per-neuron transfer ``f((a + offset) + b (1 + gain) x + q x^2)`` at ``code``."""
     x = np.asarray(code, dtype=np.float64) / CODE_MAX
     return outer(kind, (a + np.asarray(offset)) + b * (1.0 + np.asarray(gain)) * x + q * x * x)
 
 
-def fit_transfer(kind: str, codes, values) -> Transfer:
+def fit_transfer(
+    kind: str, codes: np.ndarray | Sequence[float], values: np.ndarray | Sequence[float]
+) -> Transfer:
     """Least-squares fit of ``a, b, q`` to measured points (value at code), one instance.
 
     The fit is done on the inner quantity (``value`` or ``1/value``), where the model is

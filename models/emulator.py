@@ -41,6 +41,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -52,6 +53,9 @@ from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
 from anamorph.models.plasticity.processor import network_readings
 from anamorph.models.reference import input_drive, stimulus_steps
+
+if TYPE_CHECKING:
+    from anamorph.models.neuron import Propagator
 
 _CACHE_SIZE = 3
 _MAX_TRACE_VALUES = 400_000_000  # recorded membrane values per batch (3.2 GB) at most
@@ -92,7 +96,7 @@ class ChipEmulator:
         adc_period_s: float = 1.7e-6,
         nominal: NeuronParams | None = None,
         ideal_adc: bool = False,
-    ):
+    ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ChipEmulator", "dt_s")
         self.chip = chip
@@ -108,7 +112,7 @@ class ChipEmulator:
         self._cache: OrderedDict = OrderedDict()
 
     # ----------------------------------------------------------------- running
-    def _built(self, batch, network: ChipNetwork, n_steps, teaching: bool) -> BuiltNetwork:
+    def _built(self, batch: int, network: ChipNetwork, n_steps: int, teaching: bool) -> BuiltNetwork:
         key = (batch, network.key, n_steps, teaching)
         if key in self._cache:
             self._cache.move_to_end(key)
@@ -137,7 +141,7 @@ class ChipEmulator:
             self._cache.popitem(last=False)
         return built
 
-    def _constants(self, n_used: int):
+    def _constants(self, n_used: int) -> tuple[Propagator, np.ndarray]:
         prop = propagator(self._true.take(slice(0, n_used)), self.dt_s, n_used)
         sig = (
             noise_step_scale(self.chip.hidden["noise_v_rms"][:n_used], prop)

@@ -36,7 +36,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,6 +50,9 @@ from anamorph.models.plasticity.tstdp_fit import NAMES as TSTDP_NAMES
 from anamorph.models.plasticity.tstdp_fit import fit_section as fit_tstdp_section
 from anamorph.models.plasticity.tstdp_fit import is_tstdp_table
 from anamorph.models.process_model import MISMATCH_NAMES, WEIGHT_CODES, ProcessModel, provisional
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIF_DACS = {
     "v_leak": ("v_leak_v", "linear"),
@@ -64,7 +69,7 @@ TSTDP_METHOD = (
 _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<code>-?\d+(\.\d+)?)$")
 
 
-def read_sweep(sweep_dir) -> tuple[str, object]:
+def read_sweep(sweep_dir: str | Path) -> tuple[str, object]:
     """``(kind, table of ok rows)`` of ``sweep_dir/sweep.parquet``; kind "lif", "synapse",
     "gated-synapse" or "tstdp"."""
     import pandas as pd
@@ -97,7 +102,7 @@ def read_sweep(sweep_dir) -> tuple[str, object]:
     return kind, ok
 
 
-def dac_points(row, column: str) -> tuple[np.ndarray, np.ndarray]:
+def dac_points(row: pd.Series, column: str) -> tuple[np.ndarray, np.ndarray]:
     """Codes and values of the ``"<column>@<code>"`` points of a row."""
     pts = []
     for k, v in row.items():
@@ -108,7 +113,9 @@ def dac_points(row, column: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
 
 
-def _transfer_coefs(rows, dacs, path) -> dict[str, np.ndarray]:
+def _transfer_coefs(
+    rows: pd.DataFrame, dacs: Mapping[str, tuple[str, str]], path: str | Path
+) -> dict[str, np.ndarray]:
     """Per instance (rows) and DAC parameter: the fitted ``[a, b, q]`` (n_instances, 3)."""
     out = {}
     for p, (column, kind) in dacs.items():
@@ -123,7 +130,7 @@ def _transfer_coefs(rows, dacs, path) -> dict[str, np.ndarray]:
     return out
 
 
-def _slope_through_origin(row, column: str) -> tuple[float, np.ndarray, np.ndarray]:
+def _slope_through_origin(row: pd.Series, column: str) -> tuple[float, np.ndarray, np.ndarray]:
     codes, q = dac_points(row, column)
     q = np.abs(q)
     slope = float(codes @ q / (codes @ codes)) if codes.size else float("nan")
@@ -139,7 +146,7 @@ def _table(shapes: list[tuple[np.ndarray, np.ndarray]]) -> list[float]:
     return np.maximum.accumulate(table).tolist()
 
 
-def _lif_behaviour(row, transients: bool) -> dict:
+def _lif_behaviour(row: pd.Series, transients: bool) -> dict:
     """An instance's behavioural parameters: f-I fit, then (optionally) the transient fit."""
     p = fit_lif_instance(row)
     if not transients:
@@ -159,7 +166,7 @@ def _lif_behaviour(row, transients: bool) -> dict:
     return fit_lif_transient(measured, row, transients)
 
 
-def fit_process(sweep_dirs, *, transients: bool = True) -> ProcessModel:
+def fit_process(sweep_dirs: Sequence[str | Path], *, transients: bool = True) -> ProcessModel:
     """Fit a ProcessModel to LIF, synapse, gated-synapse and/or TSTDP sweep directories
     (one per circuit; see the module docstring).
 

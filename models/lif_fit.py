@@ -16,11 +16,17 @@ piecewise-linear input current (the held-out check against ngspice).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy.optimize import least_squares
 
 from anamorph.circuits.testbench import lif_rate_hz
 from anamorph.models.neuron import NeuronParams, propagator
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LIF_FIELDS = ("v_leak_v", "v_th_v", "v_reset_v", "tau_m_s", "t_ref_s", "c_mem_f")
 #: The training waveforms of the transient fit: three plateaus; fast ramps up and down; one
@@ -38,13 +44,13 @@ FIT_FIELDS = ("delay_s", "v_th_v", "t_ref_s", "c_mem_f", "v_reset_v", "tau_m_s")
 RATE_WEIGHT = 0.3  # relative f-I error weighs 0.3 of a spike-time error in ISIs
 
 
-def rate_hz(i_a, p: dict) -> np.ndarray:
+def rate_hz(i_a: np.ndarray | float, p: dict) -> np.ndarray:
     """Analytic rate at constant current of the LIF with the LIF_FIELDS of ``p``
     (:func:`anamorph.circuits.testbench.lif_rate_hz`; 0 below rheobase)."""
     return lif_rate_hz(i_a, *(p[k] for k in LIF_FIELDS))
 
 
-def rate_points(row) -> tuple[np.ndarray, np.ndarray]:
+def rate_points(row: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """``(i_in_a, rate_hz)`` from the ``"rate_hz@<i_in_na>"`` columns of a sweep row."""
     pts = sorted(
         (float(k.split("@", 1)[1]) * 1e-9, float(v))
@@ -57,7 +63,7 @@ def rate_points(row) -> tuple[np.ndarray, np.ndarray]:
     return i, r
 
 
-def fit_lif_instance(row) -> dict:
+def fit_lif_instance(row: pd.Series) -> dict:
     """Behavioural parameters of one LIF instance (dict of LIF_FIELDS, SI units).
 
     v_leak, v_reset and tau_m are the measured values; v_th, t_ref and c_mem start at
@@ -83,7 +89,9 @@ def fit_lif_instance(row) -> dict:
     return p
 
 
-def fit_lif_transient(p: dict, row, transients) -> dict:
+def fit_lif_transient(
+    p: dict, row: pd.Series, transients: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]
+) -> dict:
     """Refine an instance's parameters with the spike times of training transients.
 
     ``transients`` is a list of ``(t_s, i_in_a, spikes_s)`` (ngspice spike times for the
@@ -130,7 +138,9 @@ def fit_lif_transient(p: dict, row, transients) -> dict:
     return params(sol.x)
 
 
-def lif_spike_times(p: dict | NeuronParams, t_s, i_in_a, *, dt_s: float = 5e-9) -> np.ndarray:
+def lif_spike_times(
+    p: dict | NeuronParams, t_s: np.ndarray, i_in_a: np.ndarray, *, dt_s: float = 5e-9
+) -> np.ndarray:
     """Spike times of the behavioural LIF for a piecewise-linear current ``(t_s, i_in_a)``.
 
     The neuron starts at rest; the current ramps from 0 at t = 0 to ``i_in_a[0]`` at

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anamorph.errors import InputError
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, WEIGHT_MAX
+
+if TYPE_CHECKING:
+    from anamorph.models.chip import Chip
+    from anamorph.models.neuron import NeuronParams
 
 INPUT = "input"
 
@@ -52,7 +57,7 @@ class ChipNetwork:
     populations: tuple[tuple[str, int], ...]
     projections: tuple[Projection, ...]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "populations", tuple(tuple(p) for p in self.populations))
             object.__setattr__(self, "projections", tuple(self.projections))
@@ -129,7 +134,7 @@ class ChipNetwork:
         return replace(self, projections=tuple(projs))
 
     # ----------------------------------------------------------------- checks
-    def validate(self, path=None) -> ChipNetwork:
+    def validate(self, path: str | None = None) -> ChipNetwork:
         """Check the network; return it with int64 codes. Raises InputError naming the field."""
         if (
             isinstance(self.n_inputs, bool)
@@ -181,7 +186,7 @@ class ChipNetwork:
                 )
         return replace(self, projections=tuple(projs))
 
-    def _checked_codes(self, k: int, path) -> np.ndarray:
+    def _checked_codes(self, k: int, path: str | None) -> np.ndarray:
         p, where = self.projections[k], f"projections[{k}].codes"
         try:
             w = np.asarray(p.codes)
@@ -209,7 +214,9 @@ class ChipNetwork:
         return w.astype(np.int64)
 
 
-def projection_currents(chip, network: ChipNetwork, params=None) -> list[np.ndarray]:
+def projection_currents(
+    chip: Chip, network: ChipNetwork, params: NeuronParams | None = None
+) -> list[np.ndarray]:
     """TRUE current jump (A) of every synapse of every projection (emulators and tests only).
 
     Projection ``k`` uses synapse rows ``network.rows(k)`` of its target neurons, each with

@@ -65,7 +65,7 @@ class NeuronParams:
             }
         )
 
-    def take(self, index) -> NeuronParams:
+    def take(self, index: int | slice | np.ndarray) -> NeuronParams:
         """The parameters of the neurons ``index`` (fields must be arrays or scalars)."""
         return NeuronParams(
             **{
@@ -78,7 +78,7 @@ class NeuronParams:
             }
         )
 
-    def replace(self, **changes) -> NeuronParams:
+    def replace(self, **changes: float | np.ndarray) -> NeuronParams:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -149,12 +149,14 @@ class NeuronState:
     refr: np.ndarray
 
     @classmethod
-    def rest(cls, prop: Propagator, shape) -> NeuronState:
+    def rest(cls, prop: Propagator, shape: int | tuple[int, ...]) -> NeuronState:
         v = np.broadcast_to(prop.v_leak_v, shape).astype(np.float64)
         return cls(v, np.zeros(shape), np.zeros(shape, dtype=np.int64))
 
 
-def step(state: NeuronState, i_stim_a, prop: Propagator, noise_v=0.0) -> tuple[NeuronState, np.ndarray]:
+def step(
+    state: NeuronState, i_stim_a: np.ndarray | float, prop: Propagator, noise_v: np.ndarray | float = 0.0
+) -> tuple[NeuronState, np.ndarray]:
     """Advance all neurons by one step; return the new state and the spike mask.
 
     Order: integrate (refractory neurons are held and count down), threshold
@@ -179,7 +181,7 @@ def step(state: NeuronState, i_stim_a, prop: Propagator, noise_v=0.0) -> tuple[N
     return NeuronState(v, state.i_syn_a * prop.e_s, refr), spiked
 
 
-def noise_step_scale(noise_v_rms, prop: Propagator) -> np.ndarray:
+def noise_step_scale(noise_v_rms: np.ndarray | float, prop: Propagator) -> np.ndarray:
     """Per-step noise amplitude giving stationary membrane fluctuations of ``noise_v_rms``.
 
     A discrete Ornstein-Uhlenbeck process V' = e_m V + s xi has variance s^2 / (1 - e_m^2).

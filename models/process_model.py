@@ -20,6 +20,7 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -100,7 +101,7 @@ def provisional() -> dict:
     }
 
 
-def _need(d, key, path, where, kind=None):
+def _need(d: object, key: str, path: str | Path | None, where: str, kind: str | None = None) -> Any:
     if not isinstance(d, dict) or key not in d:
         raise InputError("missing field", path, f"{where}{key}")
     value = d[key]
@@ -113,7 +114,7 @@ def _need(d, key, path, where, kind=None):
 class ProcessModel:
     """Population statistics and DAC transfers of the chip's circuits (see module docstring)."""
 
-    def __init__(self, data: dict, path=None):
+    def __init__(self, data: dict, path: str | Path | None = None) -> None:
         self.data = self._validate(copy.deepcopy(data), path)
         self.transfers = {
             p: Transfer(self.data["dac"][p]["kind"], *map(float, self.data["dac"][p]["coef"]))
@@ -128,7 +129,7 @@ class ProcessModel:
 
     # ----------------------------------------------------------------- validation
     @staticmethod
-    def _validate(d: dict, path) -> dict:
+    def _validate(d: dict, path: str | Path | None) -> dict:
         check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="process model")
         dac = _need(d, "dac", path, "")
         for p in DAC_PARAMS:
@@ -228,10 +229,10 @@ class ProcessModel:
         return cls(provisional())
 
     @classmethod
-    def load(cls, path) -> ProcessModel:
+    def load(cls, path: str | Path) -> ProcessModel:
         return cls(read_json(path), path=path)
 
-    def save(self, path) -> Path:
+    def save(self, path: str | Path) -> Path:
         return write_json(path, self.data)
 
     def to_dict(self) -> dict:
@@ -269,11 +270,11 @@ class ProcessModel:
         return self.data.get("tstdp")
 
     # ----------------------------------------------------------------- transfers
-    def dac_nominal(self, param: str, code) -> np.ndarray:
+    def dac_nominal(self, param: str, code: np.ndarray | float) -> np.ndarray:
         """Nominal (population-mean) analog value at 10-bit ``code`` (vectorised)."""
         return self.transfers[param_name(param)].value(code)
 
-    def dac_inverse(self, param: str, value) -> np.ndarray:
+    def dac_inverse(self, param: str, value: np.ndarray | float) -> np.ndarray:
         """Float code whose nominal value is ``value`` (unclipped; inverse of dac_nominal)."""
         return self.transfers[param_name(param)].inverse(value)
 
@@ -281,7 +282,7 @@ class ProcessModel:
         """(lo, hi) of the analog values the nominal DAC reaches over codes 0..CODE_MAX."""
         return self.transfers[param_name(param)].range()
 
-    def code_for(self, param: str, value) -> np.ndarray:
+    def code_for(self, param: str, value: np.ndarray | float) -> np.ndarray:
         """The nominal code of ``value``: ``rint(dac_inverse)``, NaN -> 0, clipped to 0..CODE_MAX.
 
         Vectorised; returns int64 (a 0-d array for a scalar ``value``; ``int(...)`` it).

@@ -56,7 +56,7 @@ class ReferenceChip:
         seed: int = 0,
         adc_period_s: float = 1.7e-6,
         ideal_adc: bool = False,
-    ):
+    ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ReferenceChip", "dt_s")
         self.dt_s = float(dt_s)

@@ -22,6 +22,10 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def spike_list(text: str, option: str) -> tuple[float, ...]:
@@ -44,7 +48,7 @@ def spike_list(text: str, option: str) -> tuple[float, ...]:
     return tuple(v * 1e-3 for v in ms)
 
 
-def _stdp(args) -> int:
+def _stdp(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from anamorph.circuits.tstdp.circuit import FITTED_PATH, TIME_SCALE
@@ -114,7 +118,7 @@ def _stdp(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from anamorph.models.commands import _seed
 
     p = sub.add_parser(

@@ -37,7 +37,7 @@ class SensorADC:
     def lsb(self) -> float:
         return float(self.full_scale) / self.levels
 
-    def codes(self, values: np.ndarray, offset_lsb=0.0) -> np.ndarray:
+    def codes(self, values: np.ndarray, offset_lsb: np.ndarray | float = 0.0) -> np.ndarray:
         """Integer codes of sensor ``values`` (..., n_target) with column offsets ``offset_lsb``."""
         code = np.rint(np.asarray(values, dtype=np.float64) / self.lsb + offset_lsb)
         return np.clip(code, 0, self.levels).astype(np.int64)

@@ -14,12 +14,18 @@ protocols run as the samples of one batch. Each synapse's weight change is its
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anamorph.circuits.tstdp.circuit import TIME_SCALE
 from anamorph.models.chip import MAX_FAN_IN
+
+if TYPE_CHECKING:
+    from anamorph.circuits.tstdp.protocols import Protocol
+    from anamorph.models.emulator import ChipEmulator
 
 PULSE_A = 10e-6  # teaching pulse: 2.5 V per 0.5 µs step on a 2 pF membrane
 LEAD_S = 10e-6  # chip time before the first spike
@@ -43,7 +49,9 @@ def layout(n_synapses: int) -> tuple[int, int]:
     return n_rows, -(-int(n_synapses) // MAX_FAN_IN)
 
 
-def run_protocols(emulator, protocols, n_synapses: int = 256) -> ChipProtocolResult:
+def run_protocols(
+    emulator: ChipEmulator, protocols: Sequence[Protocol], n_synapses: int = 256
+) -> ChipProtocolResult:
     """Run ``protocols`` (one batch sample each) on ``n_synapses`` synapses of ``emulator``'s chip."""
     from anamorph.models.backend import SpikeEvents, Teaching
     from anamorph.models.network import ChipNetwork, Projection

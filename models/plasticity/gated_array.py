@@ -27,7 +27,9 @@ rounds, so a sequence of steps is reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,6 +42,12 @@ from anamorph.models.plasticity.gated_device import (
     pulse_step,
     retain,
 )
+
+if TYPE_CHECKING:
+    from anamorph.models.backend import Observables
+    from anamorph.models.chip import Chip
+    from anamorph.models.neuron import NeuronParams
+    from anamorph.models.plasticity.processor import SensorReadings
 
 CODE_FULL = 63
 NOISE_STREAM = 11
@@ -61,7 +69,9 @@ class GatedSynapseArray:
     cycle: int = 0
 
     @classmethod
-    def sample(cls, section: dict, sign, seed: int, stream: int = 0, **kw) -> GatedSynapseArray:
+    def sample(
+        cls, section: dict, sign: np.ndarray, seed: int, stream: int = 0, **kw: float | GatePulse
+    ) -> GatedSynapseArray:
         """Reset devices (``s = 0``) of ``sign`` (n_source, n_target, each +1 or -1), parameters
         drawn from ``section`` with ``default_rng([seed, DEVICE_STREAM, stream])``."""
         from anamorph.models.plasticity.gated_fit import nominal, pulse_of, sample_devices, validate_section
@@ -83,7 +93,9 @@ class GatedSynapseArray:
         )
 
     @classmethod
-    def from_codes(cls, codes, section: dict, seed: int, stream: int = 0, **kw) -> GatedSynapseArray:
+    def from_codes(
+        cls, codes: np.ndarray, section: dict, seed: int, stream: int = 0, **kw: float | GatePulse
+    ) -> GatedSynapseArray:
         """Devices set to the code-equivalent of ``codes`` (signed 6-bit codes; 0 -> excitatory, reset)."""
         codes = np.asarray(codes, dtype=np.float64)
         arr = cls.sample(section, np.where(codes < 0, -1, 1), seed, stream, **kw)
@@ -105,7 +117,9 @@ class GatedSynapseArray:
         """The nearest 6-bit codes (for tools that expect codes; the currents use the float value)."""
         return np.clip(np.rint(self.code_equivalent()), -CODE_FULL, CODE_FULL).astype(np.int64)
 
-    def currents_a(self, chip, first_post: int, params=None, first_row: int = 0) -> np.ndarray:
+    def currents_a(
+        self, chip: Chip, first_post: int, params: NeuronParams | None = None, first_row: int = 0
+    ) -> np.ndarray:
         """TRUE current jump (A) of each synapse: rows ``first_row ..`` of chip neurons ``first_post ..``."""
         n_pre, n_post = self.state.shape
         post, rows = slice(first_post, first_post + n_post), slice(first_row, first_row + n_pre)
@@ -116,7 +130,7 @@ class GatedSynapseArray:
         return np.abs(self.code_equivalent()) * gain * self.sign * w_unit[None, :]
 
     # ----------------------------------------------------------------- programming
-    def apply_pulses(self, counts) -> GatedSynapseArray:
+    def apply_pulses(self, counts: np.ndarray) -> GatedSynapseArray:
         """The array after signed pulse ``counts`` (n_source, n_target) (module docstring)."""
         counts = np.asarray(counts)
         if counts.shape != self.state.shape or not np.issubdtype(counts.dtype, np.integer):
@@ -135,7 +149,9 @@ class GatedSynapseArray:
         """Retention decay over ``dt_s`` without pulses (e.g. the duration of a run)."""
         return replace(self, state=retain(self.state, dt_s, self.params))
 
-    def take(self, rows, cols) -> GatedSynapseArray:
+    def take(
+        self, rows: np.ndarray | slice | Sequence[int], cols: np.ndarray | slice | Sequence[int]
+    ) -> GatedSynapseArray:
         """The sub-array ``[rows][:, cols]``."""
         ix = np.ix_(np.atleast_1d(rows), np.atleast_1d(cols))
         sub = GatedDeviceParams(
@@ -160,7 +176,9 @@ class TripletPulses:
     seed: int = 0
     calls: int = 0
 
-    def __call__(self, readings, array: GatedSynapseArray, modulator=None) -> np.ndarray:
+    def __call__(
+        self, readings: SensorReadings, array: GatedSynapseArray, modulator: object = None
+    ) -> np.ndarray:
         rng = np.random.default_rng([self.seed, 12, self.calls])
         self.calls += 1
         x = self.eta_pulses * (np.asarray(readings.causal) - np.asarray(readings.acausal))
@@ -169,7 +187,12 @@ class TripletPulses:
         return n * array.sign
 
 
-def gated_plasticity_step(array: GatedSynapseArray, readings, rule, modulator=None) -> GatedSynapseArray:
+def gated_plasticity_step(
+    array: GatedSynapseArray,
+    readings: SensorReadings,
+    rule: Callable[[SensorReadings, GatedSynapseArray, object], np.ndarray],
+    modulator: object = None,
+) -> GatedSynapseArray:
     """One plasticity step: ``counts = rule(readings, array, modulator)``, then the gate pulses."""
     counts = np.asarray(rule(readings, array, modulator))
     if counts.shape != array.state.shape:
@@ -187,7 +210,7 @@ class GatedProjection(Projection):
 
     devices: GatedSynapseArray | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         codes = np.asarray(self.codes)  # (float arrays: a backend's per-synapse currents, not codes)
         if (
             self.devices is not None
@@ -218,7 +241,11 @@ def with_devices(network: ChipNetwork, index: int, devices: GatedSynapseArray) -
 
 
 def gated_network_step(
-    network: ChipNetwork, observables, rule, modulator=None, run_s: float = 0.0
+    network: ChipNetwork,
+    observables: Observables,
+    rule: Callable[[SensorReadings, GatedSynapseArray, object], np.ndarray],
+    modulator: object = None,
+    run_s: float = 0.0,
 ) -> ChipNetwork:
     """The plasticity step for gated projections: after a run of ``run_s`` seconds, every
     plastic :class:`GatedProjection` ``k`` decays for ``run_s``, then receives the gate

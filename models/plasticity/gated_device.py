@@ -29,6 +29,7 @@ factor :math:`m = e^{\sigma_{c2c} \xi}` with one standard-normal ``noise`` value
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -98,7 +99,12 @@ def validate_params(params: GatedDeviceParams, where: str = "gated synapse") -> 
     return params
 
 
-def drive_integral(amplitude_v, v_th_v, a, pulse: GatePulse = GatePulse()) -> np.ndarray:
+def drive_integral(
+    amplitude_v: np.ndarray | float,
+    v_th_v: np.ndarray | float,
+    a: np.ndarray | float,
+    pulse: GatePulse = GatePulse(),
+) -> np.ndarray:
     """``int f(V_g(t)) dt`` over one trapezoidal pulse of height ``|amplitude_v|`` (seconds).
 
     Flat part ``(w - e) (A/v_th - 1)^a``; each linear edge ``e (v_th/A) (A/v_th - 1)^(a+1) / (a+1)``.
@@ -111,7 +117,7 @@ def drive_integral(amplitude_v, v_th_v, a, pulse: GatePulse = GatePulse()) -> np
     return flat + edges
 
 
-def _relax(u, gamma, d):
+def _relax(u: np.ndarray | float, gamma: np.ndarray | float, d: np.ndarray | float) -> np.ndarray:
     """Solution of ``du/dT = -u^gamma`` after ``T = d`` from ``u`` (u >= 0)."""
     u = np.clip(u, 0.0, 1.0)
     g1 = np.where(gamma > 1.0 + 1e-9, gamma - 1.0, 1.0)
@@ -121,7 +127,13 @@ def _relax(u, gamma, d):
     return np.where(u > 0.0, out, 0.0)
 
 
-def pulse_step(state, amplitude_v, params: GatedDeviceParams, noise=0.0, pulse: GatePulse = GatePulse()):
+def pulse_step(
+    state: np.ndarray | float,
+    amplitude_v: np.ndarray | float,
+    params: GatedDeviceParams,
+    noise: np.ndarray | float = 0.0,
+    pulse: GatePulse = GatePulse(),
+) -> np.ndarray:
     """State after one pulse slot: the gate pulse of signed ``amplitude_v``, then retention.
 
     ``amplitude_v > 0`` potentiates, ``< 0`` depresses, ``0`` (or below threshold) only
@@ -139,12 +151,12 @@ def pulse_step(state, amplitude_v, params: GatedDeviceParams, noise=0.0, pulse: 
     return retain(after, pulse.period_s, params)
 
 
-def retain(state, dt_s, params: GatedDeviceParams):
+def retain(state: np.ndarray | float, dt_s: np.ndarray | float, params: GatedDeviceParams) -> np.ndarray:
     """Retention over ``dt_s`` without gate pulses: ``s e^{-dt/tau_ret}``."""
     return np.asarray(state, dtype=np.float64) * np.exp(-np.asarray(dt_s) / np.asarray(params.tau_ret_s))
 
 
-def conductance(state, params: GatedDeviceParams):
+def conductance(state: np.ndarray | float, params: GatedDeviceParams) -> np.ndarray:
     """``g = g_min + (g_max - g_min) s`` (siemens)."""
     return params.g_min_s + (np.asarray(params.g_max_s) - params.g_min_s) * np.asarray(
         state, dtype=np.float64
@@ -152,7 +164,11 @@ def conductance(state, params: GatedDeviceParams):
 
 
 def run_train(
-    amplitudes_v, params: GatedDeviceParams, noise=None, state0: float = 0.0, pulse: GatePulse = GatePulse()
+    amplitudes_v: np.ndarray | Sequence[float],
+    params: GatedDeviceParams,
+    noise: np.ndarray | None = None,
+    state0: float = 0.0,
+    pulse: GatePulse = GatePulse(),
 ) -> np.ndarray:
     """Conductance after each pulse slot of a train (``len(amplitudes_v)`` values)."""
     noise = np.zeros(len(amplitudes_v)) if noise is None else np.asarray(noise, dtype=np.float64)

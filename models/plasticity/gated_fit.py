@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,20 +39,25 @@ from anamorph.models.plasticity.gated_device import (
     validate_params,
 )
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
 SECTION = "gated_synapse"
 _FREE = ("t_p_s", "t_d_s", "v_th_p_v", "v_th_d_v", "a_p", "a_d", "gamma_p", "gamma_d")
 _LOG = {"t_p_s", "t_d_s"}
 _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<x>[-+0-9.e]+)$")
 
 
-def _points(row, name: str) -> tuple[np.ndarray, np.ndarray]:
+def _points(row: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     pts = sorted(
         (float(m["x"]), float(v)) for k, v in row.items() if (m := _POINT.match(str(k))) and m["name"] == name
     )
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
 
 
-def read_row(row, where="sweep") -> dict:
+def read_row(row: pd.Series, where: str = "sweep") -> dict:
     """The protocol and measurements of one sweep row (amplitudes, conductances, retention)."""
     try:
         k_amp, amps = _points(row, "gate_v")
@@ -68,12 +74,12 @@ def read_row(row, where="sweep") -> dict:
     return {"amps": amps, "g": g, "t_ret": t_ret, "g_ret": g_ret, "pulse": pulse}
 
 
-def _params(theta, fixed: dict) -> GatedDeviceParams:
+def _params(theta: np.ndarray, fixed: dict) -> GatedDeviceParams:
     values = {n: (np.exp(v) if n in _LOG else v) for n, v in zip(_FREE, theta[:-1])}
     return GatedDeviceParams(**fixed, **values, g_max_s=fixed["g_min_s"] + np.exp(theta[-1]))
 
 
-def fit_instance(row, where="sweep") -> tuple[GatedDeviceParams, dict]:
+def fit_instance(row: pd.Series, where: str = "sweep") -> tuple[GatedDeviceParams, dict]:
     """Behavioural parameters of one device (module docstring) and fit diagnostics.
 
     Returns ``(params, info)`` with ``info = {"rms_step": rms one-pulse-ahead error / (g_max -
@@ -128,7 +134,9 @@ def fit_instance(row, where="sweep") -> tuple[GatedDeviceParams, dict]:
     }
 
 
-def _c2c(p: GatedDeviceParams, amps, s, pulse: GatePulse, min_step: float = 5e-3) -> tuple[float, int]:
+def _c2c(
+    p: GatedDeviceParams, amps: np.ndarray, s: np.ndarray, pulse: GatePulse, min_step: float = 5e-3
+) -> tuple[float, int]:
     """rms of ``ln(D_measured / D_predicted)`` over steps larger than ``min_step`` (module docstring)."""
     before, after = s[:-1], s[1:] * np.exp(pulse.period_s / p.tau_ret_s)  # undo the slot's retention
     pot = amps > 0
@@ -172,7 +180,7 @@ def section_from_fits(fits: list[GatedDeviceParams], pulse: GatePulse, source: d
     }
 
 
-def fit_sweep(rows, path) -> tuple[dict, list[dict]]:
+def fit_sweep(rows: pd.DataFrame, path: str | Path | None) -> tuple[dict, list[dict]]:
     """``(section, per-instance records)`` from the ``"ok"`` rows of a gated-synapse sweep."""
     from anamorph.io import file_sha256
 
@@ -200,7 +208,7 @@ def fit_sweep(rows, path) -> tuple[dict, list[dict]]:
     return section_from_fits(fits, pulse, source), records
 
 
-def validate_section(section, path=None) -> dict:
+def validate_section(section: dict, path: str | Path | None = None) -> dict:
     """Raise InputError (field ``gated_synapse.<key>``) unless ``section`` is a valid process section."""
     from anamorph.circuits.gated_synapse.device import check_range, field_ranges
 
@@ -244,12 +252,14 @@ def validate_section(section, path=None) -> dict:
     return section
 
 
-def nominal(section) -> GatedDeviceParams:
+def nominal(section: dict) -> GatedDeviceParams:
     """The population median device, ``exp(log_mean)``."""
     return GatedDeviceParams(**dict(zip(section["names"], np.exp(section["log_mean"]).tolist())))
 
 
-def sample_devices(section, shape, rng: np.random.Generator) -> GatedDeviceParams:
+def sample_devices(
+    section: dict, shape: int | tuple[int, ...], rng: np.random.Generator
+) -> GatedDeviceParams:
     """Per-device parameters of ``shape`` devices (correlated log-normal), clipped into the
     declared ranges (``a, gamma >= 1``; ``g_max > g_min``)."""
     from anamorph.circuits.gated_synapse.device import field_ranges
@@ -268,5 +278,5 @@ def sample_devices(section, shape, rng: np.random.Generator) -> GatedDeviceParam
     return GatedDeviceParams(**values)
 
 
-def pulse_of(section) -> GatePulse:
+def pulse_of(section: dict) -> GatePulse:
     return GatePulse(**{k: float(v) for k, v in section["pulse"].items()})

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,11 @@ from anamorph.errors import InputError
 from anamorph.models.chip import WEIGHT_MAX
 from anamorph.models.plasticity.adc import SENSOR_ADC, SensorADC
 from anamorph.models.plasticity.sensors import NAMES, SensorParams, Sensors, correlate
+
+if TYPE_CHECKING:
+    from anamorph.models.backend import Observables, SpikeEvents
+    from anamorph.models.chip import Chip
+    from anamorph.models.network import ChipNetwork
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,7 +57,9 @@ class SensorReadings:
 Rule = Callable[[SensorReadings, np.ndarray, object], np.ndarray]
 
 
-def read_sensors(sensors: Sensors, adc: SensorADC = SENSOR_ADC, offsets_lsb=None) -> SensorReadings:
+def read_sensors(
+    sensors: Sensors, adc: SensorADC = SENSOR_ADC, offsets_lsb: tuple[np.ndarray, np.ndarray] | None = None
+) -> SensorReadings:
     """Read accumulated ``sensors`` (n_source, n_target) through ``adc``.
 
     ``offsets_lsb`` is ``(causal, acausal)``, each an array of the target columns' offsets
@@ -65,7 +73,11 @@ def read_sensors(sensors: Sensors, adc: SensorADC = SENSOR_ADC, offsets_lsb=None
 
 
 def apply_rule(
-    rule: Rule, readings: SensorReadings, codes: np.ndarray, modulator=None, where: str = "projection"
+    rule: Rule,
+    readings: SensorReadings,
+    codes: np.ndarray,
+    modulator: object = None,
+    where: str = "projection",
 ) -> np.ndarray:
     """``rule(readings, codes, modulator)``, checked: integers in -63..63 of the codes' shape."""
     codes = np.asarray(codes, dtype=np.int64)
@@ -84,8 +96,12 @@ def apply_rule(
 
 
 def plasticity_step(
-    network, observables, rule: Rule, modulator=None, projections: Sequence[int] | None = None
-):
+    network: ChipNetwork,
+    observables: Observables,
+    rule: Rule,
+    modulator: object = None,
+    projections: Sequence[int] | None = None,
+) -> ChipNetwork:
     """One plasticity step after a run: the network with every plastic projection's new codes.
 
     Parameters
@@ -129,12 +145,16 @@ def plasticity_step(
     return network
 
 
-def chip_sensor_params(chip, rows, columns) -> SensorParams:
+def chip_sensor_params(
+    chip: Chip, rows: np.ndarray | slice | Sequence[int], columns: np.ndarray | slice | Sequence[int]
+) -> SensorParams:
     """The TRUE sensor parameters of the chip's synapses ``rows`` x ``columns`` (chip time)."""
     return SensorParams(**{n: chip.hidden[f"tstdp.{n}"][rows][:, columns] for n in NAMES})
 
 
-def network_sensors(chip, network, inputs, spikes, per_sample: bool = False) -> dict[int, Sensors]:
+def network_sensors(
+    chip: Chip, network: ChipNetwork, inputs: SpikeEvents, spikes: SpikeEvents, per_sample: bool = False
+) -> dict[int, Sensors]:
     """Exact sensors of every plastic projection of ``network`` after a run (emulators, tests).
 
     ``inputs`` are the run's input events, ``spikes`` its output spikes (chip neuron
@@ -159,7 +179,12 @@ def network_sensors(chip, network, inputs, spikes, per_sample: bool = False) -> 
 
 
 def network_readings(
-    chip, network, inputs, spikes, adc: SensorADC = SENSOR_ADC, per_sample: bool = False
+    chip: Chip,
+    network: ChipNetwork,
+    inputs: SpikeEvents,
+    spikes: SpikeEvents,
+    adc: SensorADC = SENSOR_ADC,
+    per_sample: bool = False,
 ) -> dict[int, SensorReadings]:
     """What the chip's plasticity processor reads: :func:`network_sensors` through the ADC."""
     out = {}

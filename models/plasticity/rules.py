@@ -17,9 +17,14 @@ towards zero.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from anamorph.models.chip import WEIGHT_MAX
+
+if TYPE_CHECKING:
+    from anamorph.models.plasticity.processor import SensorReadings
 
 
 class TripletSTDP:
@@ -33,14 +38,14 @@ class TripletSTDP:
         The rounding draws come from ``default_rng([seed, 3])``, advancing with every call.
     """
 
-    def __init__(self, eta_codes: float = 63.0, seed: int = 0):
+    def __init__(self, eta_codes: float = 63.0, seed: int = 0) -> None:
         if not np.isfinite(eta_codes):
             raise ValueError("eta_codes must be finite")
         self.eta_codes = float(eta_codes)
         self.seed = int(seed)
         self._rng = np.random.default_rng([self.seed, 3])
 
-    def __call__(self, readings, codes: np.ndarray, modulator=None) -> np.ndarray:
+    def __call__(self, readings: SensorReadings, codes: np.ndarray, modulator: object = None) -> np.ndarray:
         m = 1.0 if modulator is None else np.asarray(modulator, dtype=np.float64)
         delta = self.eta_codes * m * (readings.causal - readings.acausal)
         step = np.floor(delta + self._rng.random(np.shape(delta)))

@@ -37,11 +37,16 @@ nearest-spike interaction is implemented (the one the transistor-level circuit r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from anamorph.circuits.tstdp.rule import TripletParams
+
+if TYPE_CHECKING:
+    from anamorph.models.backend import SpikeEvents
 
 NAMES = ("a2p", "a3p", "a2m", "a3m", "tau_x_s", "tau_y_s", "tau_plus_s", "tau_minus_s")
 _CHUNK = 500_000  # (event, synapse) pairs evaluated at once
@@ -70,7 +75,9 @@ class SensorParams:
         p = params.scaled_time(time_scale)
         return cls(**{n: float(getattr(p, n)) for n in NAMES})
 
-    def take(self, rows, cols) -> SensorParams:
+    def take(
+        self, rows: np.ndarray | slice | Sequence[int], cols: np.ndarray | slice | Sequence[int]
+    ) -> SensorParams:
         """The sub-block ``[rows][:, cols]`` of every (2-D) field; scalars stay scalars."""
 
         def sub(a):
@@ -79,7 +86,7 @@ class SensorParams:
 
         return SensorParams(**{n: sub(getattr(self, n)) for n in NAMES})
 
-    def broadcast(self, shape) -> SensorParams:
+    def broadcast(self, shape: int | tuple[int, ...]) -> SensorParams:
         """Every field as a read-only float64 array of ``shape``."""
         return replace(
             self,
@@ -106,14 +113,30 @@ class Sensors:
         return self.causal - self.acausal
 
 
-def _unique_events(samples, units, times, rank, n_units, n_ranks):
+def _unique_events(
+    samples: np.ndarray, units: np.ndarray, times: np.ndarray, rank: np.ndarray, n_units: int, n_ranks: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Events sorted by (sample, unit, time) with duplicates removed; their composite keys."""
     row = samples.astype(np.int64) * n_units + units
     key, first = np.unique(row * n_ranks + rank, return_index=True)
     return key, times[first], row[first]
 
 
-def _add_sparse(out, ev, rows, last, seen, o_t, o_unit, dt_own, time_at, amp2, amp3, rate_cross, rate_own):
+def _add_sparse(
+    out: np.ndarray,
+    ev: np.ndarray,
+    rows: np.ndarray,
+    last: np.ndarray,
+    seen: np.ndarray,
+    o_t: np.ndarray,
+    o_unit: np.ndarray,
+    dt_own: np.ndarray,
+    time_at: np.ndarray,
+    amp2: np.ndarray,
+    amp3: np.ndarray,
+    rate_cross: np.ndarray,
+    rate_own: np.ndarray,
+) -> None:
     """The terms of :func:`_side` for the (own spike, cross neuron) pairs in ``seen`` only."""
     r, c = np.nonzero(seen)
     e, u = ev[r], o_unit[ev[r]]
@@ -127,7 +150,19 @@ def _add_sparse(out, ev, rows, last, seen, o_t, o_unit, dt_own, time_at, amp2, a
     out += np.bincount(flat, weights=term * factor, minlength=out.size).reshape(out.shape)
 
 
-def _side(own, cross, n_own, n_cross, n_samples, n_ranks, amp2, amp3, tau_cross, tau_own, per_sample):
+def _side(
+    own: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    cross: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    n_own: int,
+    n_cross: int,
+    n_samples: int,
+    n_ranks: int,
+    amp2: np.ndarray,
+    amp3: np.ndarray,
+    tau_cross: np.ndarray,
+    tau_own: np.ndarray,
+    per_sample: bool,
+) -> np.ndarray:
     """Sum over the spikes of the ``own`` neurons of cross1 (A2 + A3 own2): shape (.., n_own, n_cross).
 
     ``own``/``cross`` are (samples, units, times, ranks) of one side each; the parameter
@@ -205,7 +240,12 @@ def _side(own, cross, n_own, n_cross, n_samples, n_ranks, amp2, amp3, tau_cross,
 
 
 def correlate(
-    pre, post, params: SensorParams, n_source: int, n_target: int, per_sample: bool = False
+    pre: SpikeEvents,
+    post: SpikeEvents,
+    params: SensorParams,
+    n_source: int,
+    n_target: int,
+    per_sample: bool = False,
 ) -> Sensors:
     """The sensors of the ``n_source x n_target`` synapses for one run's spike events.
 

@@ -17,11 +17,16 @@ faster than biology.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from anamorph.circuits.tstdp.circuit import FITTED_PATH, TIME_SCALE
 from anamorph.circuits.tstdp.rule import TripletParams
 from anamorph.models.plasticity.sensors import NAMES
+
+if TYPE_CHECKING:
+    from anamorph.models.process_model import ProcessModel
 
 PROVISIONAL_LOG_SD = 0.10
 
@@ -48,7 +53,7 @@ def provisional_section(log_sd: float = PROVISIONAL_LOG_SD) -> dict:
     }
 
 
-def section_of(process) -> dict:
+def section_of(process: ProcessModel) -> dict:
     """The process model's ``"tstdp"`` section, or the provisional one if it has none.
 
     A process model without any mismatch (every spread 0, as
@@ -64,7 +69,7 @@ def section_of(process) -> dict:
     return provisional_section(PROVISIONAL_LOG_SD if any(spread) else 0.0)
 
 
-def _arrays(section: dict):
+def _arrays(section: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     names = list(section["names"])
     order = [names.index(n) for n in NAMES]
     mean = np.asarray(section["log_mean"], dtype=np.float64)[order]
@@ -83,7 +88,9 @@ def nominal_rule(section: dict) -> TripletParams:
     )
 
 
-def sample_params(section: dict, rng: np.random.Generator, shape, time_scale: float = TIME_SCALE) -> dict:
+def sample_params(
+    section: dict, rng: np.random.Generator, shape: int | tuple[int, ...], time_scale: float = TIME_SCALE
+) -> dict:
     """Draw every synapse of ``shape``: ``{name: array(shape)}``, time constants times ``time_scale``.
 
     One correlated standard-normal vector per synapse, ``z = R^(1/2) xi`` (eigen-root of the

@@ -26,9 +26,17 @@ Section layout (validated by :func:`validate_section`)::
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from anamorph.errors import InputError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
 
 SECTION = "tstdp"
 NAMES = ("a2p", "a3p", "a2m", "a3m", "tau_x_s", "tau_y_s", "tau_plus_s", "tau_minus_s")
@@ -36,13 +44,13 @@ AMPLITUDES = NAMES[:4]
 INTERACTIONS = ("nearest", "all-to-all")
 
 
-def is_tstdp_table(columns) -> bool:
+def is_tstdp_table(columns: Iterable[str]) -> bool:
     """Whether a sweep table has the TSTDP columns (the rule's parameters and ``dw_*``)."""
     cols = set(map(str, columns))
     return set(NAMES) <= cols and any(c.startswith("dw_") for c in cols)
 
 
-def instance_values(rows, path=None) -> tuple[np.ndarray, list[str]]:
+def instance_values(rows: pd.DataFrame, path: str | Path | None = None) -> tuple[np.ndarray, list[str]]:
     """``(values (n_instances, 8), off names)`` of a table's rows; InputError on bad values."""
     missing = [n for n in NAMES if n not in rows.columns]
     if missing:
@@ -62,7 +70,12 @@ def instance_values(rows, path=None) -> tuple[np.ndarray, list[str]]:
     return x, off
 
 
-def fit_section(rows, source: dict | None = None, path=None, interaction: str = "nearest") -> dict:
+def fit_section(
+    rows: pd.DataFrame,
+    source: dict | None = None,
+    path: str | Path | None = None,
+    interaction: str = "nearest",
+) -> dict:
     """The ``"tstdp"`` section of a sweep table's ok rows (module docstring)."""
     if len(rows) < 3:
         raise InputError(f"needs at least 3 instances, has {len(rows)}", path, "status")
@@ -89,7 +102,7 @@ def fit_section(rows, source: dict | None = None, path=None, interaction: str = 
     }
 
 
-def validate_section(sec, path=None) -> dict:
+def validate_section(sec: dict, path: str | Path | None = None) -> dict:
     """Check a ``"tstdp"`` section; InputError naming the bad field (``tstdp.<key>``)."""
 
     def bad(message, key):
