@@ -126,9 +126,8 @@ def save_checkpoint(
     write_with(run_dir / CHECKPOINT, write)
 
 
-def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
-    """(epoch, weights, Adam, rng, history, best weights or None) from ``run_dir``;
-    InputError if the settings differ."""
+def read_checkpoint(run_dir: Path, identity: dict) -> dict[str, np.ndarray]:
+    """The arrays of ``run_dir``'s checkpoint; InputError if unreadable or saved with other settings."""
     path = run_dir / CHECKPOINT
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -136,13 +135,20 @@ def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
     except Exception as e:
         raise InputError(f"unreadable checkpoint ({e}); delete it to start over", path) from None
     saved = json.loads(str(a["config"]))
-    if saved != json.loads(json.dumps(c.identity(), sort_keys=True)):
-        diff = sorted(k for k in set(saved) | set(c.identity()) if saved.get(k) != c.identity().get(k))
+    if saved != json.loads(json.dumps(identity, sort_keys=True)):
+        diff = sorted(k for k in set(saved) | set(identity) if saved.get(k) != identity.get(k))
         raise InputError(
             f"resuming with different settings than the checkpoint ({', '.join(diff)})",
             path,
             diff[0] if diff else None,
         )
+    return a
+
+
+def load_checkpoint(run_dir: Path, c: TrainConfig, n_layers: int):
+    """(epoch, weights, Adam, rng, history, best weights or None) from ``run_dir``;
+    InputError if the settings differ."""
+    a = read_checkpoint(run_dir, c.identity())
     opt = Adam(lr=float(a["lr"]))
     opt.load_arrays(a, n_layers)
     rng = np.random.default_rng()

@@ -41,8 +41,8 @@ from anamorph.training.eqprop.spiking import Phases, SpikingEP, Units, chip_netw
 from anamorph.training.mapping import to_codes
 from anamorph.training.mapping import w_max as mapping_w_max
 from anamorph.training.optim import Adam
+from anamorph.training.trainer import CHECKPOINT, read_checkpoint
 
-CHECKPOINT = "checkpoint.npz"
 EVAL_RUN_BASE = 1 << 40
 
 
@@ -96,20 +96,7 @@ def save_checkpoint(run_dir: Path, c: EqSpikeConfig, st: State) -> None:
 
 
 def load_checkpoint(run_dir: Path, c: EqSpikeConfig) -> State:
-    path = run_dir / CHECKPOINT
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            a = {k: f[k] for k in f.files}
-    except Exception as e:
-        raise InputError(f"unreadable checkpoint ({e}); delete it to start over", path) from None
-    saved = json.loads(str(a["config"]))
-    if saved != json.loads(json.dumps(c.identity(), sort_keys=True)):
-        diff = sorted(k for k in set(saved) | set(c.identity()) if saved.get(k) != c.identity().get(k))
-        raise InputError(
-            f"resuming with different settings than the checkpoint ({', '.join(diff)})",
-            path,
-            diff[0] if diff else None,
-        )
+    a = read_checkpoint(run_dir, c.identity())
     opt = Adam(lr=float(a["lr"]))
     opt.load_arrays(a, 4)
     net = RateNet((np.array(a["w0"]), np.array(a["w1"])), (np.array(a["b0"]), np.array(a["b1"])))
