@@ -98,12 +98,12 @@ def test_spiking_update_approaches_rate_ep_update_as_phases_lengthen(ideal_chip)
 def test_input_trains_are_regular_with_the_coded_rate():
     units = Units(2e-6, 5e-8, 20.0)
     X = np.array([[0.0, 0.25, 1.0], [0.5, 0.1, 0.0]])
-    duration = 100e-6
-    ev = input_trains(X, units, duration, np.random.default_rng(0))
+    window_s = 100e-6
+    ev = input_trains(X, units, window_s, np.random.default_rng(0))
     counts = ev.counts(4)
-    expected = np.concatenate([X, np.ones((2, 1))], axis=1) * duration / units.t_ref_s
+    expected = np.concatenate([X, np.ones((2, 1))], axis=1) * window_s / units.t_ref_s
     assert np.all(np.abs(counts - expected) <= 1)
-    assert np.all((ev.times_s >= 0) & (ev.times_s < duration))
+    assert np.all((ev.times_s >= 0) & (ev.times_s < window_s))
     t = ev.times_s[(ev.samples == 0) & (ev.units == 1)]
     np.testing.assert_allclose(np.diff(t), units.t_ref_s / 0.25)
 
