@@ -30,6 +30,8 @@ from anamorph.models.chip import sample_chip
 from anamorph.models.dac import CODE_MAX
 from anamorph.models.process_model import ProcessModel
 
+pytestmark = pytest.mark.slow  # full calibrations of two 512-neuron chips
+
 DT_S = 0.5e-6
 
 
