@@ -29,18 +29,21 @@ def _config(args, **extra):
     from anamorph.training.config import make_config
 
     return make_config(
-        args.dataset,
-        epochs=args.epochs,
-        seed=args.seed,
-        n_hidden=args.n_hidden,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        dropout=args.dropout,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        membrane=args.membrane,
-        **extra,
+        args.dataset, **shared_options(args), dropout=args.dropout, membrane=args.membrane, **extra
     )
+
+
+def shared_options(args) -> dict:
+    """The options of ``train`` that every algorithm takes, by config field name (None: its default)."""
+    return {
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "n_hidden": args.n_hidden,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "n_train": args.n_train,
+        "n_test": args.n_test,
+    }
 
 
 #: options of ``anamorph train`` that only some algorithms use

@@ -207,27 +207,13 @@ def train_command(args) -> int:
         raise InputError("conversion fine-tunes in the loop only (--mode chip)", args.mode, "--mode")
     if args.resume:
         raise InputError("a conversion run cannot be resumed", None, "--resume")
-    given = {
-        k: v
-        for k, v in dict(
-            epochs=args.epochs,
-            n_hidden=args.n_hidden,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            n_train=args.n_train,
-            n_test=args.n_test,
-        ).items()
-        if v is not None
-    }
+    from anamorph.training.commands import shared_options
+
+    given = {k: v for k, v in shared_options(args).items() if v is not None}
     try:
         c = validate(
             ConvertConfig(
-                dataset=args.dataset,
-                out=args.out,
-                chip=args.chip,
-                calibration=args.calibration,
-                seed=args.seed,
-                **given,
+                dataset=args.dataset, out=args.out, chip=args.chip, calibration=args.calibration, **given
             )
         )
     except InputError as e:

@@ -105,6 +105,8 @@ def validate(c: EqSpikeConfig) -> EqSpikeConfig:
 
 def train_command(args) -> int:
     """``anamorph train --algo eqspike``: options of the train command -> a run."""
+    from anamorph.training.commands import shared_options
+
     if args.mode != "chip":
         raise InputError("EqSpike trains in the loop only (--mode chip)", args.mode, "--mode")
     c = make_eqspike_config(
@@ -113,13 +115,7 @@ def train_command(args) -> int:
         update=args.update,
         chip=args.chip,
         calibration=args.calibration,
-        epochs=args.epochs,
-        seed=args.seed,
-        batch_size=args.batch_size,
-        n_hidden=args.n_hidden,
-        lr=args.lr,
-        n_train=args.n_train,
-        n_test=args.n_test,
+        **shared_options(args),
     )
     from anamorph.training.eqprop.loop import train_eqspike
 

@@ -239,6 +239,8 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
 
 def train_command(args) -> int:
     """The CLI entry (``anamorph train --algo eventprop``)."""
+    from anamorph.training.commands import shared_options
+
     c = make_eventprop_config(
         args.dataset,
         out=args.out,
@@ -246,13 +248,7 @@ def train_command(args) -> int:
         mode=args.mode,
         chip=args.chip,
         calibration=args.calibration,
-        epochs=args.epochs,
-        seed=args.seed,
-        n_hidden=args.n_hidden,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        n_train=args.n_train,
-        n_test=args.n_test,
+        **shared_options(args),
     )
     m = train_eventprop(c, resume=args.resume)
     print(
