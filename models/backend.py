@@ -275,3 +275,40 @@ class Backend(Protocol):
         stimulus: Stimulus | None = None,
         teaching: Teaching | None = None,
     ) -> Observables: ...
+
+
+def report(
+    backend: Backend,
+    network: ChipNetwork,
+    inputs: SpikeEvents,
+    spikes: SpikeEvents,
+    n_steps: int,
+    noise_seed: list[int],
+    fingerprint: str,
+    raw: np.ndarray | None = None,
+    steps: np.ndarray | None = None,
+    rec: np.ndarray | None = None,
+) -> Observables:
+    """What a chip backend reports after a run (shared by the emulator and ``ReferenceChip``).
+
+    The spikes, the run's metadata, the sensor readings of plastic projections and, for
+    recorded neurons, the membrane ``raw[sample, k, neuron]`` at ``steps[k]`` read through
+    the chip's ADC (exact volts with ``backend.ideal_adc``). ``fingerprint`` is the chip's,
+    computed once per configuration by the backend.
+    """
+    from anamorph.models.plasticity.processor import network_readings
+
+    meta = {
+        "dt_s": backend.dt_s,
+        "n_steps": n_steps,
+        "noise": backend.noise,
+        "noise_seed": noise_seed,
+        "chip_fingerprint": fingerprint,
+        "n_inputs": network.n_inputs,
+        "populations": [[name, n] for name, n in network.populations],
+    }
+    sensors = network_readings(backend.chip, network, inputs, spikes)  # plastic projections only
+    if rec is None:
+        return Observables(spikes, meta=meta, sensors=sensors)
+    adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec)
+    return Observables(spikes, steps * backend.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)

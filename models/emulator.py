@@ -46,12 +46,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.models.backend import Observables, SpikeEvents, Stimulus, Teaching, adc_steps, validate_run
+from anamorph.models.backend import (
+    Observables,
+    SpikeEvents,
+    Stimulus,
+    Teaching,
+    adc_steps,
+    report,
+    validate_run,
+)
 from anamorph.models.brian_network import BuiltNetwork
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
-from anamorph.models.plasticity.processor import network_readings
 from anamorph.models.reference import input_drive, stimulus_steps
 
 if TYPE_CHECKING:
@@ -229,18 +236,5 @@ class ChipEmulator:
         order = np.lexsort((idx, t_s))
         idx, t_s = idx[order], t_s[order]
         spikes = SpikeEvents(t_s, idx % n_used, idx // n_used, batch)
-        meta = {
-            "dt_s": self.dt_s,
-            "n_steps": n_steps,
-            "noise": self.noise,
-            "noise_seed": noise_seed,
-            "chip_fingerprint": self._fingerprint,
-            "n_inputs": network.n_inputs,
-            "populations": [[name, n] for name, n in network.populations],
-        }
-        sensors = network_readings(self.chip, network, inputs, spikes)  # plastic projections only
-        if rec is None:
-            return Observables(spikes, meta=meta, sensors=sensors)
-        raw = np.ascontiguousarray(trace.transpose(1, 0, 2))
-        adc_v = raw if self.ideal_adc else self.chip.adc(raw, rec)
-        return Observables(spikes, steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)
+        raw = None if rec is None else np.ascontiguousarray(trace.transpose(1, 0, 2))
+        return report(self, network, inputs, spikes, n_steps, noise_seed, self._fingerprint, raw, steps, rec)

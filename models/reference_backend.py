@@ -18,10 +18,17 @@ from dataclasses import replace
 import numpy as np
 
 from anamorph.errors import InputError
-from anamorph.models.backend import Observables, SpikeEvents, Stimulus, Teaching, adc_steps, validate_run
+from anamorph.models.backend import (
+    Observables,
+    SpikeEvents,
+    Stimulus,
+    Teaching,
+    adc_steps,
+    report,
+    validate_run,
+)
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import ChipNetwork, projection_currents
-from anamorph.models.plasticity.processor import network_readings
 from anamorph.models.reference import simulate_reference
 
 
@@ -112,20 +119,7 @@ class ReferenceChip:
             weights_in_amperes=True,
         )
         self.n_runs += 1
-        meta = {
-            "dt_s": self.dt_s,
-            "n_steps": n_steps,
-            "noise": self.noise,
-            "noise_seed": noise_seed,
-            "chip_fingerprint": self._fingerprint,
-            "n_inputs": network.n_inputs,
-            "populations": [[name, n] for name, n in network.populations],
-        }
-        sensors = network_readings(self.chip, network, inputs, obs.spikes)  # plastic projections only
-        if rec is None:
-            return Observables(obs.spikes, meta=meta, sensors=sensors)
-        raw = np.ascontiguousarray(obs.adc_v[:, steps, :])
-        adc_v = raw if self.ideal_adc else self.chip.adc(raw, rec)
-        return Observables(
-            obs.spikes, steps * self.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors
+        raw = None if rec is None else np.ascontiguousarray(obs.adc_v[:, steps, :])
+        return report(
+            self, network, inputs, obs.spikes, n_steps, noise_seed, self._fingerprint, raw, steps, rec
         )
