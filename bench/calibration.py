@@ -3,7 +3,8 @@
 Prints ``name: value unit`` lines: wall time and emulator runs of a full calibration (no
 cache), the same for a cached repeat, and the across-neuron spread of each parameter before
 and after, measured through the chip and -- for illustration only, a benchmark may look --
-from the chip's true parameters (potentials as the neuron's ADC channel reports them).
+from the chip's true parameters (the potentials in true volts: the calibration fits every
+ADC channel against the reference common to all channels before any neuron).
 
     .venv/bin/python bench/calibration.py [--seed 0] [--algorithm predictive] [--figure DIR]
 """
@@ -23,13 +24,13 @@ from anamorph.models.dac import CODE_MAX
 def observed(chip, param):
     """What a neuron of ``chip`` truly does, as the comparison needs it (benchmark only).
 
-    Potentials as the neuron's ADC channel reports the true value (gain * V + offset: the
-    ADC is the chip's only voltage reference); the refractory time as the emulator applies
-    it (whole steps of 0.5 us); the synaptic gain averaged over the neuron's 256 synapses.
+    Potentials in true volts (the ADC is calibrated against its common reference first);
+    the refractory time as the emulator applies it (whole steps of 0.5 us); the synaptic
+    gain averaged over the neuron's 256 synapses.
     """
     tp, h = chip.true_params(), chip.hidden
     if param in ("v_leak", "v_th", "v_reset"):
-        return h["adc_gain"] * getattr(tp, param + "_v") + h["adc_offset_v"]
+        return getattr(tp, param + "_v")
     if param == "t_ref":
         return np.rint(tp.t_ref_s / 0.5e-6) * 0.5e-6
     if param == "syn_gain":
@@ -99,6 +100,14 @@ def main(argv=None) -> int:
     for f in ("v_leak_v", "v_th_v", "v_reset_v"):
         print(f"{f[:-2]}_std_true_unreferred_before: {np.std(getattr(raw_b, f)) * 1e3:.3g} mV")
         print(f"{f[:-2]}_std_true_unreferred_after: {np.std(getattr(raw_a, f)) * 1e3:.3g} mV")
+    # The ADC's channels at mid-range (true transfer), without and with the digital offsets
+    # the calibration wrote; the rest of their spread is corrected in every reading.
+    a, h = process.data["adc"], chip.hidden
+    lsb = (a["v_hi"] - a["v_lo"]) / (2 ** int(a["bits"]) - 1)
+    mid = h["adc_gain"] * 0.5 * (a["v_lo"] + a["v_hi"]) + h["adc_offset_v"]
+    digital = np.asarray(cal.settings.get("adc", {}).get("digital_offset_lsb", np.zeros(mid.size)))
+    print(f"adc_channel_std_true_before: {np.std(mid) * 1e3:.3g} mV")
+    print(f"adc_channel_std_true_digital_offsets: {np.std(mid + digital * lsb) * 1e3:.3g} mV")
     if args.figure is not None:
         out = spread_figure(cal, args.figure / "calibration_spread.png", truth_before, truth_after)
         print(f"# figure: {out}")

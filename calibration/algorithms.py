@@ -307,3 +307,44 @@ def predictive_search(
     local.n_runs = counter.n
     local.history = list(counter.history)
     return local
+
+
+def affine_fit(x: np.ndarray, y: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares line ``y[:, k] = a_k + b_k x`` per column over the ``valid`` points.
+
+    Parameters
+    ----------
+    x : (m,) float
+        The common abscissa (e.g. the reference voltages).
+    y, valid : (m, n) float, bool
+        Each column's values and which of them enter its fit.
+
+    Returns
+    -------
+    a, b : (n,) float64
+        Intercept and slope, ``b = S_xy / S_xx`` and ``a = y_bar - b x_bar`` (NaN where a
+        column has fewer than two valid points at distinct ``x``).
+    """
+    x = np.asarray(x, dtype=np.float64)[:, None]
+    w = np.asarray(valid, dtype=np.float64)
+    y = np.where(w > 0, np.asarray(y, dtype=np.float64), 0.0)
+    cnt = w.sum(0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xm, ym = (w * x).sum(0) / cnt, (w * y).sum(0) / cnt
+        dx = np.where(w > 0, x - xm, 0.0)
+        b = (dx * (y - ym)).sum(0) / (dx * dx).sum(0)
+    b = np.where(cnt >= 2, b, np.nan)
+    return ym - b * xm, b
+
+
+def aligning_offsets(values: np.ndarray, quantum: float, lo: int, hi: int) -> np.ndarray:
+    """Integer offsets (in ``quantum``) that bring every value nearest to the values' median.
+
+    ``d_k = clip(rint((median - v_k) / quantum), lo, hi)``: the digital offsets that make
+    all ADC channels read a common voltage alike to within half an LSB, as calix's
+    ``ChannelOffsetCalib`` aims every CADC channel at the median reading.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    target = np.nanmedian(v)
+    d = np.where(np.isfinite(v), np.rint((target - v) / quantum), 0.0)
+    return np.clip(d, lo, hi).astype(np.int64)

@@ -1,8 +1,9 @@
 """The calibration flow: check targets, measure before, run each parameter's step, verify.
 
-The steps are data (:mod:`.steps`): one row per DAC parameter, in the order they run,
-naming its measurement (:mod:`.measure`), its search (:mod:`.algorithms`, :mod:`.refine`)
-and its final stage. The measurements and the searches never see each other's internals.
+The steps are data (:mod:`.steps`): the ADC's row first (:mod:`.adc`: every channel
+against the common reference, all later readings in the reference's volts), then one row
+per DAC parameter, in the order they run, naming its measurement (:mod:`.measure`), its
+search (:mod:`.algorithms`, :mod:`.refine`) and its final stage. The measurements and the searches never see each other's internals.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .adc import CorrectedADC, calibrate_adc
 from .measure import Measurements
 from .result import Calibration, cache_key, default_cache_dir, hardware_fingerprint, load_cached, store_cached
 from .runner import ChipRunner
 from .steps import (
     ALGORITHMS,
+    INSTRUMENT,
     ORDER,
     STEPS,
     FineStage,
@@ -59,7 +62,7 @@ def _measure_all(meas: Measurements, codes: dict) -> dict:
     meas.characterise(codes)
     out = {}
     for step in STEPS:
-        if step.param in out:
+        if step.param in out or step.param not in ORDER:
             continue
         if step.known:
             out[step.param] = meas.context[step.known]
@@ -226,9 +229,19 @@ def calibrate_backend(
     Calibration
         Without ``chip_fingerprint`` and ``key`` (:func:`calibrate` names it).
     """
+    from anamorph.models.backend import ReferenceADC
+
     targets, process, params = _checked(targets, process_model, algorithm, params)
     t_start = time.perf_counter()
-    runner = ChipRunner(backend, batch=batch)
+    # The ADC first, against its common reference (a backend without one: read as it reports).
+    corrected = CorrectedADC(backend)
+    adc_settings = {}
+    if isinstance(backend, ReferenceADC):
+        for row in INSTRUMENT:
+            _log(f"{row.param} against the common reference")
+            corrected.correction = calibrate_adc(backend, row.search, process)
+            adc_settings = {"adc": corrected.correction.summary()}
+    runner = ChipRunner(corrected, batch=batch)
     meas = Measurements(runner, targets, process)
     n = runner.n_neurons
     initial = {p: np.asarray(c, dtype=np.int64).copy() for p, c in initial_codes.items()}
@@ -247,7 +260,9 @@ def calibrate_backend(
         def measure(c, p=p, method=method):
             return method({**codes, p: c})
 
-        res = search_step(step, measure, target, n, process, algorithm, [seed, k], runner.dt_s)
+        res = search_step(
+            step, measure, target, n, process, algorithm, [seed, k], runner.dt_s, corrected.correction
+        )
         if isinstance(step.finish, FineStage):
             est = fine_stage(
                 step.finish, res, codes, p, getattr(meas, step.finish.measure), target, linearise(process, p)
@@ -286,5 +301,5 @@ def calibrate_backend(
         reasons=reasons,
         before=before,
         n_runs=runner.n_runs,
-        settings={"wall_s": time.perf_counter() - t_start},
+        settings={"wall_s": time.perf_counter() - t_start, **adc_settings},
     )

@@ -153,16 +153,20 @@ def plateau_search(
         ``search(level) -> SearchResult``: a search of :mod:`.algorithms` for ``level``.
     measure : callable
         The measurement (one more run verifies the interpolated codes).
+    target : float or (n,) array
+        The target value, per neuron where each reads it on its own scale (the reset
+        potential in what each ADC channel reports for it, :mod:`.adc`).
     quantum, origin : float
         The measurement's levels are ``origin + m * quantum``.
     """
     dt_s = quantum
-    m = int(round((target - origin) / quantum))
+    target = np.broadcast_to(np.asarray(target, dtype=np.float64), (n,))
+    m = np.rint((target - origin) / quantum)
     edges = (origin + (m - 0.5) * quantum, origin + (m + 0.5) * quantum)
     found = [search(e) for e in edges]
     # The edge lies between the bracket's codes: take their midpoint (half-code precision).
     c_edge = [0.5 * (r.lo + r.hi) for r in found]
-    k1, k2, ks = (float(process.dac_inverse(param, v)) for v in (*edges, target))
+    k1, k2, ks = (np.asarray(process.dac_inverse(param, v), dtype=np.float64) for v in (*edges, target))
     with np.errstate(invalid="ignore", divide="ignore"):
         c = c_edge[0] + (c_edge[1] - c_edge[0]) * (ks - k1) / (k2 - k1)
     both = found[0].bracketed & found[1].bracketed

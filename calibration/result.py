@@ -42,7 +42,7 @@ def hardware_fingerprint(chip: Chip) -> str:
 
 #: Changes whenever the calibration's protocols change what it finds, so that a cache
 #: written by an earlier flow of the same package version is not read back.
-FLOW_REVISION = 3
+FLOW_REVISION = 4
 
 
 def cache_key(hw_fingerprint: str, targets: Targets, settings: dict) -> str:
@@ -176,7 +176,7 @@ class Calibration:
             )
         except KeyError as e:
             raise InputError("missing field", path, str(e.args[0])) from None
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, AttributeError, OverflowError) as e:
             raise InputError(f"malformed calibration ({e})", path) from None
         missing = sorted(set(FIELD_OF) - set(cal.codes))
         if missing:

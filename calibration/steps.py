@@ -9,8 +9,12 @@ regressions over many runs), and what later measurements learn from it. Adding a
 parameter is adding a row (and its measurement); :func:`.flow.calibrate` runs the rows.
 
 Order (each step needs the ones before it configured, as in the calix calibration library
-of BrainScaleS-2): leak potential -> membrane time constant -> reset -> threshold ->
-refractory time -> synaptic time constant -> synaptic gain.
+of BrainScaleS-2): the ADC -> leak potential -> membrane time constant -> reset ->
+threshold -> refractory time -> synaptic time constant -> synaptic gain. The first row
+(:class:`ReferenceFit`) calibrates no DAC parameter but the instrument every later row
+measures through: each ADC channel against a reference voltage common to all channels
+(:mod:`.adc`), so that the potentials are brought to their targets in true volts rather
+than in what each neuron's own channel reports.
 
 The DAC steps of the time constants and the gain (0.08-0.24 % of the value) are finer than
 one measurement through the noisy membrane resolves (0.7-1 step per run even with the
@@ -36,6 +40,7 @@ from .refine import plateau_search, refine
 if TYPE_CHECKING:
     from anamorph.models.process_model import ProcessModel
 
+    from .adc import ADCCorrection
     from .algorithms import Measure
     from .measure import Measurements
     from .targets import Targets
@@ -65,6 +70,19 @@ class Plateau:
     """
 
     levels: str
+
+
+@dataclass(frozen=True)
+class ReferenceFit:
+    """The ADC's row: its channels fitted against the common reference (:mod:`.adc`).
+
+    The reference is a ``bits``-bit DAC over ``0 .. v_max_v`` (as BrainScaleS-2's
+    capacitive-memory cell switched onto every CADC channel); every code whose voltage lies
+    inside the ADC's range is read once by all channels.
+    """
+
+    bits: int = 10
+    v_max_v: float = 1.2
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,7 @@ class Step:
 
     param: str
     measure: str
-    search: Regression | Plateau
+    search: Regression | Plateau | ReferenceFit
     finish: FineStage | PSPStage | None = None
     characterise: bool = False
     context: str | None = None
@@ -139,6 +157,7 @@ PSP_FINE = PSPStage(("tau_syn", "syn_gain"), ((-2, 1), (-1, -2), (1, 2), (2, -1)
 _POLISH = (-6, -2, 2, 6)
 
 STEPS = (
+    Step("adc", "reference", ReferenceFit()),
     Step("v_leak", "leak", Regression(), characterise=True, known="v_leak_v"),
     Step("tau_m", "tau_m", Regression(_POLISH), TAU_M_FINE, characterise=True, context="tau_m_s"),
     Step("v_reset", "reset", Plateau("adc")),
@@ -148,8 +167,10 @@ STEPS = (
     Step("syn_gain", "syn_gain", Regression(_POLISH), PSP_FINE),
 )
 
-#: The order in which parameters are calibrated.
-ORDER = tuple(s.param for s in STEPS)
+#: The order in which DAC parameters are calibrated (after the ADC rows, :data:`INSTRUMENT`).
+ORDER = tuple(s.param for s in STEPS if not isinstance(s.search, ReferenceFit))
+#: The rows that calibrate the measuring instrument, not a DAC parameter.
+INSTRUMENT = tuple(s for s in STEPS if isinstance(s.search, ReferenceFit))
 
 
 def linearise(process: ProcessModel, param: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -212,15 +233,31 @@ def search_step(
     algorithm: str,
     seed: int | Sequence[int],
     dt_s: float,
+    adc: ADCCorrection | None = None,
 ) -> SearchResult:
-    """The codes of ``step`` searched as its row says (``measure(codes) -> values``)."""
+    """The codes of ``step`` searched as its row says (``measure(codes) -> values``).
+
+    ``adc`` is the ADC's calibration (``measure`` returns volts through it): the ADC levels
+    of an ``"adc"`` plateau are then sought in each channel's own readings, where they lie
+    on the ADC's grid, at the reading each channel gives for the target.
+    """
     p = step.param
+    if isinstance(step.search, Plateau) and step.search.levels == "adc" and adc is not None:
+        measure_v = measure
+
+        def measure(c):
+            return adc.reading(measure_v(c))
+
+        target = adc.reading(target)
 
     def search(level):
         return algorithm_search(algorithm, measure, level, n, process, p, seed)
 
     if isinstance(step.search, Plateau):
-        return plateau_search(search, measure, target, n, process, p, *levels(step.search, dt_s, process))
+        res = plateau_search(search, measure, target, n, process, p, *levels(step.search, dt_s, process))
+        if step.search.levels == "adc" and adc is not None:
+            res.measured = adc.volts(res.measured)
+        return res
     res = search(target)
     at_end = (res.lo <= 0) | (res.hi >= CODE_MAX)  # the final bracket touches a DAC end
     res.bracketed = res.bracketed | ~at_end

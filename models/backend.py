@@ -241,6 +241,61 @@ def adc_steps(n_steps: int, dt_s: float, adc_period_s: float) -> np.ndarray:
     return steps[steps < n_steps]
 
 
+#: Range of the per-channel digital ADC offset (integer LSBs), as BrainScaleS-2's CADC.
+ADC_OFFSET_MIN, ADC_OFFSET_MAX = -128, 127
+
+
+def validate_adc_offsets(offset_lsb: np.ndarray) -> np.ndarray:
+    """Check per-channel digital ADC offsets: 512 integers in ADC_OFFSET_MIN..ADC_OFFSET_MAX."""
+    try:
+        d = np.asarray(offset_lsb, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("must be numbers", "adc", "offset_lsb") from None
+    if d.shape != (N_NEURONS,) or not np.all(np.isfinite(d)) or np.any(d != np.round(d)):
+        raise InputError(f"must be {N_NEURONS} integers", "adc", "offset_lsb")
+    if d.min() < ADC_OFFSET_MIN or d.max() > ADC_OFFSET_MAX:
+        raise InputError(f"digital offset outside {ADC_OFFSET_MIN}..{ADC_OFFSET_MAX}", "adc", "offset_lsb")
+    return d.astype(np.int64)
+
+
+def reference_readings(backend, v_ref_v: np.ndarray) -> np.ndarray:
+    """Every ADC channel's reading of the common reference at each of ``v_ref_v`` volts.
+
+    Shape ``(n_levels, n_neurons)``: the reference, one voltage common to all channels,
+    is switched onto every channel's input (the membranes disconnected) and each channel
+    converts it once through its own transfer and digital offset
+    (:meth:`~anamorph.models.chip.Chip.adc`); exact volts with ``backend.ideal_adc``. The
+    reference is static and carries no temporal noise.
+    """
+    try:
+        v = np.asarray(v_ref_v, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("must be numbers", "adc", "v_ref_v") from None
+    if v.ndim != 1 or v.size == 0 or not np.all(np.isfinite(v)):
+        raise InputError("must be a non-empty list of finite voltages", "adc", "v_ref_v")
+    raw = np.repeat(v[:, None], N_NEURONS, axis=1)
+    if backend.ideal_adc:
+        return raw
+    return backend.chip.adc(raw, np.arange(N_NEURONS), backend.adc_offset_lsb)
+
+
+@runtime_checkable
+class ReferenceADC(Protocol):
+    """A chip whose ADC can be calibrated against a reference common to all its channels.
+
+    As on BrainScaleS-2, where a capacitive-memory voltage reaches every CADC channel
+    through a shared line and each channel has a digital offset (calix,
+    ``calix.common.cadc``): ``read_reference(v_ref_v)`` returns every channel's reading of
+    each reference voltage, shape ``(n_levels, n_neurons)`` (:func:`reference_readings`);
+    ``configure_adc(offset_lsb)`` writes the channels' digital offsets
+    (:func:`validate_adc_offsets`), which every later reading includes.
+    """
+
+    def configure_adc(self, offset_lsb: np.ndarray) -> None: ...
+
+    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray: ...
+
+
 @runtime_checkable
 class Backend(Protocol):
     """A chip that runs spiking networks.
@@ -310,5 +365,5 @@ def report(
     sensors = network_readings(backend.chip, network, inputs, spikes)  # plastic projections only
     if rec is None:
         return Observables(spikes, meta=meta, sensors=sensors)
-    adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec)
+    adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec, getattr(backend, "adc_offset_lsb", None))
     return Observables(spikes, steps * backend.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)

@@ -52,7 +52,9 @@ from anamorph.models.backend import (
     Stimulus,
     Teaching,
     adc_steps,
+    reference_readings,
     report,
+    validate_adc_offsets,
     validate_run,
 )
 from anamorph.models.brian_network import BuiltNetwork
@@ -114,6 +116,7 @@ class ChipEmulator:
         self.nominal = DEFAULT_TARGETS if nominal is None else nominal
         self.ideal_adc = ideal_adc
         self.n_runs = 0
+        self.adc_offset_lsb = np.zeros(N_NEURONS, dtype=np.int64)  # digital ADC offsets
         self._true = chip.true_params()
         self._fingerprint = chip.fingerprint()
         self._cache: OrderedDict = OrderedDict()
@@ -169,6 +172,14 @@ class ChipEmulator:
         self._fingerprint = chip.fingerprint()
         for built in self._cache.values():
             built.set_params(*self._constants(built.n_used))
+
+    def configure_adc(self, offset_lsb: np.ndarray) -> None:
+        """Write the ADC channels' digital offsets (see :class:`~anamorph.models.backend.ReferenceADC`)."""
+        self.adc_offset_lsb = validate_adc_offsets(offset_lsb)
+
+    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray:
+        """Every channel's reading of the common reference (:func:`~anamorph.models.backend.reference_readings`)."""
+        return reference_readings(self, v_ref_v)
 
     def configure(self, codes: dict[str, np.ndarray]) -> None:
         """Write DAC codes (see :class:`~anamorph.models.backend.Backend`): :meth:`reconfigure`

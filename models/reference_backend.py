@@ -24,7 +24,9 @@ from anamorph.models.backend import (
     Stimulus,
     Teaching,
     adc_steps,
+    reference_readings,
     report,
+    validate_adc_offsets,
     validate_run,
 )
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
@@ -72,6 +74,7 @@ class ReferenceChip:
         self.adc_period_s = float(adc_period_s)
         self.ideal_adc = bool(ideal_adc)
         self.n_runs = 0
+        self.adc_offset_lsb = np.zeros(N_NEURONS, dtype=np.int64)  # digital ADC offsets
         self.reconfigure(chip)
 
     def reconfigure(self, chip: Chip) -> None:
@@ -79,6 +82,14 @@ class ReferenceChip:
         self.chip = chip
         self._true = chip.true_params()
         self._fingerprint = chip.fingerprint()
+
+    def configure_adc(self, offset_lsb: np.ndarray) -> None:
+        """Write the ADC channels' digital offsets (see :class:`~anamorph.models.backend.ReferenceADC`)."""
+        self.adc_offset_lsb = validate_adc_offsets(offset_lsb)
+
+    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray:
+        """Every channel's reading of the common reference (:func:`~anamorph.models.backend.reference_readings`)."""
+        return reference_readings(self, v_ref_v)
 
     def configure(self, codes: dict[str, np.ndarray]) -> None:
         """Write DAC codes (see :class:`~anamorph.models.backend.Backend`): :meth:`reconfigure`

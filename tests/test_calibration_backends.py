@@ -1,12 +1,14 @@
 """Calibration through the Backend interface alone, on two backends of the same chip.
 
-The calibration receives a backend wrapped so that only the protocol is reachable
-(``n_neurons``, ``max_fan_in``, ``dt_s``, ``configure``, ``run``): any other access would
-fail. The Brian2 emulator and the numpy reference (:class:`ReferenceChip`, an independent
+The calibration receives a backend wrapped so that only the protocols are reachable
+(``n_neurons``, ``max_fan_in``, ``dt_s``, ``configure``, ``run`` of Backend and
+``configure_adc``, ``read_reference`` of ReferenceADC): any other access would fail. The
+Brian2 emulator and the numpy reference (:class:`ReferenceChip`, an independent
 integration with its own noise draws) are calibrated on the leak and the threshold, and
 each result is checked against the chip's TRUE transfer, as ``test_calibration_flow.py``
-does: every neuron within one DAC step of the target, the potentials as the neuron's ADC
-channel reports them (``gain_n * V + offset_n``, the chip's hidden ADC error).
+does: every neuron within one DAC step of the target in true volts (the ADC is calibrated
+against its common reference first, so its channels' errors do not enter), and the true
+spread five-fold below the uncalibrated chip's.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 import pytest
 
 from anamorph.calibration import calibrate
+from anamorph.calibration.figures import spread
 from anamorph.errors import InputError
-from anamorph.models.backend import Backend, SpikeEvents, Stimulus
+from anamorph.models.backend import Backend, ReferenceADC, SpikeEvents, Stimulus
 from anamorph.models.chip import sample_chip
 from anamorph.models.dac import CODE_MAX
 from anamorph.models.emulator import ChipEmulator
@@ -27,7 +30,7 @@ PARAMS = ("v_leak", "v_th")
 
 
 class OnlyTheProtocol:
-    """A backend reduced to the Backend protocol; counts the codes written."""
+    """A backend reduced to the Backend and ReferenceADC protocols; counts the codes written."""
 
     __slots__ = ("_backend", "n_configured")
 
@@ -46,24 +49,29 @@ class OnlyTheProtocol:
     def run(self, *args, **kwargs):
         return self._backend.run(*args, **kwargs)
 
+    def configure_adc(self, offset_lsb):
+        self._backend.configure_adc(offset_lsb)
+
+    def read_reference(self, v_ref_v):
+        return self._backend.read_reference(v_ref_v)
+
 
 @pytest.fixture(scope="module")
 def chip():
     return sample_chip(ProcessModel.default(), 0)
 
 
-def _adc_seen(chip, param, codes):
-    """The potential ``param`` of each neuron at ``codes`` as its ADC channel reports it."""
+def _true(chip, param, codes):
+    """The TRUE potential ``param`` of each neuron at ``codes``."""
     tp = chip.with_codes(codes).true_params()
-    v = {"v_leak": tp.v_leak_v, "v_th": tp.v_th_v}[param]
-    return chip.hidden["adc_gain"] * v + chip.hidden["adc_offset_v"]
+    return {"v_leak": tp.v_leak_v, "v_th": tp.v_th_v}[param]
 
 
 def _step(chip, param, codes):
     c = codes[param]
-    f0 = _adc_seen(chip, param, codes)
-    up = _adc_seen(chip, param, {**codes, param: np.minimum(c + 1, CODE_MAX)})
-    down = _adc_seen(chip, param, {**codes, param: np.maximum(c - 1, 0)})
+    f0 = _true(chip, param, codes)
+    up = _true(chip, param, {**codes, param: np.minimum(c + 1, CODE_MAX)})
+    down = _true(chip, param, {**codes, param: np.maximum(c - 1, 0)})
     return np.maximum(np.abs(up - f0), np.abs(f0 - down))
 
 
@@ -96,13 +104,18 @@ def test_configure_writes_codes_and_validates(chip):
 )
 def test_calibration_through_the_protocol_reaches_targets(chip, make, tmp_path):
     door = OnlyTheProtocol(make(chip))
+    assert isinstance(door, Backend) and isinstance(door, ReferenceADC)
     cal = calibrate(chip, backend=door, params=PARAMS, measure_before=False, cache_dir=tmp_path)
     assert cal.settings["backend"] == "OnlyTheProtocol" and door.n_configured > 0
+    assert len(cal.settings["adc"]["digital_offset_lsb"]) == 512
     for param in PARAMS:
         # Uncalibrated (the nominal codes), the mismatch puts many neurons further off.
-        err = np.abs(_adc_seen(chip, param, chip.codes) - cal.targets.value(param))
+        before = _true(chip, param, chip.codes)
+        err = np.abs(before - cal.targets.value(param))
         assert np.mean(err > _step(chip, param, chip.codes)) > 0.5, param
         ok = cal.success[param]
         assert ok.all(), cal.reasons[param]
-        err = np.abs(_adc_seen(chip, param, cal.codes) - cal.targets.value(param))
+        after = _true(chip, param, cal.codes)
+        assert spread(after, param) <= spread(before, param) / 5, param
+        err = np.abs(after - cal.targets.value(param))
         assert np.all(err <= _step(chip, param, cal.codes)), param

@@ -6,10 +6,9 @@ References, computed here independently of the calibration's own measurements:
 * the true parameter of each neuron at its calibrated code and at code +- 1
   (``Chip.dac_values``/``true_params`` on chips configured with those codes): one DAC
   step at the neuron's operating point;
-* for potentials, the value the ADC channel of that neuron reports for the true
-  potential, ``gain_n * V + offset_n`` (the chip's hidden ADC error): the ADC is the only
-  voltage reference a chip has, so calibration can bring a potential to its target only as
-  the ADC sees it (see the report);
+* for potentials, the true potential itself: the calibration fits every ADC channel
+  against the reference common to all channels before any neuron, so that the channels'
+  hidden gain and offset errors (``gain_n * V + offset_n``) do not enter;
 * for the refractory time, the clamp the emulator applies, ``round(t_ref / dt) dt``;
 * for the synaptic gain, the neuron's current per weight-code unit averaged over its 256
   excitatory synapses, ``w_unit_n * mean_r g_rn``.
@@ -76,8 +75,7 @@ def _observed(chip, param, codes):
     tp = c.true_params()
     h = chip.hidden
     if param in ("v_leak", "v_th", "v_reset"):
-        v = {"v_leak": tp.v_leak_v, "v_th": tp.v_th_v, "v_reset": tp.v_reset_v}[param]
-        return h["adc_gain"] * v + h["adc_offset_v"]
+        return {"v_leak": tp.v_leak_v, "v_th": tp.v_th_v, "v_reset": tp.v_reset_v}[param]
     if param == "t_ref":
         return tp.t_ref_s
     if param == "syn_gain":
