@@ -24,7 +24,8 @@ COMMAND_MODULES = (
     "anamorph.models.commands",  # fit, chip
     "anamorph.models.stdp_command",  # stdp
     "anamorph.calibration.commands",  # calibrate
-    "anamorph.training.commands",  # train, evaluate, experiment
+    "anamorph.training.commands",  # train, evaluate, experiment, population
+    "anamorph.training.nir.commands",  # export, import (NIR)
     "anamorph.demo",  # demo
 )
 

@@ -1,0 +1,1 @@
+"""NIR (Neuromorphic Intermediate Representation) in and out: ``anamorph export`` / ``anamorph import``."""
