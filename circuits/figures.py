@@ -15,7 +15,17 @@ from anamorph import io
 from anamorph.circuits.sweep import META_COLUMNS
 
 PANELS_PER_PAGE = 12
-_UNITS = {"_v": "V", "_s": "s", "_f": "F", "_a": "A", "_c": "C", "_hz": "Hz", "_lsb": "LSB"}
+_UNITS = {
+    "_v": "V",
+    "_s": "s",
+    "_f": "F",
+    "_a": "A",
+    "_c": "C",
+    "_hz": "Hz",
+    "_lsb": "LSB",
+    "_j": "J",
+    "_w": "W",
+}
 
 
 def unit_of(column: str) -> str:

@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,10 @@ from anamorph.errors import InputError
 META_COLUMNS = ("instance", "seed", "corner", "status", "error", "settings")
 JOURNAL = ".sweep-journal"
 FLUSH_EVERY_S = 2.0
+#: a Dask scheduler address: ``[tcp|tls|ws|wss://]host[:port]``
+_DASK_ADDRESS = re.compile(
+    r"(?:(?:tcp|tls|ws|wss)://)?[\w.\-]+(?::\d{1,5})?|(?:(?:tcp|tls|ws|wss)://)?\[[0-9a-fA-F:]+\](?::\d{1,5})?"
+)
 
 
 @dataclass(frozen=True)
@@ -196,11 +202,36 @@ def _run_local(circuit, seed, todo, settings, workers, max_tasks, on_row) -> Non
             w.kill() if w.busy else w.close()
 
 
-def _run_dask(circuit, seed, todo, settings, address, max_tasks, on_row) -> None:
-    from distributed import Client, as_completed
+def check_scheduler(address) -> None:
+    """Refuse a ``scheduler`` that is neither a Dask address (``tcp://host:port``) nor a Client."""
+    if isinstance(address, str) and not _DASK_ADDRESS.fullmatch(address):
+        raise InputError(
+            f"not a Dask scheduler address (tcp://host:port), got {address!r}", field="scheduler"
+        )
 
-    client = address if isinstance(address, Client) else Client(address, timeout="30s")
+
+@contextmanager
+def dask_client(address):
+    """A ``distributed.Client`` connected to the scheduler at ``address`` only (or ``address``
+    itself when it is a Client, left open); closed on exit. Shared by every ``--scheduler``."""
+    from distributed import Client
+
+    check_scheduler(address)
+    try:  # only a client: it connects to ``address`` and listens on no port of its own
+        client = address if isinstance(address, Client) else Client(address, timeout="30s")
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot reach the Dask scheduler ({e})", address, "scheduler") from None
     try:
+        yield client
+    finally:
+        if client is not address:
+            client.close()
+
+
+def _run_dask(circuit, seed, todo, settings, address, max_tasks, on_row) -> None:
+    from distributed import as_completed
+
+    with dask_client(address) as client:
         futures = {
             client.submit(
                 sweep_worker.run_isolated,
@@ -219,9 +250,6 @@ def _run_dask(circuit, seed, todo, settings, address, max_tasks, on_row) -> None
             except Exception as e:  # the task itself (not the circuit) failed on the cluster
                 result = ("failed", {}, f"dask task failed: {type(e).__name__}: {e}")
             on_row(make_row(seed, k, settings, result))
-    finally:
-        if client is not address:
-            client.close()
 
 
 def run_sweep(
@@ -267,6 +295,10 @@ def run_sweep(
         raise InputError(f"must be a non-negative integer, got {seed!r}", field="seed")
     if workers is not None and workers < 1:
         raise InputError(f"must be at least 1, got {workers!r}", field="workers")
+    if isinstance(scheduler, str) and not _DASK_ADDRESS.fullmatch(scheduler):
+        raise InputError(
+            f"not a Dask scheduler address (tcp://host:port), got {scheduler!r}", field="scheduler"
+        )
     settings = resolve_settings(circuit, settings)
     out_dir = io.ensure_writable_dir(out_dir)
     spec = {

@@ -94,6 +94,18 @@ def lif_rate_hz(i_a, v_leak_v, v_th_v, v_reset_v, tau_m_s, t_ref_s, c_mem_f) -> 
         return np.where(v_inf > v_th_v, 1.0 / t_isi, 0.0)
 
 
+def supply_energy_j(t: np.ndarray, i_out_a: np.ndarray, v_supply_v: float, t0: float, t1: float) -> float:
+    """Energy drawn from the supply between ``t0`` and ``t1``: ``V_dd integral i_out dt``.
+
+    ``i_out_a`` is the current the supply delivers (``-<source>#branch`` in ngspice), summed
+    over every source that stands for the supply; interpolated at ``t0`` and ``t1``.
+    """
+    t = np.asarray(t, float)
+    sel = (t > t0) & (t < t1)
+    tt = np.concatenate([[t0], t[sel], [t1]])
+    return float(v_supply_v * np.trapezoid(np.interp(tt, t, np.asarray(i_out_a, float)), tt))
+
+
 def simulate(netlist: str, source: str | None = None) -> dict:
     """Run ``netlist`` in this process's libngspice (see :func:`anamorph.ngspice.run_netlist`)."""
     from anamorph.ngspice import run_netlist

@@ -19,7 +19,11 @@ Per circuit instance (one sweep row with status "ok"):
   population, fitted by :mod:`anamorph.models.plasticity.gated_fit`;
 * triplet-STDP synapse (``circuits/tstdp``): the optional ``"tstdp"`` section, the
   log-normal population of the rule parameters each instance implements, fitted by
-  :mod:`anamorph.models.plasticity.tstdp_fit`.
+  :mod:`anamorph.models.plasticity.tstdp_fit`;
+* energies: when the LIF sweep has ``p_static_w, e_spike_j`` and the synapse sweep
+  ``p_static_w`` and ``"e_exc_j@<code>"``, ``"e_inh_j@<code>"`` for all 64 codes, their
+  means and spreads become the optional ``"energy"`` section (:mod:`anamorph.models.energy`;
+  without it the process model uses the shipped energy sweep's).
 
 Population (Pelgrom-type mismatch, jointly Gaussian): each instance's transfer
 ``u(x) = a + b x + q x^2`` gives an offset ``a - mean(a)`` and a gain ``b / mean(b) - 1``;
@@ -69,6 +73,10 @@ TSTDP_METHOD = (
 _POINT = re.compile(r"^(?P<name>[a-z_]+)@(?P<code>-?\d+(\.\d+)?)$")
 
 
+#: the sweep table's columns that hold text (every other column is a number)
+_TEXT_COLUMNS = ("corner", "status", "error", "settings")
+
+
 def read_sweep(sweep_dir: str | Path) -> tuple[str, object]:
     """``(kind, table of ok rows)`` of ``sweep_dir/sweep.parquet``; kind "lif", "synapse",
     "gated-synapse" or "tstdp"."""
@@ -80,9 +88,21 @@ def read_sweep(sweep_dir: str | Path) -> tuple[str, object]:
     try:
         table = pd.read_parquet(path)
     except Exception as e:  # pyarrow raises several types for a damaged file
-        raise InputError(f"cannot read the sweep table ({e})", path) from None
-    if "status" not in table.columns:
-        raise InputError("missing column", path, "status")
+        raise InputError(f"cannot read the sweep table ({' '.join(str(e).split())})", path) from None
+    for col in ("status", "instance", "seed"):
+        if col not in table.columns:
+            raise InputError("missing column", path, col)
+    for col in table.columns:  # measurements: numbers, finite or NaN (not measured)
+        if col in _TEXT_COLUMNS:
+            continue
+        values = table[col].to_numpy()
+        if values.dtype.kind not in "biuf":
+            raise InputError(f"must be numeric, got {values.dtype}", path, str(col))
+        if np.isinf(values.astype(np.float64)).any():
+            raise InputError("must be finite (NaN for not measured), found inf", path, str(col))
+    for col in ("instance", "seed"):
+        if table[col].to_numpy().dtype.kind not in "iu":
+            raise InputError("must be integers", path, col)
     cols = set(table.columns)
     if {"v_th_v", "tau_m_s", "c_mem_f"} <= cols:
         kind = "lif"
@@ -97,6 +117,9 @@ def read_sweep(sweep_dir: str | Path) -> tuple[str, object]:
             "not a lif, synapse, gated-synapse or tstdp sweep (see CONTRIBUTING.md for the columns)", path
         )
     ok = table[table["status"] == "ok"].reset_index(drop=True)
+    for col in ok.columns:  # the weight-DAC table is averaged point by point over instances
+        if str(col).startswith(("q_exc_c@", "q_inh_c@")) and not np.isfinite(ok[col].to_numpy(float)).all():
+            raise InputError("a row with status 'ok' lacks this weight-DAC point", path, str(col))
     if len(ok) < 3:
         raise InputError(f"needs at least 3 instances with status 'ok', has {len(ok)}", path, "status")
     return kind, ok
@@ -187,8 +210,10 @@ def fit_process(sweep_dirs: Sequence[str | Path], *, transients: bool = True) ->
     corr = np.eye(len(names))
     sd = {}
     kinds_seen = set()
+    tables = {}
     for sweep_dir in sweep_dirs:
         kind, rows = read_sweep(sweep_dir)
+        tables[kind] = rows
         path = Path(sweep_dir) / "sweep.parquet"
         if kind in kinds_seen:
             raise InputError(f"a second {kind} sweep; give one sweep per circuit", sweep_dir)
@@ -286,4 +311,12 @@ def fit_process(sweep_dirs: Sequence[str | Path], *, transients: bool = True) ->
     if not kinds_seen:
         raise InputError("no sweep directories given", "SWEEP_DIR")
     d["mismatch"]["corr"] = ((corr + corr.T) / 2).tolist()
+    energy_cols = [f"e_{s}_j@{c}" for s in ("exc", "inh") for c in range(WEIGHT_CODES)]
+    if {"lif", "synapse"} <= set(tables) and {"p_static_w", "e_spike_j"} <= set(tables["lif"].columns):
+        if {"p_static_w", *energy_cols} <= set(tables["synapse"].columns):
+            from anamorph.models.energy import section_from_instances
+
+            srcs = [s for s in d["source"]["sweeps"] if s["kind"] in ("lif", "synapse")]
+            recs = {k: tables[k].to_dict("records") for k in ("lif", "synapse")}
+            d["energy"] = section_from_instances(recs["lif"], recs["synapse"], {"sweeps": srcs})
     return ProcessModel(d)

@@ -17,7 +17,13 @@ Measurements of one instance (column names per CONTRIBUTING.md):
 - ``t_ref_s``: from the membrane crossing v_th to the end of the reset (falling edge of
   the latch) under a strong input current;
 - ``"<param>@<code>"``: the same at other 10-bit DAC codes;
-- ``"rate_hz@<i_in_na>"``: 1 / mean inter-spike interval at a constant input current.
+- ``"rate_hz@<i_in_na>"``: 1 / mean inter-spike interval at a constant input current;
+- ``p_static_w``: supply power of the biased neuron at rest, ``V_dd I_dd`` (operating point);
+- ``e_spike_j``: supply energy of one spike, ``V_dd integral I_dd dt - p_static_w T`` over
+  whole inter-spike intervals ``T`` of regular firing at ``i_energy_na``, per interval. The
+  input current is drawn from the V_dd rail (as a synaptic input's current source would),
+  so it includes the charge the reset discards, ``C_mem (v_th - v_reset)``, and the leak
+  charge of the interval, besides the comparator's, latch's and refractory timer's currents.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from anamorph.circuits.lif.netlist import LifDesign, leak_ota_array, lif_netlist
-from anamorph.circuits.process import Mismatch
+from anamorph.circuits.process import DEFAULT_PROCESS, Mismatch
 from anamorph.circuits.sweep import SweepableCircuit
 from anamorph.circuits.testbench import (
     MeasurementError,
@@ -35,6 +41,7 @@ from anamorph.circuits.testbench import (
     fit_exponential,
     lif_rate_hz,
     simulate,
+    supply_energy_j,
 )
 
 PARAMS = ("v_leak", "v_th", "v_reset", "tau_m", "t_ref")
@@ -57,6 +64,7 @@ DEFAULT_SETTINGS = {
     "i_step_na": 6.0,
     "i_tref_na": 400.0,
     "leak_area_scale": 1.0,
+    "i_energy_na": 200.0,
 }
 
 
@@ -164,6 +172,25 @@ class Instance:
         )
         return crossings(r["time"], r["q"], 0.5 * r["vdd"][0], "rising")
 
+    def energy(self, n_isi: int = 4) -> dict[str, float]:
+        """``p_static_w`` and ``e_spike_j`` (see the module docstring) at ``i_energy_na``."""
+        vdd = DEFAULT_PROCESS.vdd_v
+        rest = self.run(input_source="iin vdd mem dc 0")
+        p_static = vdd * float(-rest["vdd#branch"][0])
+        i = float(self.settings["i_energy_na"]) * 1e-9
+        t_isi = 1.0 / float(lif_rate_hz(i, 0.40, 0.55, 0.35, 7e-6, 2e-6, 2e-12))  # nominal estimate
+        r = self.run(
+            input_source=f"iin vdd mem pwl(0 0 1n {i:.6g})",
+            analysis=f"{TRAN_OPTIONS}\n.tran 10n {(n_isi + 2.5) * t_isi:.6g} 0 {SPIKE_MAX_STEP_S}",
+        )
+        t = r["time"]
+        spikes = crossings(t, r["q"], 0.5 * vdd, "rising")
+        if spikes.size < 3:
+            raise MeasurementError(f"energy: fewer than 3 spikes at {i * 1e9:g} nA")
+        t0, t1 = spikes[1], spikes[-1]  # whole intervals after the first (from rest)
+        e = supply_energy_j(t, -r["vdd#branch"], vdd, t0, t1) - p_static * (t1 - t0)
+        return {"p_static_w": p_static, "e_spike_j": float(e / (spikes.size - 2))}
+
     def f_i(self, currents_na, estimate: dict | None = None, isis_per_level: float = 2.2) -> dict:
         """Rates at each current from a staircase of constant currents.
 
@@ -254,7 +281,13 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
         unit = "s" if p.startswith("t") else "v"
         out.update({f"{p}_{unit}@{code}": val for code, val in dac[p].items()})
     out.update(n.f_i(s["i_in_na"], out))
+    out.update(n.energy())
     return out
+
+
+def measure_energy(seed: int, instance: int, settings: dict | None = None) -> dict[str, float]:
+    """Only ``p_static_w`` and ``e_spike_j`` of one Monte Carlo instance (two simulations)."""
+    return Instance(seed, instance, settings).energy()
 
 
 def measure_leak_ota(seed: int, instance: int, settings: dict) -> dict[str, float]:

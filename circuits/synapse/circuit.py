@@ -11,17 +11,25 @@ Per instance (column names per CONTRIBUTING.md):
 - ``syn_gain``: least-squares slope of q_exc against the code, through the origin,
   divided by the design's charge per LSB ``I_lsb t_pulse``;
 - ``tau_syn_s`` and ``"tau_syn_s@<code>"``: exponential fit to the excitatory current
-  after an event, at the nominal and at other 10-bit tau_syn DAC codes.
+  after an event, at the nominal and at other 10-bit tau_syn DAC codes;
+- ``p_static_w``: supply power of the biased synapse without events, ``V_dd`` times the
+  current V_dd and the DAC's dump line deliver (operating point);
+- ``"e_exc_j@<code>"``, ``"e_inh_j@<code>"``: supply energy of one event of that weight,
+  ``V_dd integral (i(t) - i_before) dt`` over 3 tau_syn, where ``i`` is the current V_dd
+  and the digital drivers (bit and routing gates; a CMOS driver draws from V_dd only the
+  charge it sources) deliver. The reference lines (v_ref, dump) stand for class-A buffers,
+  whose supply current does not change with load; the charge into the membrane comes out of
+  the biased OTAs (``p_static_w``) and is counted with the neuron (``e_spike_j``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from anamorph.circuits.process import Mismatch
+from anamorph.circuits.process import DEFAULT_PROCESS, Mismatch
 from anamorph.circuits.sweep import SweepableCircuit
 from anamorph.circuits.synapse.netlist import N_BITS, SynapseDesign, dac_transfer_netlist, synapse_netlist
-from anamorph.circuits.testbench import MeasurementError, fit_exponential, simulate
+from anamorph.circuits.testbench import MeasurementError, fit_exponential, simulate, supply_energy_j
 
 TRAN = ".options method=gear\n.tran 20n {stop:.6g} 0 {step:.6g}"
 TAU_NOMINAL_S = 5e-6  # design tau_syn at code 400; sets the simulated windows only
@@ -35,7 +43,9 @@ DEFAULT_SETTINGS = {
     "weight_tau": 32,
     "v_mem_v": 0.45,
     "mismatch_scale": 1.0,
+    "energy_codes": list(range(2**N_BITS)),
 }
+DRIVERS = ("vgon", "vgoff", "vroute")  # digital gate drivers: their charge comes from V_dd
 
 
 def inl_dnl_lsb(i_code: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,6 +76,41 @@ class SynapseInstance:
             source=self.where,
         )
         return -np.asarray(r["vwsum#branch"])
+
+    def netlist(self, events, code_tau: int, analysis: str = ".op") -> str:
+        return synapse_netlist(
+            events,
+            code_tau,
+            mismatch=self.mismatch,
+            corner=self.corner,
+            design=self.design,
+            v_mem_v=float(self.settings["v_mem_v"]),
+            analysis=analysis,
+        )
+
+    def static_power_w(self, code_tau: int) -> float:
+        """``p_static_w``: V_dd times the current V_dd and the dump line deliver, no events."""
+        r = simulate(self.netlist([], code_tau), source=self.where)
+        return DEFAULT_PROCESS.vdd_v * float(-r["vdd#branch"][0] - r["vdump#branch"][0])
+
+    def event_energies(self, weights, sign: str, code_tau: int) -> list[float]:
+        """Supply energy (J) of one event of each weight (see the module docstring)."""
+        period = 3 * TAU_NOMINAL_S * np.sqrt(CODE_TAU_REF / code_tau)
+        t_ev = [0.5e-6 + k * period for k in range(len(weights))]
+        ev = [(t, int(w), sign) for t, w in zip(t_ev, weights)]
+        r = simulate(
+            self.netlist(ev, code_tau, TRAN.format(stop=t_ev[-1] + period, step=period / 80)),
+            source=self.where,
+        )
+        t, vdd = r["time"], DEFAULT_PROCESS.vdd_v
+        i = -r["vdd#branch"] + sum(
+            np.maximum(-r[k], 0.0) for k in r if k.endswith("#branch") and k.startswith(DRIVERS)
+        )
+        out = []
+        for t0 in t_ev:
+            a, b = t0 - 0.1e-6, t0 + period - 0.1e-6
+            out.append(supply_energy_j(t, i, vdd, a, b) - vdd * float(np.interp(a, t, i)) * (b - a))
+        return out
 
     def events(self, weights, sign: str, code_tau: int):
         """Charge (C) per event for each weight, and the fitted tau_syn of the last event.
@@ -125,6 +170,22 @@ def measure(seed: int, instance: int, settings: dict) -> dict[str, float]:
     out.update({f"tau_syn_s@{c}": taus[int(c)] for c in s["dac_tau_syn"]})
     out.update({f"q_exc_c@{w}": q for w, q in zip(weights, q_exc)})
     out.update({f"q_inh_c@{w}": q for w, q in zip(weights, q_inh)})
+    out.update(measure_energy(seed, instance, settings))
+    return out
+
+
+def measure_energy(seed: int, instance: int, settings: dict | None = None) -> dict[str, float]:
+    """Only ``p_static_w``, ``"e_exc_j@<code>"`` and ``"e_inh_j@<code>"`` of one instance."""
+    n = SynapseInstance(seed, instance, settings)
+    codes = [int(c) for c in n.settings["energy_codes"]]
+    if any(not 0 <= c < 2**N_BITS for c in codes):
+        raise ValueError(f"energy_codes must be 6-bit codes 0..63, got {codes}")
+    code_tau = int(n.settings["code_tau_syn"])
+    out = {"p_static_w": n.static_power_w(code_tau)}
+    for sign in ("exc", "inh"):
+        out.update(
+            {f"e_{sign}_j@{c}": float(e) for c, e in zip(codes, n.event_energies(codes, sign, code_tau))}
+        )
     return out
 
 
