@@ -168,8 +168,15 @@ class Chip:
         inh = self.process.weight_table_inh[mag] * self.hidden["syn_gain_inh"][:n_pre, post]
         return np.where(codes > 0, exc, -inh) * w_unit[None, :]
 
-    def adc(self, v_v: np.ndarray, neurons: np.ndarray) -> np.ndarray:
-        """ADC reading in nominal volts of membrane voltages ``v_v[..., k]`` of ``neurons[k]``."""
+    def adc(self, v_v: np.ndarray, neurons: np.ndarray, offset_lsb: np.ndarray | None = None) -> np.ndarray:
+        """ADC reading in nominal volts of membrane voltages ``v_v[..., k]`` of ``neurons[k]``.
+
+        Channel ``n`` converts ``code = clip(rint((g_n V + o_n - v_lo) / lsb) + d_n, 0,
+        2^bits - 1)`` and reports ``v_lo + code lsb``: ``g_n``, ``o_n`` its hidden gain and
+        offset, ``d_n`` = ``offset_lsb[n]`` its digital offset (integer LSBs, default 0),
+        added to the converted value as BrainScaleS-2's per-channel CADC offset is
+        (``CADCChannelConfig.offset``, calix ``ChannelOffsetCalib``).
+        """
         a = self.process.data["adc"]
         levels = 2 ** int(a["bits"]) - 1
         lsb = (a["v_hi"] - a["v_lo"]) / levels
@@ -178,6 +185,8 @@ class Chip:
         code = v_v * gain  # (v gain + offset - v_lo) / lsb, in place
         code += shift
         np.rint(code, out=code)
+        if offset_lsb is not None:
+            code += np.asarray(offset_lsb, dtype=np.float64)[neurons]
         np.clip(code, 0, levels, out=code)
         code *= lsb
         code += a["v_lo"]
@@ -200,6 +209,16 @@ class Chip:
 
     @classmethod
     def from_dict(cls, d: dict, path: str | Path | None = None) -> Chip:
+        try:
+            return cls._from_dict(d, path)
+        except InputError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError) as e:
+            # what the checks below do not name: still one line, naming the file
+            raise InputError(f"malformed chip file ({' '.join(str(e).split())[:200]})", path) from None
+
+    @classmethod
+    def _from_dict(cls, d: dict, path: str | Path | None = None) -> Chip:
         check_schema(d, SCHEMA, SCHEMA_VERSION, path, what="chip file")
         for k in ("seed", "detune", "codes", "process", "hidden"):
             if k not in d:

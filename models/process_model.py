@@ -101,12 +101,19 @@ def provisional() -> dict:
     }
 
 
+_FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
 def _need(d: object, key: str, path: str | Path | None, where: str, kind: str | None = None) -> Any:
     if not isinstance(d, dict) or key not in d:
         raise InputError("missing field", path, f"{where}{key}")
     value = d[key]
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not abs(value) <= _FLOAT_MAX  # NaN, inf and integers beyond any float
+        ):
             raise InputError("must be a finite number", path, f"{where}{key}")
     return value
 
@@ -115,6 +122,15 @@ class ProcessModel:
     """Population statistics and DAC transfers of the chip's circuits (see module docstring)."""
 
     def __init__(self, data: dict, path: str | Path | None = None) -> None:
+        try:
+            self._build(data, path)
+        except InputError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, OverflowError, IndexError) as e:
+            # what the checks of _validate do not name: still one line, naming the file
+            raise InputError(f"malformed process model ({' '.join(str(e).split())[:200]})", path) from None
+
+    def _build(self, data: dict, path: str | Path | None) -> None:
         self.data = self._validate(copy.deepcopy(data), path)
         self.transfers = {
             p: Transfer(self.data["dac"][p]["kind"], *map(float, self.data["dac"][p]["coef"]))
@@ -213,6 +229,10 @@ class ProcessModel:
             from anamorph.models.plasticity.tstdp_fit import validate_section as validate_tstdp
 
             validate_tstdp(d["tstdp"], path)
+        if "energy" in d:  # optional circuit energies, anamorph.models.energy
+            from anamorph.models.energy import validate_section as validate_energy
+
+            validate_energy(d["energy"], path)
         d.setdefault("source", {})
         d.setdefault("instances", {})
         return d
@@ -263,6 +283,16 @@ class ProcessModel:
     def gated_synapse(self) -> dict | None:
         """The gated-synapse device population (optional section ``"gated_synapse"``), or None."""
         return self.data.get("gated_synapse")
+
+    @property
+    def energy(self) -> dict:
+        """Circuit energies (optional section ``"energy"``, :mod:`anamorph.models.energy`);
+        without one, the shipped Monte Carlo energy sweep's (``models/data/energy.json``)."""
+        if "energy" in self.data:
+            return self.data["energy"]
+        from anamorph.models.energy import shipped_section
+
+        return shipped_section()
 
     @property
     def tstdp(self) -> dict | None:

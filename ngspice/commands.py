@@ -31,6 +31,11 @@ def register(sub) -> None:
         help="Verilog-A file to compile and load first (repeatable)",
     )
     p.add_argument("--out", type=Path, required=True, help="CSV file for the result vectors")
+    p.add_argument(
+        "--allow-control",
+        action="store_true",
+        help="run .control blocks and shell/system commands (only for a netlist you trust)",
+    )
     p.set_defaults(func=spice)
 
 
@@ -117,14 +122,16 @@ def spice(args) -> int:
 
     from anamorph.io import write_with
     from anamorph.ngspice import Simulator, compile_va
+    from anamorph.ngspice.netlist_file import read_netlist
 
-    if not args.netlist.is_file():
-        raise InputError("netlist file not found", args.netlist)
+    netlist = read_netlist(args.netlist, allow_control=args.allow_control)
+    if args.out.is_dir() or not args.out.parent.is_dir():
+        raise InputError("not a file in an existing folder", args.out, "--out")
     osdi = [compile_va(va) for va in args.va]
     sim = Simulator()
     for path in osdi:
         sim.load_osdi(path)
-    vectors = sim.run(args.netlist.read_text(), source=args.netlist)
+    vectors = sim.run(netlist, source=args.netlist)
     n = max(len(v) for v in vectors.values())
     table = pd.DataFrame({k: v.real for k, v in vectors.items() if len(v) == n})
     write_with(args.out, lambda tmp: table.to_csv(tmp, index=False))

@@ -46,6 +46,10 @@ def openvaf_version() -> str:
     return (out.stdout or out.stderr).strip()
 
 
+#: openvaf-r never finishes on some damaged files (e.g. one cut off mid-module); a real
+#: model compiles in seconds
+COMPILE_TIMEOUT_S = 60.0
+
 _LOCATION = re.compile(r"-->\s*(?P<file>[^:\s]+):(?P<line>\d+):(?P<col>\d+)")
 _MESSAGE = re.compile(r"^error(?:\[[^\]]*\])?:\s*(?P<msg>.*?)(?=\n\s*-->|\Z)", re.MULTILINE | re.DOTALL)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -71,9 +75,20 @@ def compile_va(source: str | Path, *, cache_dir: str | Path | None = None) -> Pa
         return out
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    result = subprocess.run(
-        [str(compiler), str(source), "-o", str(tmp)], capture_output=True, text=True, cwd=source.parent
-    )
+    try:
+        result = subprocess.run(
+            [str(compiler), str(source), "-o", str(tmp)],
+            capture_output=True,
+            text=True,
+            cwd=source.parent,
+            timeout=COMPILE_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired:
+        tmp.unlink(missing_ok=True)
+        raise VerilogACompileError(
+            f"openvaf-r did not finish within {COMPILE_TIMEOUT_S:g} s (it hangs on some damaged files)",
+            source,
+        ) from None
     if result.returncode != 0 or not tmp.is_file():
         tmp.unlink(missing_ok=True)
         log = _ANSI.sub("", result.stderr + result.stdout)
