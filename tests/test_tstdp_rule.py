@@ -80,8 +80,12 @@ def test_poisson_rates_follow_the_mean_field_bcm_curve():
             weight_change(*sp.poisson_trains(rx, ry, duration, np.random.default_rng([7, k])), p) / duration
             for k in range(n)
         ]
-        assert abs(np.mean(sims) - analytic) < 4 * np.std(sims, ddof=1) / np.sqrt(n)
-        assert np.sign(np.mean(sims)) == np.sign(analytic)  # depression below, potentiation above threshold
+        sem = np.std(sims, ddof=1) / np.sqrt(n)
+        assert abs(np.mean(sims) - analytic) < 4 * sem
+        # depression below, potentiation above the threshold rate: a sign is only claimed where
+        # the simulated mean is statistically non-zero (measured: 50 and 40 s.e.m. from zero)
+        assert abs(np.mean(sims)) > 2 * sem
+        assert np.sign(np.mean(sims)) == np.sign(analytic)
 
 
 @pytest.mark.parametrize("name", ["visual-nearest", "visual-nearest-minimal"])
@@ -89,14 +93,17 @@ def test_visual_cortex_sets_reproduce_the_pairing_frequency_data(name):
     """Sjöström et al. 2001 (Pfister & Gerstner 2006, Table 1): 10 points, +-10 ms, 0.1-50 Hz.
 
     Measured: chi^2 per point 0.23 (full) and 0.35 (minimal), every point within 1 s.e.m.
+    Signs are asserted only where the data establish one (|dw| > 2 s.e.m., 7 of 10 points;
+    +10 ms at 0.1 Hz, -0.04 +- 0.05, is statistically zero and the rule predicts 0 there).
     """
     s = generalisation(PARAMETER_SETS[name])["sjostrom"]
     assert s["chi2_per_point"] < 0.5, s
     assert s["within_1_sem"] == len(SJOSTROM), s
-    dw = {
-        (d.dt_s, d.frequency_hz): v
-        for d, v in zip(SJOSTROM, rule_predictions(PARAMETER_SETS[name], SJOSTROM))
-    }
+    predicted = rule_predictions(PARAMETER_SETS[name], SJOSTROM)
+    signed = [(d, v) for d, v in zip(SJOSTROM, predicted) if abs(d.dw) > 2 * d.sem]
+    assert len(signed) == 7
+    assert all(np.sign(v) == np.sign(d.dw) for d, v in signed), signed
+    dw = {(d.dt_s, d.frequency_hz): v for d, v in zip(SJOSTROM, predicted)}
     assert dw[(-10e-3, 0.1)] < 0 < dw[(-10e-3, 50.0)]  # depression turns into potentiation with frequency
 
 
@@ -158,6 +165,53 @@ def test_refit_predicts_quadruplets_where_the_published_set_does(refit):
     good = np.abs(published["z"]) <= 1
     assert good.sum() >= 4
     assert np.all(np.abs(np.array(score["quadruplets"]["z"])[good]) <= 2), score["quadruplets"]["z"]
+
+
+def test_refit_has_the_sign_of_every_quadruplet_bin_whose_sign_is_established(refit):
+    """Unseen quadruplets (Wang et al. 2005): wherever a bin's mean is more than 2 s.e.m.
+    from zero (the four bins at T = +5..+80 ms, all potentiating), the refit has its sign
+    and lies within 2 s.e.m. (measured z: 0.3, 0.7, 0.8, 1.7). The bins at T < 0 are
+    statistically zero; there only the chi^2 (strict xfail below) judges the refit."""
+    _, score = refit
+    z = np.array(score["quadruplets"]["z"])
+    predicted = rule_predictions(refit[0], QUADRUPLETS)
+    signed = np.array([abs(b.dw) > 2 * b.sem for b in QUADRUPLETS])
+    assert signed.sum() == 4
+    dw = np.array([b.dw for b in QUADRUPLETS])
+    assert np.all(np.sign(predicted[signed]) == np.sign(dw[signed]))
+    assert np.all(np.abs(z[signed]) <= 2), z
+
+
+@pytest.mark.slow
+def test_rule_fit_predicts_held_out_hippocampal_protocols():
+    """Five-fold cross-validation of :func:`fit_rule` on the ten hippocampal data: each fold
+    leaves out two protocols (datum k and k + 5: a pair or pre-post-pre triplet and a
+    post-pre-post triplet), fits the other eight and predicts the two it did not see.
+
+    Judged on the held-out predictions only: the sign right at every datum whose sign is
+    established (|dw| > 2 s.e.m., 7 of 10), and a chi^2 below that of the informationless
+    predictor (each held-out datum predicted by the error-weighted mean of the eight fitted
+    data): the rule carries information about protocols it was not fitted to. Measured:
+    held-out chi^2/point 7.1 (in-sample 2.6), the mean predictor 15.2. One start (the paper's
+    nearest-spike minimal set) instead of four: on all ten data it reaches the same optimum.
+    """
+    dw = np.array([d.dw for d in HIPPOCAMPAL])
+    sem = np.array([d.sem for d in HIPPOCAMPAL])
+    held_out, mean_predictor = np.zeros(10), np.zeros(10)
+    for k in range(5):
+        test = [k, k + 5]
+        train = [j for j in range(10) if j not in test]
+        params = fit_rule([PARAMETER_SETS["hippocampal-nearest-minimal"]], [HIPPOCAMPAL[j] for j in train])
+        held_out[test] = rule_predictions(params, [HIPPOCAMPAL[j] for j in test])
+        w = 1.0 / sem[train] ** 2
+        mean_predictor[test] = np.sum(w * dw[train]) / np.sum(w)
+    chi2 = np.mean(((held_out - dw) / sem) ** 2)
+    chi2_mean = np.mean(((mean_predictor - dw) / sem) ** 2)
+    print(f"held-out chi^2/point: rule {chi2:.2f}, mean predictor {chi2_mean:.2f}")
+    signed = np.abs(dw) > 2 * sem
+    assert signed.sum() == 7
+    assert np.all(np.sign(held_out[signed]) == np.sign(dw[signed])), list(zip(held_out.round(3), dw))
+    assert chi2 < chi2_mean
 
 
 @pytest.mark.xfail(
