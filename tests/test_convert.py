@@ -90,30 +90,17 @@ def test_softlif_matches_the_calibrated_chips_fi_curve():
 
 
 @pytest.mark.slow
-def test_digits_convert_and_finetune(tmp_path):
-    """Software accuracy, accuracy right after mapping, after 30 in-the-loop iterations."""
-    from anamorph.training.convert.run import ConvertConfig, train_convert
-
-    m = train_convert(ConvertConfig(out=str(tmp_path / "run"), iterations=30))
-    print(
-        f"digits: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
-        f"after {len(m['finetune'])} iterations {m['test_accuracy']:.4f}"
-    )
-    assert len(m["finetune"]) == 30
-    assert m["test_accuracy"] >= 0.93
-    assert m["test_accuracy"] >= m["software_test_accuracy"] - 0.02
-
-
-@pytest.mark.slow
 def test_finetuning_recovers_a_detuned_chip(tmp_path):
     """An uncalibrated chip with 30 % detuned tau_m, tau_syn and v_th loses accuracy at
-    mapping; in-the-loop fine-tuning brings it back near the software network."""
+    mapping; 20 in-the-loop iterations bring it back near the software network (digits,
+    200 test images)."""
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
     from anamorph.training.convert.run import ConvertConfig, train_convert
 
     chip = sample_chip(ProcessModel.default(), 0, detune=0.3)
-    m = train_convert(ConvertConfig(out=str(tmp_path / "run")), chip=chip, nominal=DEFAULT_TARGETS)
+    c = ConvertConfig(out=str(tmp_path / "run"), n_test=200, iterations=20)
+    m = train_convert(c, chip=chip, nominal=DEFAULT_TARGETS)
     last5 = np.mean([h["accuracy"] for h in m["finetune"][-5:]])
     print(
         f"detuned chip: software {m['software_test_accuracy']:.4f}, "
@@ -122,18 +109,45 @@ def test_finetuning_recovers_a_detuned_chip(tmp_path):
     )
     assert m["mapped_test_accuracy"] < m["software_test_accuracy"] - 0.03
     assert last5 >= m["mapped_test_accuracy"] + 0.02
-    assert last5 >= m["software_test_accuracy"] - 0.025
+    assert last5 >= m["software_test_accuracy"] - 0.03
 
 
 @pytest.mark.slow
-def test_cli_writes_metrics(tmp_path, cli):
+def test_held_out_npz_trains_end_to_end(tmp_path, cli):
+    """A user npz (digits written as a file: 500 training, 200 held-out images) through the
+    command line: software network, mapping, 8 in-the-loop iterations, metrics, figure."""
+    from anamorph.training.datasets import load_digits
+
+    d = load_digits(0)
+    path = tmp_path / "held_out.npz"
+    np.savez(
+        path, X_train=d.X_train[:500], y_train=d.y_train[:500], X_test=d.X_test[:200], y_test=d.y_test[:200]
+    )
     out = tmp_path / "run"
-    r = cli("train", "--algo", "convert", "--dataset", "digits", "--out", out, "--epochs", "20")
+    r = cli(
+        "train",
+        "--algo",
+        "convert",
+        "--dataset",
+        f"npz:{path}",
+        "--out",
+        out,
+        "--epochs",
+        "30",
+        "--iterations",
+        "8",
+    )
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
-    assert 0.0 <= m["software_test_accuracy"] <= 1.0 and 0.0 <= m["mapped_test_accuracy"] <= 1.0
-    assert [h["iteration"] for h in m["finetune"]] == list(range(1, 31))
-    assert all(0.0 <= h["accuracy"] <= 1.0 for h in m["finetune"])
+    print(
+        f"npz: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
+        f"after 8 iterations {m['test_accuracy']:.4f}"
+    )
+    assert m["n_train"] == 500 and m["n_test"] == 200
+    assert m["software_test_accuracy"] >= 0.85  # chance: 0.1
+    assert [h["iteration"] for h in m["finetune"]] == list(range(1, 9))
+    assert max(h["accuracy"] for h in m["finetune"][-3:]) >= m["software_test_accuracy"] - 0.03
+    assert (out / "accuracy.png").stat().st_size > 0
     with np.load(out / "weights.npz") as w:
         assert np.abs(w["codes0"]).max() <= 63 and w["codes1"].shape == (100, 10)
 
@@ -148,6 +162,8 @@ def test_cli_writes_metrics(tmp_path, cli):
         (["--lr", "-1"], "--lr"),
         (["--epochs", "-1"], "--epochs"),
         (["--n-test", "0"], "--n-test"),
+        (["--iterations", "-1"], "--iterations"),
+        (["--algo", "surrogate", "--iterations", "5"], "--iterations"),
     ],
 )
 def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
@@ -159,3 +175,134 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
     assert code == 2
     assert len(err.splitlines()) == 1 and word in err
     assert not out.exists()
+
+
+def test_yinyang_encoding_repeats_coordinates_and_bias():
+    """Every coordinate on input_repeat channels of rate a_in_max x, then the bias channels."""
+    from anamorph.training.convert.config import encode, make_convert_config
+
+    c = make_convert_config("yinyang")
+    X = np.array([[0.2, 0.7, 0.8, 0.3]])
+    a = encode(X, c)
+    R = c.input_repeat
+    assert a.shape == (1, 5 * R)
+    np.testing.assert_allclose(a[0, : 4 * R], np.repeat(X[0], R) * c.a_in_max)
+    np.testing.assert_allclose(a[0, 4 * R :], c.a_bias)
+
+
+def _tiny(out, **kw):
+    from anamorph.training.convert.config import make_convert_config
+
+    settings = dict(
+        n_train=80,
+        n_test=30,
+        n_hidden=12,
+        epochs=3,
+        batch_size=20,
+        iterations=3,
+        ft_batch_size=20,
+        ft_decay=0.9,
+    )
+    return make_convert_config("digits", out=str(out), window_s=40e-6, **{**settings, **kw})
+
+
+def test_resume_ends_bit_identical(tmp_path):
+    """Killed in the software phase and again while fine-tuning, resumed twice: the same
+    weights, codes and in-the-loop history as an uninterrupted run."""
+    from anamorph.errors import InputError
+    from anamorph.models.chip import sample_chip
+    from anamorph.models.process_model import ProcessModel
+    from anamorph.models.reference_backend import ReferenceChip
+    from anamorph.training.convert.run import train_convert
+
+    chip = sample_chip(ProcessModel.default(), 1)
+
+    def run(c, **kw):
+        backend = ReferenceChip(chip, noise=True, seed=3)
+        return train_convert(c, chip=chip, nominal=DEFAULT_TARGETS, backend=backend, **kw)
+
+    full = run(_tiny(tmp_path / "full"))
+
+    class Killed(Exception):
+        pass
+
+    def kill_at(phase, step):
+        def hook(p, s):
+            if (p, s) == (phase, step):
+                raise Killed
+
+        return hook
+
+    cut = _tiny(tmp_path / "cut")
+    with pytest.raises(Killed):
+        run(cut, hook=kill_at("software", 2))
+    with pytest.raises(Killed):
+        run(cut, resume=True, hook=kill_at("finetune", 2))
+    assert not (tmp_path / "cut" / "weights.npz").exists()
+    resumed = run(cut, resume=True)
+    with np.load(tmp_path / "full" / "weights.npz") as a, np.load(tmp_path / "cut" / "weights.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for k in a.files:
+            np.testing.assert_array_equal(a[k], b[k])
+
+    def timeless(m):
+        return [{k: v for k, v in h.items() if not k.endswith("wall_s")} for h in m["finetune"]]
+
+    assert timeless(resumed) == timeless(full) and len(full["finetune"]) == 3
+    for key in ("software_test_accuracy", "mapped_test_accuracy", "test_accuracy"):
+        assert resumed[key] == full[key]
+    assert (tmp_path / "cut" / "accuracy.png").stat().st_size > 0
+    with pytest.raises(InputError, match="different settings"):
+        run(_tiny(tmp_path / "cut", n_hidden=13), resume=True)
+
+
+@pytest.mark.slow
+def test_yinyang_finetuned_close_to_software(tmp_path):
+    """Yin-Yang (1500 training points, 300 test points) on a calibrated chip: after 10
+    in-the-loop iterations the chip is within 3 points of its software network."""
+    from anamorph.training.convert.run import make_convert_config, train_convert
+
+    c = make_convert_config("yinyang", out=str(tmp_path / "run"), n_train=1500, n_test=300, iterations=10)
+    m = train_convert(c)
+    print(
+        f"yinyang: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
+        f"after {len(m['finetune'])} iterations {m['test_accuracy']:.4f}"
+    )
+    assert m["software_test_accuracy"] >= 0.85  # chance: 1/3
+    best_late = max(h["accuracy"] for h in m["finetune"][-3:])
+    assert best_late >= m["software_test_accuracy"] - 0.03
+
+
+def test_chip_accuracy_counts_energy_from_every_spike_on_the_chip():
+    """Energy bookkeeping of a converted network's chip evaluation: with a silent output
+    layer (all codes 0), the synaptic events are the input spikes (known exactly: regular
+    trains of k spikes per window) times the hidden neurons plus the hidden spikes times
+    the outputs, and the static energy is P N T (module :mod:`anamorph.models.energy`)."""
+    from anamorph.models.chip import sample_chip
+    from anamorph.models.energy import EnergyParams
+    from anamorph.models.process_model import ProcessModel
+    from anamorph.models.reference_backend import ReferenceChip
+    from anamorph.training.convert.finetune import chip_accuracy
+
+    chip = sample_chip(ProcessModel.default(), 1)
+    tau_m, window = DEFAULT_TARGETS.tau_m_s, 40e-6
+    k = np.array([[3, 0, 5, 8, 1], [6, 2, 0, 4, 7]])  # input spikes per window
+    codes = [np.random.default_rng([0, 2]).integers(10, 40, (5, 4)), np.zeros((4, 3), dtype=np.int64)]
+    params = EnergyParams.from_process(chip.process)
+    r = chip_accuracy(
+        ReferenceChip(chip, noise=False, seed=0),
+        k * tau_m / window,
+        np.array([0, 1]),
+        codes,
+        tau_m_s=tau_m,
+        window_s=window,
+        warmup_s=10e-6,
+        rng=np.random.default_rng([0, 3]),
+        energy=params,
+    )
+    e = r["energy_per_sample"]
+    hidden = r["spikes_per_sample"]  # the outputs are silent
+    assert hidden > 0 and e["spikes"] == pytest.approx(hidden, rel=1e-12)
+    assert e["synaptic_events"] == pytest.approx(k.sum() / 2 * 4 + hidden * 3, rel=1e-12)
+    assert e["static_uj"] == pytest.approx(1e6 * params.p_static_w * 7 * window, rel=1e-12)
+    assert e["adc_uj"] == 0.0

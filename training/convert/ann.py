@@ -100,21 +100,30 @@ def train_software(
     *,
     epochs: int,
     batch_size: int,
-    lr: float,
     noise: float,
     window_s: float,
     seed: int,
     optimizer,
+    start=None,
+    on_epoch=None,
 ) -> list[np.ndarray]:
-    """Train the rate network with Adam (``optimizer``) on inputs ``a0``; weights in code units."""
-    rng = np.random.default_rng([seed, 10])
-    weights = init_weights(sizes, net.k, float(np.mean(a0)), rng)
+    """Train the rate network with Adam (``optimizer``) on inputs ``a0``; weights in code units.
+
+    ``start = (epoch, weights, rng)`` continues a run from a checkpoint (the optimizer then
+    carries its saved state); ``on_epoch(epoch, weights, rng)`` is called after every epoch
+    (``epoch`` counts the epochs done), e.g. to write a checkpoint.
+    """
+    if start is None:
+        rng = np.random.default_rng([seed, 10])
+        first, weights = 0, init_weights(sizes, net.k, float(np.mean(a0)), rng)
+    else:
+        first, weights, rng = start
     scale = net.f.tau_m_s / window_s
 
     def noise_sd(a):
         return noise * np.sqrt(np.maximum(a, 0.0) * scale)
 
-    for _ in range(epochs):
+    for epoch in range(first, epochs):
         order = rng.permutation(len(y))
         for s in range(0, len(y), batch_size):
             idx = order[s : s + batch_size]
@@ -123,4 +132,6 @@ def train_software(
             optimizer.step(weights, grads)
             for w in weights:
                 np.clip(w, -net.w_max, net.w_max, out=w)
+        if on_epoch is not None:
+            on_epoch(epoch + 1, weights, rng)
     return weights

@@ -57,6 +57,8 @@ class ChipRates:
     a: list[np.ndarray]
     predictions: np.ndarray
     spikes_per_sample: float
+    #: mean spikes per sample of each neuron over the whole window: inputs, then every chip layer
+    spikes_per_neuron: tuple[np.ndarray, ...] = ()
 
 
 def run_rates(
@@ -84,4 +86,9 @@ def run_rates(
     t_first = np.full((sp.n_samples, sizes[-1]), np.inf)
     np.minimum.at(t_first, (out.samples, out.units), out.times_s)
     score = a[-1] - 1e-6 * np.where(np.isfinite(t_first), t_first / window_s, 2.0)
-    return ChipRates(a, np.argmax(score, axis=1), float(sp.times_s.size / sp.n_samples))
+    per_neuron = [events.counts(np.shape(a0)[1]).mean(axis=0)]
+    first = 0
+    for n in sizes:
+        per_neuron.append(sp.select(first, n).counts(n).mean(axis=0))
+        first += n
+    return ChipRates(a, np.argmax(score, axis=1), float(sp.times_s.size / sp.n_samples), tuple(per_neuron))

@@ -9,6 +9,10 @@ nominal transfer, ``j_l = k a_{l-1}^chip T(codes_l)``. Backpropagation
 updates float shadow weights (code units, Adam) and writes their nearest codes back to
 the chip. Schmitt et al. reached close to the software accuracy after several tens of
 such iterations on BrainScaleS-1.
+
+Every chip run has a fixed noise-draw id (``backend.n_runs``) and every iteration its own
+generator (``default_rng([seed, 20, it])``: batch and input phases), so a run resumed from
+a checkpoint continues exactly as an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ import numpy as np
 
 from anamorph.training.convert.ann import RateNet, loss_and_grads
 from anamorph.training.convert.chipmap import code_values, quantise, run_rates
+
+#: noise-draw ids of evaluation runs (training iteration ``it`` uses id ``it``)
+EVAL_BASE = 1 << 40
+
+
+def set_run_id(backend, run_id: int) -> None:
+    """Fix the noise draw of the backend's next run (both chip backends count ``n_runs``)."""
+    if hasattr(backend, "n_runs"):
+        backend.n_runs = int(run_id)
 
 
 def chip_step(
@@ -59,16 +72,36 @@ def chip_accuracy(
     warmup_s: float,
     rng: np.random.Generator,
     batch: int = 500,
+    run_base: int = EVAL_BASE,
+    energy=None,
 ) -> dict:
-    """Test accuracy and spikes per sample of ``codes`` on the chip."""
-    hits, spikes = 0, 0.0
-    for s in range(0, len(y), batch):
+    """Test accuracy and spikes per sample of ``codes`` on the chip; batch ``k`` of the
+    evaluation runs with the noise-draw id ``run_base + k``. With ``energy`` (an
+    :class:`~anamorph.models.energy.EnergyParams`) also the energy per sample (uJ) from the
+    spikes counted over the window (the output layer spikes; no ADC conversion)."""
+    hits, spikes, t0 = 0, 0.0, time.perf_counter()
+    per_neuron = None
+    for k, s in enumerate(range(0, len(y), batch)):
+        set_run_id(backend, run_base + k)
         m = run_rates(
             backend, a0[s : s + batch], codes, tau_m_s=tau_m_s, window_s=window_s, warmup_s=warmup_s, rng=rng
         )
         hits += int(np.sum(m.predictions == y[s : s + batch]))
         spikes += m.spikes_per_sample * len(m.predictions)
-    return {"accuracy": hits / len(y), "spikes_per_sample": spikes / len(y)}
+        part = [c * len(m.predictions) for c in m.spikes_per_neuron]
+        per_neuron = part if per_neuron is None else [a + b for a, b in zip(per_neuron, part)]
+    out = {
+        "accuracy": hits / len(y),
+        "spikes_per_sample": spikes / len(y),
+        "eval_wall_s": time.perf_counter() - t0,
+    }
+    if energy is not None:
+        from anamorph.models.energy import in_microjoules, network_energy
+
+        per_neuron = [c / len(y) for c in per_neuron]
+        e = network_energy(energy, per_neuron[:-1], codes, window_s, 0.0, float(np.sum(per_neuron[-1])))
+        out["energy_per_sample"] = in_microjoules(e)
+    return out
 
 
 def finetune(
@@ -85,15 +118,25 @@ def finetune(
     window_s: float,
     warmup_s: float,
     seed: int,
-    evaluate: Callable[[list[np.ndarray]], dict] | None = None,
-    progress: Callable[[dict], None] | None = None,
+    evaluate: Callable[[list[np.ndarray], int], dict] | None = None,
+    on_iteration: Callable[[dict, list[dict]], None] | None = None,
+    history: list[dict] | None = None,
+    lr: float | None = None,
+    lr_decay: float = 1.0,
 ) -> list[dict]:
-    """``iterations`` in-the-loop steps on random batches; ``evaluate(codes)`` and
-    ``progress(row)`` after each."""
-    rng = np.random.default_rng([seed, 20])
-    history = []
-    for it in range(iterations):
+    """In-the-loop steps on random batches up to ``iterations`` (continuing ``history``);
+    after each, ``evaluate(codes, iteration)`` and ``on_iteration(row, history)``.
+
+    Iteration ``it`` (from 0) steps with the learning rate ``lr lr_decay^it`` (``lr``:
+    ``optimizer.lr`` if not given).
+    """
+    history = [] if history is None else list(history)
+    lr0 = optimizer.lr if lr is None else float(lr)
+    for it in range(len(history), iterations):
+        optimizer.lr = lr0 * lr_decay**it
+        rng = np.random.default_rng([seed, 20, it])
         idx = rng.choice(len(y), size=min(batch_size, len(y)), replace=False)
+        set_run_id(backend, it)
         t0 = time.perf_counter()
         row = {
             "iteration": it + 1,
@@ -112,8 +155,8 @@ def finetune(
         }
         row["step_wall_s"] = time.perf_counter() - t0
         if evaluate is not None:
-            row.update(evaluate(quantise(weights, tables)))
+            row.update(evaluate(quantise(weights, tables), it + 1))
         history.append(row)
-        if progress is not None:
-            progress(row)
+        if on_iteration is not None:
+            on_iteration(row, history)
     return history
