@@ -1,8 +1,9 @@
 """Benchmark of the Brian2 chip emulator, printed as ``name: value unit`` lines.
 
 Network 256-246-10 on a sampled chip (mismatch and noise on), latency-coded inputs
-(Cramer et al. 2022: t = tau_in log(x / (x - theta)), tau_in = 8 µs, theta = 0.2; the
-8x8 digits upsampled to 16x16), 100 µs of chip time per sample, batch 100. Side by side:
+(Cramer et al. 2022: t = tau_in log(x / (x - theta)), tau_in = 8 µs, theta = 0.2; test
+images of the mnist5k data set, MNIST at 16x16), 100 µs of chip time per sample, batch 100.
+Side by side:
 
 * the emulator (ChipEmulator.run), at dt = 0.5 µs and 1 µs, spikes only and with the
   membranes of all hidden and output neurons recorded (the training path);
@@ -33,16 +34,13 @@ SIZES = (256, 246, 10)
 
 
 def latency_inputs(n: int, seed: int) -> SpikeEvents:
-    from sklearn.datasets import load_digits
+    """``n`` mnist5k test images (16x16) drawn with rng(seed), in the training code's latency code."""
+    from anamorph.training.datasets import load_mnist5k
+    from anamorph.training.encoding import LatencyCode
 
-    x = load_digits().data / 16.0
+    x = load_mnist5k().X_test
     rng = np.random.default_rng(seed)
-    img = x[rng.integers(0, len(x), n)].reshape(n, 8, 8)
-    img = np.kron(img, np.ones((2, 2))).reshape(n, 256)
-    tau_in, theta = 8e-6, 0.2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lat = np.where(img > theta, tau_in * np.log(img / (img - theta)), np.inf)
-    return SpikeEvents.from_latencies(lat)
+    return LatencyCode(tau_in_s=8e-6, theta_in=0.2, t_max_s=DURATION_S).events(x[rng.integers(0, len(x), n)])
 
 
 def weights(seed: int):

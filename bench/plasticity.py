@@ -1,6 +1,6 @@
 """Benchmark of the on-chip plasticity: sensors in the emulator and the plasticity step.
 
-Network 256-246-10 of ``bench/emulator.py`` (latency-coded digits, 100 µs of chip time
+Network 256-246-10 of ``bench/emulator.py`` (latency-coded mnist5k images, 100 µs of chip time
 per sample, batch 100, mismatch and noise on), run by the emulator twice: static, and
 with both projections plastic (the sensors of all 65 436 synapses evaluated and read
 through the sensor ADC after every run), and with only the output projection plastic. Then the plasticity step (TripletSTDP on the

