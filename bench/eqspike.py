@@ -7,14 +7,20 @@ Prints ``name: value unit`` lines, measured in one run:
 - the wall time of one phase (one emulator run of the default length) per batch;
 - the repeatability of the EP update per window length: the cosine similarity of two
   updates of the same batch and weights whose runs differ only in the chip's noise draw
-  (1 = noise-free; sets how long the phases must be).
+  (1 = noise-free; sets how long the phases must be);
+- training on digits on the same calibrated chip, EqSpike (software update, defaults) beside
+  the surrogate algorithm (defaults), ``--train-epochs`` epochs each (0 skips): per epoch the
+  test accuracy and the wall time split into chip runs and software, and the ratio of the
+  wall times each needs to reach 90 % test accuracy.
 
 Usage: .venv/bin/python bench/eqspike.py [--batch 25] [--hidden 100] [--seed 0]
+       [--train-epochs 12] [--n-train N] [--n-test N]
 """
 
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
 
 import numpy as np
@@ -25,6 +31,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=25)
     ap.add_argument("--hidden", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--train-epochs", type=int, default=12, help="epochs of the training comparison (0: skip)"
+    )
+    ap.add_argument("--n-train", type=int, default=None, help="training samples of the comparison (all)")
+    ap.add_argument("--n-test", type=int, default=None, help="test samples of the comparison (all)")
     args = ap.parse_args()
 
     from anamorph.models.emulator import ChipEmulator
@@ -83,6 +94,50 @@ def main() -> None:
         a, b = (np.concatenate([u.ravel() for u in up]) for up in ups)
         cos = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
         print(f"eqspike_update_repeatability_window_{window * 1e6:.0f}us: {cos:.3f} cosine")
+
+    if args.train_epochs > 0:
+        compare_training(chip, nominal, args.seed, args.train_epochs, args.n_train, args.n_test)
+
+
+def _time_to(history: list[dict], accuracy: float) -> float:
+    """Cumulative wall time until the first epoch at or above ``accuracy`` (inf: never)."""
+    total = 0.0
+    for h in history:
+        total += h["wall_s"]
+        if h["test_accuracy"] >= accuracy:
+            return total
+    return float("inf")
+
+
+def compare_training(chip, nominal, seed: int, epochs: int, n_train: int | None, n_test: int | None) -> None:
+    """EqSpike and the surrogate algorithm on digits, same chip: accuracy and wall time per epoch."""
+    from anamorph.training.config import make_config
+    from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
+    from anamorph.training.run import train_run
+
+    histories = {"eqspike": [], "surrogate": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        c = make_eqspike_config(
+            "digits", out=f"{tmp}/eq", epochs=epochs, seed=seed, n_train=n_train, n_test=n_test
+        )
+        train_eqspike(c, chip=chip, nominal=nominal, progress=histories["eqspike"].append)
+        s = make_config(
+            "digits", out=f"{tmp}/sg", epochs=epochs, seed=seed, n_train=n_train, n_test=n_test, mode="chip"
+        )
+        train_run(s, chip=chip, nominal=nominal, progress=histories["surrogate"].append)
+    for algo, hist in histories.items():
+        for h in hist:
+            print(
+                f"{algo}_digits_epoch_{h['epoch']}: test {100 * h['test_accuracy']:.1f} %, "
+                f"wall {h['wall_s']:.1f} s (chip runs {h['chip_s']:.1f} s, software {h['software_s']:.1f} s)"
+            )
+        print(f"{algo}_digits_wall_time_per_epoch: {sum(h['wall_s'] for h in hist) / len(hist):.1f} s")
+        print(f"{algo}_digits_time_to_90_percent: {_time_to(hist, 0.9):.1f} s")
+    t_eq, t_sg = _time_to(histories["eqspike"], 0.9), _time_to(histories["surrogate"], 0.9)
+    if np.isfinite(t_eq) and np.isfinite(t_sg):
+        print(f"eqspike_over_surrogate_time_to_90_percent: {t_eq / t_sg:.2f} x")
+    else:
+        print("eqspike_over_surrogate_time_to_90_percent: not reached by both in these epochs")
 
 
 if __name__ == "__main__":

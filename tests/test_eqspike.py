@@ -196,6 +196,26 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["--algo", "eqspike", "--update", "hebbian"], "--update"),
+        (["--algo", "eqspike", "--dropout", "0.2"], "--dropout"),
+        (["--algo", "eventprop"], "--algo"),
+        (["--update", "on-chip"], "--update"),
+    ],
+)
+def test_mismatch_experiment_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
+    from anamorph.cli import main
+
+    out = tmp_path / "mm"
+    code = main(["experiment", "mismatch", "--dataset", "digits", "--out", str(out), *argv])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and word in err
+    assert not out.exists()
+
+
 @pytest.mark.slow
 def test_digits_in_the_loop_software_update_learns(tmp_path):
     """Two epochs on digits on a calibrated chip sampled from the shipped process model.
@@ -207,3 +227,35 @@ def test_digits_in_the_loop_software_update_learns(tmp_path):
     m = train_eqspike(make_eqspike_config("digits", out=str(tmp_path / "run"), epochs=2), progress=None)
     assert m["test_accuracy"] >= 0.75
     assert 0 < m["spikes_per_hidden_neuron"] < 40
+
+
+def test_evaluation_energy_counts_every_spike_and_the_symmetric_feedback(ideal_chip):
+    """Energy bookkeeping of an EqSpike evaluation (:mod:`anamorph.models.energy`): every
+    input spike drives its row onto the hidden and output layers (bias row), every hidden
+    spike its row onto the outputs and every output spike its feedback row onto the hidden
+    layer; the inputs are regenerated here from the evaluation's seeds."""
+    from anamorph.models.energy import EnergyParams
+    from anamorph.training.eqprop.loop import evaluate
+
+    X, net, _ = _small_problem(B=6)
+    units = Units.from_nominal(DEFAULT_TARGETS)
+    phases = Phases(10e-6, 20e-6)
+    sp = SpikingEP(ReferenceChip(ideal_chip, noise=False, seed=0), units, phases, _tables(ideal_chip))
+    params = EnergyParams.from_process(ideal_chip.process)
+    ev = evaluate(sp, net, X, np.zeros(6, dtype=int), 3, 7, energy=params)
+    e = ev["energy_per_sample"]
+    n_h, n_o = 12, 4
+    inputs = sum(
+        input_trains(X[s : s + 3], units, phases.duration_s, np.random.default_rng([7, 6, j])).times_s.size
+        for j, s in enumerate((0, 3))
+    ) / len(X)
+    hidden, output = ev["spikes_per_hidden_neuron"] * n_h, ev["spikes_per_output_neuron"] * n_o
+    assert hidden > 0 and output > 0
+    assert e["spikes"] == pytest.approx(hidden + output, rel=1e-12)
+    assert e["synaptic_events"] == pytest.approx(
+        inputs * (n_h + n_o) + hidden * n_o + output * n_h, rel=1e-12
+    )
+    assert e["static_uj"] == pytest.approx(
+        1e6 * params.p_static_w * (n_h + n_o) * phases.duration_s, rel=1e-12
+    )
+    assert e["adc_uj"] == 0.0

@@ -1,4 +1,5 @@
-"""Command-line subcommands of the training layer: ``train``, ``evaluate``, ``experiment``."""
+"""Command-line subcommands of the training layer: ``train``, ``evaluate``, ``experiment``,
+``population``."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ def _common(p) -> None:
     p.add_argument("--n-train", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--n-test", type=int, default=None, help="use only the first N test samples")
     p.add_argument(
+        "--augment-shift",
+        type=int,
+        default=None,
+        dest="augment_shift_px",
+        help="augmentation: move training images by up to N pixels (square images; default off)",
+    )
+    p.add_argument(
         "--membrane",
         choices=("assimilated", "interpolated"),
         default=None,
@@ -29,7 +37,12 @@ def _config(args, **extra):
     from anamorph.training.config import make_config
 
     return make_config(
-        args.dataset, **shared_options(args), dropout=args.dropout, membrane=args.membrane, **extra
+        args.dataset,
+        **shared_options(args),
+        dropout=args.dropout,
+        membrane=args.membrane,
+        augment_shift_px=args.augment_shift_px,
+        **extra,
     )
 
 
@@ -50,8 +63,11 @@ def shared_options(args) -> dict:
 _ONLY_FOR = {
     "dropout": ("surrogate",),
     "membrane": ("surrogate",),
+    "augment_shift_px": ("surrogate",),
     "update": ("eqspike",),
     "loss": ("eventprop",),
+    "iterations": ("convert",),
+    "init": ("surrogate",),
 }
 
 
@@ -78,12 +94,14 @@ def _train(args) -> int:
         from anamorph.training.convert.run import train_command as convert_command
 
         return convert_command(args)
-    from anamorph.training.run import train_run
+    from anamorph.training.run import init_hidden, train_run
 
+    if args.init is not None and args.n_hidden is None:  # the network's size is the init run's
+        args.n_hidden = init_hidden(args.init)
     c = _config(
         args, algo=args.algo, out=args.out, chip=args.chip, calibration=args.calibration, mode=args.mode
     )
-    result = train_run(c, resume=args.resume)
+    result = train_run(c, resume=args.resume, init=args.init)
     m = result.metrics
     print(
         f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
@@ -115,13 +133,55 @@ def _mismatch(args) -> int:
         raise InputError(
             "must be comma-separated percentages, e.g. 0,10,20,30,50", args.sigmas, "--sigmas"
         ) from None
-    rows = mismatch_experiment(_config(args), args.out, sigmas)
+    _refuse_foreign_options(args)
+    if args.algo == "eqspike":
+        if args.scheduler is not None:
+            raise InputError("applies only to --algo surrogate", args.scheduler, "--scheduler")
+        return _mismatch_eqspike(args, sigmas)
+    if args.algo != "surrogate":
+        raise InputError("the mismatch experiment runs surrogate | eqspike", args.algo, "--algo")
+    rows = mismatch_experiment(_config(args), args.out, sigmas, scheduler=args.scheduler)
     for r in rows:
         print(
             f"sigma_d {100 * r['sigma_d']:4.0f} %: in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
             f"software-trained deployed {100 * r['software_deployed_test_accuracy']:.1f} %"
         )
     return 0
+
+
+def _mismatch_eqspike(args, sigmas) -> int:
+    from anamorph.training.eqprop.mismatch import eqspike_mismatch_experiment
+    from anamorph.training.eqprop.settings import make_eqspike_config
+
+    c = make_eqspike_config(args.dataset, update=args.update, **shared_options(args))
+    for r in eqspike_mismatch_experiment(c, args.out, sigmas):
+        print(
+            f"sigma_d {100 * r['sigma_d']:4.0f} %: EqSpike in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
+            f"{r['in_the_loop_spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample"
+        )
+    return 0
+
+
+def _population(args) -> int:
+    from anamorph.training.population import run_population, summary
+
+    rows = run_population(
+        args.run_dir,
+        args.chips,
+        args.out,
+        first_seed=args.seed,
+        calibrated=not args.uncalibrated,
+        scheduler=args.scheduler,
+    )
+    s = summary(rows)
+    print(
+        f"{s['chips']} chips: test accuracy {100 * s['mean_test_accuracy']:.2f} +- "
+        f"{100 * s['std_test_accuracy']:.2f} % (min {100 * s['min_test_accuracy']:.2f} %) -> {args.out}"
+    )
+    return 0
+
+
+_SCHEDULER_HELP = "Dask scheduler address, e.g. tcp://host:8786 (default: run here)"
 
 
 def register(sub) -> None:
@@ -145,6 +205,17 @@ def register(sub) -> None:
     )
     p.add_argument("--out", required=True, help="run directory")
     p.add_argument("--resume", action="store_true", help="continue from the run directory's checkpoint")
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="convert only: in-the-loop fine-tuning iterations (default 30)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        help="surrogate only: start from this run folder's weights (e.g. one made by anamorph import)",
+    )
     p.add_argument(
         "--loss",
         choices=("ttfs", "mse"),
@@ -176,5 +247,17 @@ def register(sub) -> None:
     )
     _common(m)
     m.add_argument("--sigmas", default="0,10,20,30,50", help="detuning spreads in percent")
+    m.add_argument("--algo", default="surrogate", help="surrogate (default) | eqspike (in the loop only)")
+    m.add_argument("--update", default=None, help="eqspike only: software (default) | on-chip")
     m.add_argument("--out", required=True, help="output directory")
+    m.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP + " (one task per spread)")
     m.set_defaults(func=_mismatch)
+
+    p = sub.add_parser("population", help="deploy one trained run on N sampled chips: accuracy distribution")
+    p.add_argument("--run", required=True, dest="run_dir", help="run directory of a surrogate-gradient run")
+    p.add_argument("--chips", type=int, required=True, help="number of chips sampled from the process model")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first chip (chip k: seed + k)")
+    p.add_argument("--uncalibrated", action="store_true", help="use each chip's codes as sampled")
+    p.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP + " (one task per chip)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(func=_population)

@@ -40,42 +40,70 @@ def _run(c: TrainConfig, chip, nominal, progress):
     return train_run(c, resume=True, chip=chip, nominal=nominal, progress=progress).metrics
 
 
-def mismatch_experiment(c: TrainConfig, out, sigmas=SIGMAS, progress=None) -> list[dict]:
-    """Run the experiment for base config ``c`` (its mode is ignored); returns the table rows."""
-    from anamorph.calibration import calibrate
+def _sigma_row(c: TrainConfig, s: float, codes, nominal, sw_out: str, sw_ideal: float, progress=None) -> dict:
+    """One spread ``s``: train in the loop on the detuned chip, deploy the software run on it."""
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
     from anamorph.training.run import evaluate_run
 
+    chip = sample_chip(ProcessModel.default(), c.seed, detune=s).with_codes(codes)
+    loop = replace(
+        c,
+        mode="chip",
+        out=str(Path(c.out) / f"in_the_loop_sd{round(100 * s):02d}"),
+        chip=None,
+        calibration=None,
+    )
+    m = _run(loop, chip, nominal, progress)
+    dep = evaluate_run(sw_out, chip, nominal=nominal)
+    return {
+        "sigma_d": s,
+        "in_the_loop_test_accuracy": m["test_accuracy"],
+        "in_the_loop_spikes_per_hidden_neuron": m["spikes_per_hidden_neuron"],
+        "software_deployed_test_accuracy": dep["test_accuracy"],
+        "software_deployed_spikes_per_hidden_neuron": dep["spikes_per_hidden_neuron"],
+        "software_ideal_test_accuracy": sw_ideal,
+    }
+
+
+def mismatch_experiment(c: TrainConfig, out, sigmas=SIGMAS, progress=None, scheduler=None) -> list[dict]:
+    """Run the experiment for base config ``c`` (its mode is ignored); returns the table rows.
+
+    With ``scheduler`` (a Dask address or Client) each spread is one task on that cluster
+    (:func:`anamorph.circuits.sweep.dask_client`; the output directory must be shared with
+    its workers); the rows are the same as when run here.
+    """
+    from anamorph.calibration import calibrate
+    from anamorph.circuits.sweep import check_scheduler
+    from anamorph.models.chip import sample_chip
+    from anamorph.models.process_model import ProcessModel
+
     sigmas = [float(s) for s in sigmas]
     if not sigmas or any(not (0.0 <= s < 5.0) for s in sigmas):
         raise InputError("spreads must be fractions in [0, 5) (e.g. 0,0.1,0.3)", str(sigmas), "sigmas")
+    check_scheduler(scheduler)
     prepare_data(c)  # bad data set or a network that does not fit: before anything is written
-    out = ensure_writable_dir(out)
+    out = ensure_writable_dir(out).resolve()  # the same folders for every worker
+    c = replace(c, out=str(out))
     process = ProcessModel.default()
     base = sample_chip(process, c.seed)
     cal = calibrate(base)
     nominal = nominal_from_targets(cal.targets)
     sw = replace(c, mode="software", out=str(out / "software"), chip=None, calibration=None)
-    sw_metrics = _run(sw, cal.apply(base), nominal, progress)
-    rows = []
-    for s in sigmas:
-        chip = sample_chip(process, c.seed, detune=s).with_codes(cal.codes)
-        loop = replace(
-            c, mode="chip", out=str(out / f"in_the_loop_sd{round(100 * s):02d}"), chip=None, calibration=None
-        )
-        m = _run(loop, chip, nominal, progress)
-        dep = evaluate_run(sw.out, chip, nominal=nominal)
-        rows.append(
-            {
-                "sigma_d": s,
-                "in_the_loop_test_accuracy": m["test_accuracy"],
-                "in_the_loop_spikes_per_hidden_neuron": m["spikes_per_hidden_neuron"],
-                "software_deployed_test_accuracy": dep["test_accuracy"],
-                "software_deployed_spikes_per_hidden_neuron": dep["spikes_per_hidden_neuron"],
-                "software_ideal_test_accuracy": sw_metrics["software_test_accuracy"],
-            }
-        )
+    sw_ideal = _run(sw, cal.apply(base), nominal, progress)["software_test_accuracy"]
+    if scheduler is None:
+        rows = [_sigma_row(c, s, cal.codes, nominal, sw.out, sw_ideal, progress) for s in sigmas]
+    else:
+        from anamorph.circuits.sweep import dask_client
+        from anamorph.training.population import brian2_on_workers
+
+        with dask_client(scheduler) as client:
+            brian2_on_workers(client)
+            futures = [
+                client.submit(_sigma_row, c, s, cal.codes, nominal, sw.out, sw_ideal, pure=False)
+                for s in sigmas
+            ]
+            rows = client.gather(futures)
     cols = list(rows[0])
     write_text(
         out / "mismatch.csv",

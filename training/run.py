@@ -56,6 +56,24 @@ def _runner(c: TrainConfig, prep, chip, nominal):
     return runner, scale
 
 
+def energy_metrics(runner, weights: list[np.ndarray], ev: dict) -> dict:
+    """Energy per sample on the chip (:mod:`anamorph.models.energy`) from the spikes counted in
+    ``ev`` (a chip evaluation); the ADC converts the readout's membranes for the prediction."""
+    from anamorph.models.backend import adc_steps
+    from anamorph.models.energy import EnergyParams, in_microjoules, network_energy
+
+    fwd = runner.chip_fwd
+    emu = fwd.backend
+    codes = [to_codes(w, fwd.scale, fwd.tables) for w in weights]
+    duration_s = fwd.n_steps * fwd.dt_s
+    n_adc = len(adc_steps(int(round(duration_s / emu.dt_s)), emu.dt_s, emu.adc_period_s))
+    params = EnergyParams.from_process(emu.chip.process)
+    e = network_energy(
+        params, ev["presyn_spikes_per_sample"], codes, duration_s, n_adc * weights[-1].shape[1]
+    )
+    return in_microjoules(e)
+
+
 def _one_blas_thread(fn):
     """Run ``fn`` with BLAS on one thread: the backward pass's many small products are
     several hundred times slower with OpenBLAS threads on a busy 2-core machine."""
@@ -73,22 +91,25 @@ def _one_blas_thread(fn):
 
 @_one_blas_thread
 def train_run(
-    c: TrainConfig, *, resume: bool = False, chip=None, nominal=None, progress=print_progress
+    c: TrainConfig, *, resume: bool = False, chip=None, nominal=None, progress=print_progress, init=None
 ) -> RunResult:
     """Train per ``c`` into ``c.out`` and evaluate on the chip; see the module docstring.
 
     ``chip``/``nominal`` (a configured Chip and its nominal NeuronParams) override
     ``c.chip``/``c.calibration`` (used by the mismatch experiment). With ``resume`` an
-    existing checkpoint in ``c.out`` is continued up to ``c.epochs``.
+    existing checkpoint in ``c.out`` is continued up to ``c.epochs``. ``init`` (a run folder)
+    replaces the random initial weights by that run's (their shapes must match).
     """
     c = validate(c)
     if c.out is None:
         raise InputError("a run needs an output directory", None, "out")
     prep = prepare_data(c)
+    init_w = None if init is None else _init_from(init, [prep.n_inputs, c.n_hidden, prep.data.n_classes])
     if chip is None:
         chip, nominal, chip_info = load_chip(c.chip, c.calibration, c.seed)
     else:
-        chip_info = {"chip": "given", "fingerprint": chip.fingerprint()}
+        chip_info = {"chip": "given"}
+    chip_info["fingerprint"] = chip.fingerprint()
     run_dir = ensure_writable_dir(c.out)
     runner, scale = _runner(c, prep, chip, nominal)
     sizes = [prep.n_inputs, c.n_hidden, prep.data.n_classes]
@@ -97,6 +118,8 @@ def train_run(
     else:
         start, history, best = 0, [], None
         weights = init_weights(c, sizes, w_max(scale, runner.chip_fwd.tables))
+        if init_w is not None:
+            weights = init_w
         opt, rng = Adam(lr=c.lr), np.random.default_rng([c.seed, 2])
     write_json(run_dir / "config.json", {**c.identity(), "epochs": c.epochs, "out": str(run_dir)})
     history, best = train_epochs(
@@ -129,6 +152,7 @@ def train_run(
         "val_accuracy": max(val) if best is not None else None,
         "spikes_per_sample": chip_eval["spikes_per_sample"],
         "spikes_per_hidden_neuron": chip_eval["spikes_per_hidden_neuron"],
+        "energy_per_sample": energy_metrics(runner, weights, chip_eval),
         "confusion_matrix": plots.confusion_counts(
             data.y_test, chip_eval["predictions"], data.n_classes
         ).tolist(),
@@ -176,6 +200,20 @@ def _write_outputs(run_dir: Path, c: TrainConfig, runner, weights, scale, histor
     )
 
 
+def init_hidden(run_dir) -> int:
+    """The hidden-layer size of the run folder ``run_dir`` (for ``--init``)."""
+    return int(load_run(run_dir)[1][0].shape[1])
+
+
+def _init_from(run_dir, sizes: list[int]) -> list[np.ndarray]:
+    """The weights of the run folder ``run_dir``, checked against the layer ``sizes``."""
+    _, weights = load_run(run_dir)
+    have = [weights[0].shape[0]] + [w.shape[1] for w in weights]
+    if have != sizes:
+        raise InputError(f"its layers are {have}, this run's are {sizes}", run_dir, "init")
+    return [np.array(w, dtype=np.float64) for w in weights]
+
+
 def load_run(run_dir) -> tuple[TrainConfig, list[np.ndarray]]:
     """The config and float weights of a finished run."""
     run_dir = Path(run_dir)
@@ -183,9 +221,31 @@ def load_run(run_dir) -> tuple[TrainConfig, list[np.ndarray]]:
         raise InputError("run directory not found", run_dir)
     if not (run_dir / "weights.npz").is_file():
         raise InputError("no weights.npz (is the run finished?)", run_dir, "weights.npz")
-    c = TrainConfig.from_dict(read_json(run_dir / "config.json"))
-    with np.load(run_dir / "weights.npz", allow_pickle=False) as f:
-        weights = [np.array(f[f"w{k}"]) for k in range(sum(1 for k in f.files if k.startswith("w")))]
+    d = read_json(run_dir / "config.json")
+    if not isinstance(d, dict):
+        raise InputError("not a run's config (expected a JSON object)", run_dir / "config.json")
+    try:
+        c = validate(TrainConfig.from_dict(d))
+    except InputError as e:
+        raise InputError(e.message, run_dir / "config.json", e.field) from None
+    except (TypeError, ValueError) as e:
+        raise InputError(f"malformed config ({e})", run_dir / "config.json") from None
+    path = run_dir / "weights.npz"
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            weights = [np.array(f[f"w{k}"]) for k in range(sum(1 for k in f.files if k.startswith("w")))]
+    except Exception as e:  # not a zip/npy file, a missing or pickled array
+        raise InputError(f"unreadable weights ({e})", path) from None
+    for k, w in enumerate(weights):
+        if (
+            w.ndim != 2
+            or w.dtype.kind != "f"
+            or not np.all(np.isfinite(w))
+            or (k and w.shape[0] != weights[k - 1].shape[1])
+        ):
+            raise InputError("must be a finite float matrix chained to the layer before", path, f"w{k}")
+    if not weights:
+        raise InputError("no weight matrices", path, "w0")
     return c, weights
 
 
@@ -218,6 +278,7 @@ def evaluate_run(
         "test_accuracy": ev["accuracy"],
         "spikes_per_sample": ev["spikes_per_sample"],
         "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
+        "energy_per_sample": energy_metrics(runner, weights, ev),
         "run_dir": str(run_dir),
         "chip_fingerprint": chip.fingerprint(),
     }

@@ -26,6 +26,7 @@ from anamorph.errors import InputError
 from anamorph.io import write_with
 from anamorph.training.backprop import LossParams, loss_and_grads
 from anamorph.training.config import TrainConfig
+from anamorph.training.datasets import shift_images
 from anamorph.training.optim import Adam
 from anamorph.training.snn import NetParams, forward
 
@@ -89,11 +90,14 @@ class Runner:
         B = self.c.batch_size
         correct, spikes, n = 0, 0.0, len(y)
         predictions = np.empty(n, dtype=np.int64)
+        presyn = [np.zeros(w.shape[0]) for w in weights]  # spikes of each layer's inputs (energy)
         for k, s in enumerate(range(0, n, B)):
             idx = np.arange(s, s + B)
             valid = idx < n
             idx = np.minimum(idx, n - 1)
-            _, tr = self.forward(X[idx], weights, on_chip, EVAL_RUN_BASE + run_base + k)
+            x, tr = self.forward(X[idx], weights, on_chip, EVAL_RUN_BASE + run_base + k)
+            for l, s_l in enumerate([x, *tr.s[:-1]]):
+                presyn[l] += np.asarray(s_l)[valid].sum(axis=(0, 1))
             m = tr.v[-1].max(axis=1)
             predictions[idx[valid]] = np.argmax(m, axis=1)[valid]
             correct += int(np.sum((np.argmax(m, axis=1) == y[idx])[valid]))
@@ -104,6 +108,7 @@ class Runner:
             "spikes_per_sample": spikes / n,
             "spikes_per_hidden_neuron": spikes / n / n_hidden,
             "predictions": predictions,
+            "presyn_spikes_per_sample": [p / n for p in presyn],
         }
 
 
@@ -201,6 +206,8 @@ def train_epochs(
                     gain[l + 1] = keep[:, None]
                     eff[l + 1] = weights[l + 1] * gain[l + 1]
             X = data.X_train[idx]
+            if c.augment_shift_px > 0:
+                X = shift_images(X, rng, c.augment_shift_px)
             if c.input_dropout > 0:
                 X = X * (rng.random(X.shape) >= c.input_dropout)
             x, traces = runner.forward(X, eff, on_chip, epoch * n_batches + k)

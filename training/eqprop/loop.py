@@ -35,9 +35,18 @@ import numpy as np
 
 from anamorph.errors import InputError
 from anamorph.io import ensure_writable_dir, write_json, write_manifest, write_with
+from anamorph.models.network import INPUT
 from anamorph.training.eqprop.rate import RateNet, one_hot
 from anamorph.training.eqprop.settings import EqSpikeConfig, make_eqspike_config, train_command, validate  # noqa: F401
-from anamorph.training.eqprop.spiking import Phases, SpikingEP, Units, chip_network
+from anamorph.training.eqprop.spiking import (
+    HIDDEN,
+    OUTPUT,
+    Phases,
+    SpikingEP,
+    Units,
+    chip_energy,
+    chip_network,
+)
 from anamorph.training.mapping import to_codes
 from anamorph.training.mapping import w_max as mapping_w_max
 from anamorph.training.optim import Adam
@@ -115,15 +124,25 @@ def targets(c: EqSpikeConfig, y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 def evaluate(
-    sp: SpikingEP, net: RateNet, X, y, batch_size: int, seed: int, run_base: int = 0, network=None
+    sp: SpikingEP,
+    net: RateNet,
+    X,
+    y,
+    batch_size: int,
+    seed: int,
+    run_base: int = 0,
+    network=None,
+    energy=None,
 ) -> dict:
-    """Free phases over (X, y): accuracy and spikes per neuron per sample (whole run)."""
+    """Free phases over (X, y): accuracy and spikes per neuron per sample (whole run); with
+    ``energy`` (:class:`~anamorph.models.energy.EnergyParams`) also the energy per sample."""
     correct, spikes_h, spikes_o, preds = 0, 0.0, 0.0, []
     network = chip_network(net, sp.units, sp.tables) if network is None else network
     n_h, n_o = network.sizes["hidden"], network.sizes["output"]
+    per_unit = {INPUT: 0.0, HIDDEN: 0.0, OUTPUT: 0.0}
     for j, start in enumerate(range(0, len(y), batch_size)):
         xb = X[start : start + batch_size]
-        rates, obs, _, _ = sp.run(
+        rates, obs, inputs, _ = sp.run(
             xb, net, np.random.default_rng([seed, 6, j]), EVAL_RUN_BASE + run_base + j, network=network
         )
         p = np.argmax(rates[1], axis=1)
@@ -132,13 +151,20 @@ def evaluate(
         counts = obs.spikes.counts(network.n_used)
         spikes_h += float(counts[:, :n_h].sum())
         spikes_o += float(counts[:, n_h:].sum())
+        per_unit[INPUT] = per_unit[INPUT] + inputs.counts(network.n_inputs).sum(axis=0)
+        per_unit[HIDDEN] = per_unit[HIDDEN] + counts[:, network.slice(HIDDEN)].sum(axis=0)
+        per_unit[OUTPUT] = per_unit[OUTPUT] + counts[:, network.slice(OUTPUT)].sum(axis=0)
     n = len(y)
-    return {
+    out = {
         "accuracy": correct / n,
         "spikes_per_hidden_neuron": spikes_h / n / n_h,
         "spikes_per_output_neuron": spikes_o / n / n_o,
         "predictions": np.concatenate(preds),
     }
+    if energy is not None:
+        per_unit = {k: np.asarray(v, dtype=np.float64) / n for k, v in per_unit.items()}
+        out["energy_per_sample"] = chip_energy(energy, network, per_unit, sp.phases.duration_s)
+    return out
 
 
 def print_progress(h: dict) -> None:
@@ -156,6 +182,7 @@ def train_eqspike(
     """Train per ``c`` into ``c.out``; returns the metrics (also in ``metrics.json``)."""
     from threadpoolctl import threadpool_limits
 
+    from anamorph.models.energy import EnergyParams
     from anamorph.training.config import check_fits_chip
     from anamorph.training.datasets import Dataset, load_dataset
     from anamorph.training.prepare import load_chip
@@ -221,14 +248,23 @@ def train_eqspike(
             if progress is not None:
                 progress(st.history[-1])
             save_checkpoint(run_dir, c, st)
-        ev = evaluate(sp, st.net, data.X_test, data.y_test, c.batch_size, c.seed, run_base=1 << 30)
+        ev = evaluate(
+            sp,
+            st.net,
+            data.X_test,
+            data.y_test,
+            c.batch_size,
+            c.seed,
+            run_base=1 << 30,
+            energy=EnergyParams.from_process(chip.process),
+        )
     return _finish(run_dir, c, st, ev, sp, data, chip_info)
 
 
 def _epoch(c: EqSpikeConfig, sp: SpikingEP, st: State, data, n_batches: int, wmax: float) -> None:
     from anamorph.training.eqprop import onchip
 
-    t0 = time.perf_counter()
+    t0, chip0 = time.perf_counter(), sp.chip_s
     perm = st.shuffle.permutation(len(data.y_train))
     correct, spikes, saturated, loss = 0, 0.0, 0, 0.0
     for k in range(n_batches):
@@ -268,6 +304,8 @@ def _epoch(c: EqSpikeConfig, sp: SpikingEP, st: State, data, n_batches: int, wma
             "lr": st.opt.lr,
             "sensor_readings_saturated": saturated,
             "wall_s": time.perf_counter() - t0,
+            "chip_s": sp.chip_s - chip0,
+            "software_s": time.perf_counter() - t0 - (sp.chip_s - chip0),
         }
     )
     st.opt.lr *= c.lr_decay
@@ -297,6 +335,7 @@ def _finish(run_dir: Path, c: EqSpikeConfig, st: State, ev: dict, sp: SpikingEP,
         "train_accuracy": st.history[-1]["train_accuracy"] if st.history else None,
         "spikes_per_hidden_neuron": ev["spikes_per_hidden_neuron"],
         "spikes_per_output_neuron": ev["spikes_per_output_neuron"],
+        "energy_per_sample": ev.get("energy_per_sample"),
         "run_duration_s": sp.phases.duration_s,
         "window_s": sp.phases.t_window_s,
         "confusion_matrix": plots.confusion_counts(data.y_test, ev["predictions"], data.n_classes).tolist(),

@@ -43,6 +43,7 @@ Update (software): with the measured ``s`` in place of ``rho(s)`` the rate-EP up
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,6 +136,33 @@ def chip_network(net: RateNet, units: Units, tables=None) -> ChipNetwork:
     )
 
 
+def chip_energy(params, network: ChipNetwork, spikes: dict[str, np.ndarray], duration_s: float) -> dict:
+    """Energy per sample (uJ, :mod:`anamorph.models.energy`) of a run of ``network``.
+
+    ``spikes[name]`` are the mean spikes per sample of each unit of population ``name``
+    over the whole run (``INPUT``: the input channels). Every presynaptic spike drives its
+    row of every projection from its population (the symmetric feedback included); the
+    classes are read from spike counts, so there is no ADC conversion.
+    """
+    from anamorph.models.energy import N_CODES, energy_per_sample, in_microjoules, synaptic_events
+
+    exc, inh = np.zeros(N_CODES), np.zeros(N_CODES)
+    for proj in network.projections:
+        e, i = synaptic_events(spikes[proj.source], proj.codes)
+        exc, inh = exc + e, inh + i
+    chip_pops = [name for name, _ in network.populations]
+    e = energy_per_sample(
+        params,
+        n_neurons=int(sum(n for _, n in network.populations)),
+        duration_s=duration_s,
+        spikes=float(sum(np.sum(spikes[name]) for name in chip_pops)),
+        syn_exc=exc,
+        syn_inh=inh,
+        adc_conversions=0.0,
+    )
+    return in_microjoules(e)
+
+
 def window_rates(spikes: SpikeEvents, network: ChipNetwork, phases: Phases, units: Units) -> list[np.ndarray]:
     """Dimensionless rates ``s = count t_ref / t_window`` of hidden and output, (B, n) each."""
     t0, t1 = phases.t_settle_s, phases.duration_s
@@ -173,6 +201,7 @@ class SpikingEP:
     units: Units
     phases: Phases
     tables: tuple | None = None
+    chip_s: float = 0.0  # wall time spent in the backend's runs so far
 
     def run(
         self,
@@ -189,7 +218,9 @@ class SpikingEP:
         inputs = input_trains(X, self.units, self.phases.duration_s, rng) if inputs is None else inputs
         if run_id is not None and hasattr(self.backend, "n_runs"):
             self.backend.n_runs = int(run_id)
+        t0 = time.perf_counter()
         obs = self.backend.run(inputs, network, self.phases.duration_s, teaching=teaching)
+        self.chip_s += time.perf_counter() - t0
         return window_rates(obs.spikes, network, self.phases, self.units), obs, inputs, network
 
     def step(self, X, target, net: RateNet, beta: float, rng: np.random.Generator, run_id: int = 0):

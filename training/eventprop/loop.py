@@ -132,8 +132,11 @@ class EventPropModel:
     def evaluate(self, t_in, weights, y, on_chip: bool, batch: int, run_base: int = 0) -> dict:
         pred = np.empty(len(y), dtype=np.int64)
         hidden = 0.0
+        counts = [np.zeros(w.shape[0]) for w in weights] + [np.zeros(weights[-1].shape[1])]  # energy
         for k, s in enumerate(range(0, len(y), batch)):
             sp = self.forward(t_in[s : s + batch], weights, on_chip, EVAL_BASE + run_base + k)
+            for l, a in enumerate(sp):
+                counts[l] += np.isfinite(a).sum(axis=(0, 2))
             t = np.where(np.isfinite(sp[-1][:, :, 0]), sp[-1][:, :, 0], np.inf)
             pred[s : s + batch] = np.argmin(t, axis=1)
             hidden += float(sum(np.isfinite(a).sum() for a in sp[1:-1]))
@@ -142,6 +145,8 @@ class EventPropModel:
             "accuracy": float(np.mean(pred == y)),
             "predictions": pred,
             "spikes_per_hidden_neuron": hidden / len(y) / n_hidden,
+            "presyn_spikes_per_sample": [c / len(y) for c in counts[:-1]],
+            "output_spikes_per_sample": float(counts[-1].sum() / len(y)),
         }
 
 

@@ -101,6 +101,24 @@ def _data(c: EventPropConfig):
     )
 
 
+def _energy(model, weights, final: dict, chip) -> dict:
+    """Energy per sample on the chip (:mod:`anamorph.models.energy`); the readout spikes
+    (time to first spike), so no ADC conversion enters the prediction."""
+    from anamorph.models.energy import EnergyParams, in_microjoules, network_energy
+    from anamorph.training.mapping import to_codes
+
+    codes = [to_codes(w, model.scale, model.tables) for w in weights]
+    e = network_energy(
+        EnergyParams.from_process(chip.process),
+        final["presyn_spikes_per_sample"],
+        codes,
+        model.p.duration_s,
+        0.0,
+        final["output_spikes_per_sample"],
+    )
+    return in_microjoules(e)
+
+
 def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_progress) -> dict:
     """Train per ``c`` into ``c.out``; returns the metrics (also in metrics.json)."""
     from anamorph.models.emulator import ChipEmulator
@@ -196,6 +214,7 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
         "test_accuracy": final["accuracy"],
         "software_test_accuracy": sw["accuracy"],
         "spikes_per_hidden_neuron": final["spikes_per_hidden_neuron"],
+        "energy_per_sample": _energy(model, weights, final, chip),
         "train_accuracy": history[-1]["train_accuracy"] if history else None,
         "selected_epoch": 1 + int(np.argmax(val)) if val else len(history),
         "val_accuracy": max(val) if val else None,
