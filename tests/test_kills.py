@@ -104,7 +104,7 @@ CALIBRATION_DRIVER = textwrap.dedent("""
     out = sys.argv[1]
     chip = sample_chip(ProcessModel.default(), 1)
     def work(folder):
-        cal = calibrate(chip, backend=ReferenceChip(chip, seed=0, noise=True), params=("v_leak", "v_th"),
+        cal = calibrate(chip, backend=ReferenceChip(chip, seed=0, noise=True), params=("v_leak",),
                         measure_before=False, cache_dir=folder, seed=0)
         for p in os.listdir(folder):  # whatever a killed run left must be complete or ignorable
             if p.endswith(".json"):
