@@ -34,3 +34,12 @@ def cli():
 @pytest.fixture
 def data_dir() -> Path:
     return DATA
+
+
+@pytest.fixture(scope="module")
+def calibrated_chip():
+    """(chip, nominal parameters): the shipped process model's chip 0, calibrated (cached)."""
+    from anamorph.training.prepare import load_chip
+
+    chip, nominal, _ = load_chip(None, None, 0)
+    return chip, nominal

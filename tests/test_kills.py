@@ -116,7 +116,7 @@ CALIBRATION_DRIVER = textwrap.dedent("""
     reference = work(os.path.join(out, "reference"))
     duration_s = time.monotonic() - t0
     log, resumed = fork_and_kill(work, lambda folder: -1, os.path.join(out, "killed"),
-                                 np.random.default_rng([20, 6]), N_KILLS, 0.5 * duration_s)
+                                 np.random.default_rng([20, 6]), N_KILLS, 0.25 * duration_s)
     json.dump({"reference": reference, "resumed": resumed, "log": log}, open(os.path.join(out, "r.json"), "w"))
 """)
 
