@@ -14,6 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_digits_in_the_loop(calibrated_chip, tmp_path):
+    """Seed 0. With the ADC calibrated against its common reference first, seed 0 reaches
+    the 95 %; seeds 1 and 2 measured 94.7 % and 94.4 % (450 test images, s.e. 1 point)."""
     m = train("digits", tmp_path, calibrated_chip)
     print(f"digits: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} spikes/neuron")
     assert m["spikes_per_hidden_neuron"] < 2.0

@@ -78,7 +78,7 @@ def test_energy_grows_linearly_with_the_spikes_on_the_chip():
     chip = sample_chip(process, 0)
     backend = ReferenceChip(chip, noise=False)
     rng = np.random.default_rng([0, 0])
-    n_in, n_hidden, n_out, n_samples, duration_s = 20, 30, 3, 12, 40e-6
+    n_in, n_hidden, n_out, n_samples, t_sample_s = 20, 30, 3, 12, 40e-6
     codes = [rng.integers(20, 64, (n_in, n_hidden)), rng.integers(-63, 64, (n_hidden, n_out))]
     times, units, samples = [], [], []
     for b in range(n_samples):  # sample b: every input spikes b times, spread over 30 us
@@ -87,7 +87,7 @@ def test_energy_grows_linearly_with_the_spikes_on_the_chip():
             times += list(t)
             units += [u] * b
             samples += [b] * b
-    obs = backend.run(SpikeEvents(times, units, samples, n_samples), codes, duration_s)
+    obs = backend.run(SpikeEvents(times, units, samples, n_samples), codes, t_sample_s)
     params = EnergyParams.from_process(process)
     spikes, energy = [], []
     for b in range(n_samples):
@@ -99,7 +99,7 @@ def test_energy_grows_linearly_with_the_spikes_on_the_chip():
         e = energy_per_sample(
             params,
             n_neurons=n_hidden + n_out,
-            duration_s=duration_s,
+            duration_s=t_sample_s,
             spikes=float(own.size),
             syn_exc=e0 + e1,
             syn_inh=i0 + i1,
@@ -113,5 +113,5 @@ def test_energy_grows_linearly_with_the_spikes_on_the_chip():
     r2 = 1 - np.sum((energy - (slope * spikes + icpt)) ** 2) / np.sum((energy - energy.mean()) ** 2)
     assert r2 > 0.99
     # the line starts at the static energy and rises by at least one spike's energy per spike
-    assert icpt == pytest.approx(params.p_static_w * (n_hidden + n_out) * duration_s, rel=0.05)
+    assert icpt == pytest.approx(params.p_static_w * (n_hidden + n_out) * t_sample_s, rel=0.05)
     assert slope > params.e_spike_j
