@@ -2,7 +2,7 @@
 #   make demo   - the whole chain on the shipped defaults -> results/demo/report.html
 #   make test   - ruff, then the test suite (real ngspice, OpenVAF, Brian2) on 2 workers
 #                 (pytest-xdist; one test file per worker, so module fixtures run once)
-#   fast loop   - .venv/bin/pytest -m "not slow and not spice"
+#   fast loop   - .venv/bin/pytest -n 2 -m "not slow and not spice"
 
 DEMO_OUT ?= results/demo
 
