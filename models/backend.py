@@ -279,6 +279,19 @@ def reference_readings(backend, v_ref_v: np.ndarray) -> np.ndarray:
     return backend.chip.adc(raw, np.arange(N_NEURONS), backend.adc_offset_lsb)
 
 
+class ReferenceADCChannels:
+    """:class:`ReferenceADC` for a backend with ``chip``, ``ideal_adc`` and ``adc_offset_lsb``
+    (the channels' digital offsets, zero until :meth:`configure_adc`)."""
+
+    def configure_adc(self, offset_lsb: np.ndarray) -> None:
+        """Write the ADC channels' digital offsets (:func:`validate_adc_offsets`)."""
+        self.adc_offset_lsb = validate_adc_offsets(offset_lsb)
+
+    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray:
+        """Every channel's reading of the common reference (:func:`reference_readings`)."""
+        return reference_readings(self, v_ref_v)
+
+
 @runtime_checkable
 class ReferenceADC(Protocol):
     """A chip whose ADC can be calibrated against a reference common to all its channels.

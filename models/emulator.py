@@ -48,13 +48,12 @@ import numpy as np
 from anamorph.errors import InputError
 from anamorph.models.backend import (
     Observables,
+    ReferenceADCChannels,
     SpikeEvents,
     Stimulus,
     Teaching,
     adc_steps,
-    reference_readings,
     report,
-    validate_adc_offsets,
     validate_run,
 )
 from anamorph.models.brian_network import BuiltNetwork
@@ -70,7 +69,7 @@ _CACHE_SIZE = 3
 _MAX_TRACE_VALUES = 400_000_000  # recorded membrane values per batch (3.2 GB) at most
 
 
-class ChipEmulator:
+class ChipEmulator(ReferenceADCChannels):
     """A Brian2 emulation of one :class:`~anamorph.models.chip.Chip` (see module docstring).
 
     Parameters
@@ -172,14 +171,6 @@ class ChipEmulator:
         self._fingerprint = chip.fingerprint()
         for built in self._cache.values():
             built.set_params(*self._constants(built.n_used))
-
-    def configure_adc(self, offset_lsb: np.ndarray) -> None:
-        """Write the ADC channels' digital offsets (see :class:`~anamorph.models.backend.ReferenceADC`)."""
-        self.adc_offset_lsb = validate_adc_offsets(offset_lsb)
-
-    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray:
-        """Every channel's reading of the common reference (:func:`~anamorph.models.backend.reference_readings`)."""
-        return reference_readings(self, v_ref_v)
 
     def configure(self, codes: dict[str, np.ndarray]) -> None:
         """Write DAC codes (see :class:`~anamorph.models.backend.Backend`): :meth:`reconfigure`

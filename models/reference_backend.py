@@ -20,13 +20,12 @@ import numpy as np
 from anamorph.errors import InputError
 from anamorph.models.backend import (
     Observables,
+    ReferenceADCChannels,
     SpikeEvents,
     Stimulus,
     Teaching,
     adc_steps,
-    reference_readings,
     report,
-    validate_adc_offsets,
     validate_run,
 )
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
@@ -34,7 +33,7 @@ from anamorph.models.network import ChipNetwork, projection_currents
 from anamorph.models.reference import simulate_reference
 
 
-class ReferenceChip:
+class ReferenceChip(ReferenceADCChannels):
     """A :class:`~anamorph.models.backend.Backend` integrating a Chip with numpy.
 
     Parameters
@@ -82,14 +81,6 @@ class ReferenceChip:
         self.chip = chip
         self._true = chip.true_params()
         self._fingerprint = chip.fingerprint()
-
-    def configure_adc(self, offset_lsb: np.ndarray) -> None:
-        """Write the ADC channels' digital offsets (see :class:`~anamorph.models.backend.ReferenceADC`)."""
-        self.adc_offset_lsb = validate_adc_offsets(offset_lsb)
-
-    def read_reference(self, v_ref_v: np.ndarray) -> np.ndarray:
-        """Every channel's reading of the common reference (:func:`~anamorph.models.backend.reference_readings`)."""
-        return reference_readings(self, v_ref_v)
 
     def configure(self, codes: dict[str, np.ndarray]) -> None:
         """Write DAC codes (see :class:`~anamorph.models.backend.Backend`): :meth:`reconfigure`

@@ -43,3 +43,22 @@ def calibrated_chip():
 
     chip, nominal, _ = load_chip(None, None, 0)
     return chip, nominal
+
+
+@pytest.fixture
+def loopback_cluster():
+    """``loopback_cluster(n_workers=2)``: an in-process Dask LocalCluster listening on
+    127.0.0.1 only, without a dashboard (a context manager)."""
+    from distributed import LocalCluster
+
+    def make(n_workers: int = 2):
+        return LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=False,
+            protocol="tcp://",
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+
+    return make

@@ -59,18 +59,10 @@ def test_local_sweep_table_rows_failures_and_timeouts(tmp_path):
     assert not (tmp_path / sweep.JOURNAL).exists()
 
 
-def test_dask_local_cluster_gives_the_same_table(tmp_path):
-    from distributed import LocalCluster
+def test_dask_local_cluster_gives_the_same_table(tmp_path, loopback_cluster):
 
     local = run_sweep(LEAK, 5, 8, tmp_path / "local", workers=2, settings={"fail": [1]}, figures=False)
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with loopback_cluster() as cluster:
         assert cluster.scheduler_address.startswith("tcp://127.0.0.1")
         remote = run_sweep(
             LEAK,

@@ -25,21 +25,13 @@ def run_dir(tmp_path_factory):
     return d
 
 
-def test_population_on_a_dask_cluster_equals_the_local_table(run_dir, tmp_path):
-    from distributed import LocalCluster
+def test_population_on_a_dask_cluster_equals_the_local_table(run_dir, tmp_path, loopback_cluster):
 
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
 
     local = run_population(run_dir, 3, tmp_path / "local", first_seed=5, calibrated=False)
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with loopback_cluster() as cluster:
         remote = run_population(
             run_dir, 3, tmp_path / "dask", first_seed=5, calibrated=False, scheduler=cluster.scheduler_address
         )
@@ -77,22 +69,14 @@ def test_bad_population_input_is_one_line_and_writes_nothing(cli, tmp_path, args
 
 
 @pytest.mark.slow  # trains two tiny networks twice (about a minute in all)
-def test_mismatch_experiment_on_a_dask_cluster_equals_the_local_rows(tmp_path):
-    from distributed import LocalCluster
+def test_mismatch_experiment_on_a_dask_cluster_equals_the_local_rows(tmp_path, loopback_cluster):
 
     from anamorph.training.config import make_config
     from anamorph.training.experiment import mismatch_experiment
 
     c = make_config("yinyang", epochs=1, n_train=20, n_test=20, batch_size=20, n_hidden=6, seed=0)
     local = mismatch_experiment(c, tmp_path / "local", sigmas=(0.2,))
-    with LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with loopback_cluster() as cluster:
         remote = mismatch_experiment(c, tmp_path / "dask", sigmas=(0.2,), scheduler=cluster.scheduler_address)
     assert remote == local
     assert (tmp_path / "dask" / "mismatch.csv").read_bytes() == (

@@ -93,19 +93,11 @@ def _listening(proc: psutil.Process) -> set[tuple[str, int]]:
 
 
 @pytest.mark.spice
-def test_a_dask_sweep_connects_to_the_address_given_and_listens_nowhere(tmp_path):
-    from distributed import LocalCluster
+def test_a_dask_sweep_connects_to_the_address_given_and_listens_nowhere(tmp_path, loopback_cluster):
     from test_circuits_sweep import LEAK
 
     me = psutil.Process()
-    with LocalCluster(
-        n_workers=1,
-        threads_per_worker=1,
-        processes=False,
-        protocol="tcp://",
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    with loopback_cluster(1) as cluster:
         address = cluster.scheduler_address
         before = _listening(me)  # the test's own cluster, on loopback
         assert before and all(ipaddress.ip_address(ip).is_loopback for ip, _ in before)
