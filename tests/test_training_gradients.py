@@ -18,6 +18,21 @@ def _loss(x, weights, labels, p, lp):
     return loss_and_grads(x, traces, weights, labels, p, lp)
 
 
+def _central_differences(loss, weights, eps):
+    """d loss / d w for every weight of every layer, by central differences of step ``eps``."""
+    grads = []
+    for l, w in enumerate(weights):
+        numeric = np.zeros_like(w)
+        for k in np.ndindex(w.shape):
+            plus = [q.copy() for q in weights]
+            minus = [q.copy() for q in weights]
+            plus[l][k] += eps
+            minus[l][k] -= eps
+            numeric[k] = (loss(plus) - loss(minus)) / (2 * eps)
+        grads.append(numeric)
+    return grads
+
+
 @pytest.mark.parametrize("refractory", [0, 2])
 @pytest.mark.parametrize("sizes", [(5, 7, 3), (4, 6, 5, 3)])
 def test_backward_matches_central_differences(sizes, refractory):
@@ -34,14 +49,9 @@ def test_backward_matches_central_differences(sizes, refractory):
     if refractory:  # the clamp is active somewhere: the check covers it
         assert clamp_mask(forward(x, weights, p).s[0], p).any()
     eps = 1e-6
-    for l, w in enumerate(weights):
-        numeric = np.zeros_like(w)
-        for k in np.ndindex(w.shape):
-            plus = [q.copy() for q in weights]
-            minus = [q.copy() for q in weights]
-            plus[l][k] += eps
-            minus[l][k] -= eps
-            numeric[k] = (_loss(x, plus, labels, p, lp)[0] - _loss(x, minus, labels, p, lp)[0]) / (2 * eps)
+    for l, numeric in enumerate(
+        _central_differences(lambda ws: _loss(x, ws, labels, p, lp)[0], weights, eps)
+    ):
         rel = np.linalg.norm(grads[l] - numeric) / np.linalg.norm(numeric)
         assert rel < 1e-4, (l, rel)
         assert np.linalg.norm(numeric) > 1e-3  # the check is not vacuous
@@ -164,14 +174,7 @@ def test_surrogate_detached_gradient_is_exact_for_pinned_spikes(sizes, refractor
     def pinned_loss(ws):
         return loss_and_grads(x, _pinned_forward(x, ws, p, ref), ws, labels, p, lp)[0]
 
-    for l, w in enumerate(weights):
-        numeric = np.zeros_like(w)
-        for k in np.ndindex(w.shape):
-            plus = [q.copy() for q in weights]
-            minus = [q.copy() for q in weights]
-            plus[l][k] += eps
-            minus[l][k] -= eps
-            numeric[k] = (pinned_loss(plus) - pinned_loss(minus)) / (2 * eps)
+    for l, numeric in enumerate(_central_differences(pinned_loss, weights, eps)):
         assert np.linalg.norm(numeric) > 1e-3  # the check is not vacuous
         rel = np.linalg.norm(grads[l] - numeric) / np.linalg.norm(numeric)
         assert rel < 1e-5, (l, rel)
