@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Search per-neuron DAC codes (leak, threshold, reset, tau_m, tau_syn, "
         "refractory time, synaptic gain) that bring the chip's neurons to the "
         "targets, measuring only through the emulated chip's spikes and ADC. "
-        "A repeated calibration of the same chip and targets is read from the cache.",
+        "A repeated calibration of the same chip and targets is read from the cache; "
+        "a killed one resumes from its checkpoint in the cache.",
     )
     p.add_argument(
         "--chip",

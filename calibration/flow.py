@@ -4,6 +4,9 @@ The steps are data (:mod:`.steps`): the ADC's row first (:mod:`.adc`: every chan
 against the common reference, all later readings in the reference's volts), then one row
 per DAC parameter, in the order they run, naming its measurement (:mod:`.measure`), its
 search (:mod:`.algorithms`, :mod:`.refine`) and its final stage. The measurements and the searches never see each other's internals.
+
+Given a :class:`~.checkpoint.Checkpoint`, the flow saves what every run measured, every
+few seconds, and resumes by replaying it (:mod:`.runner`, :mod:`.checkpoint`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .adc import CorrectedADC, calibrate_adc
+from .checkpoint import Checkpoint, checkpoint_path
 from .measure import Measurements
 from .result import Calibration, cache_key, default_cache_dir, hardware_fingerprint, load_cached, store_cached
-from .runner import ChipRunner
+from .runner import ChipRunner, ReplayMismatch
 from .steps import (
     ALGORITHMS,
     INSTRUMENT,
@@ -150,7 +154,10 @@ def calibrate(
     algorithm, params, batch, measure_before
         See :func:`calibrate_backend`.
     use_cache : bool
-        Read and write the cache.
+        Read and write the cache and the mid-run checkpoint ``KEY.checkpoint.npz``: a
+        calibration killed midway and started again with the same chip, targets and
+        settings resumes where the checkpoint left it and ends bit-identical to an
+        uninterrupted one (see :mod:`anamorph.calibration`).
 
     Raises
     ------
@@ -170,9 +177,11 @@ def calibrate(
     hw = hardware_fingerprint(chip)
     key = cache_key(hw, targets, settings)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    checkpoint = Checkpoint(checkpoint_path(cache_dir, key), key) if use_cache else None
     if use_cache:
         cached = load_cached(cache_dir, key)
         if cached is not None:
+            checkpoint.remove()  # left by a run killed between writing its result and this
             return cached
     cal = calibrate_backend(
         default_backend(chip, seed) if backend is None else backend,
@@ -184,10 +193,12 @@ def calibrate(
         params=params,
         batch=batch,
         measure_before=measure_before,
+        checkpoint=checkpoint,
     )
     cal = replace(cal, chip_fingerprint=hw, key=key, settings={**settings, **cal.settings})
     if use_cache:
         store_cached(cache_dir, cal)
+        checkpoint.remove()
     return cal
 
 
@@ -202,6 +213,7 @@ def calibrate_backend(
     params: Sequence[str] = ORDER,
     batch: int = 16,
     measure_before: bool = True,
+    checkpoint: Checkpoint | None = None,
 ) -> Calibration:
     """Run the steps (:data:`.steps.STEPS`) on a chip seen only through its Backend (no cache).
 
@@ -223,15 +235,74 @@ def calibrate_backend(
         Independent copies per run (noise averaging).
     measure_before : bool
         Also measure every parameter at ``initial_codes`` (for the figures).
+    checkpoint : Checkpoint, optional
+        Written every few seconds with what the runs so far measured; a valid one found
+        there is replayed first (resume). None: no checkpoint.
 
     Returns
     -------
     Calibration
         Without ``chip_fingerprint`` and ``key`` (:func:`calibrate` names it).
     """
+    targets, process, params = _checked(targets, process_model, algorithm, params)
+    args = (backend, initial_codes, targets, process, seed, algorithm, params, batch, measure_before)
+    resume = checkpoint.load() if checkpoint is not None else None
+    try:
+        return _calibrate(*args, checkpoint, resume)
+    except ReplayMismatch:
+        if resume is None:
+            raise
+        _log("the checkpoint does not fit this flow: starting over")
+        return _calibrate(*args, checkpoint, None)
+
+
+def _noise_counter(backend: Backend) -> int | None:
+    """The backend's run counter ``n_runs``, or None if it has none.
+
+    The emulator and :class:`~anamorph.models.reference_backend.ReferenceChip` draw run
+    ``k``'s noise from ``default_rng([seed, k])``: the counter is the noise-draw id of the
+    next run, which a resumed calibration restores to draw the same noise.
+    """
+    k = getattr(backend, "n_runs", None)
+    return int(k) if isinstance(k, (int, np.integer)) and not isinstance(k, bool) else None
+
+
+def _resumable(saved: tuple[int, dict] | None, noise_start: int | None) -> dict | None:
+    """The checkpointed state if it can be resumed from here: its log is one entry per run,
+    and the backend's run counter is where it was when the checkpointed calibration began
+    (the noise of every run then follows)."""
+    if saved is None:
+        return None
+    state = saved[1]
+    try:
+        log, ran = state["log"], state["runner"]
+        ok = (
+            state["noise_start"] == noise_start
+            and int(ran["n_runs"]) == len(log) == saved[0]
+            and all(isinstance(e, tuple) and len(e) == 2 and isinstance(e[0], str) for e in log)
+        )
+        float(state["wall_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return state if ok else None
+
+
+def _calibrate(
+    backend: Backend,
+    initial_codes: dict,
+    targets: Targets,
+    process: ProcessModel,
+    seed: int,
+    algorithm: str,
+    params: tuple[str, ...],
+    batch: int,
+    measure_before: bool,
+    checkpoint: Checkpoint | None,
+    resume: tuple[int, dict] | None,
+) -> Calibration:
+    """:func:`calibrate_backend` with checked arguments, resuming from ``resume`` if it fits."""
     from anamorph.models.backend import ReferenceADC
 
-    targets, process, params = _checked(targets, process_model, algorithm, params)
     t_start = time.perf_counter()
     # The ADC first, against its common reference (a backend without one: read as it reports).
     corrected = CorrectedADC(backend)
@@ -243,6 +314,33 @@ def calibrate_backend(
             adc_settings = {"adc": corrected.correction.summary()}
     runner = ChipRunner(corrected, batch=batch)
     meas = Measurements(runner, targets, process)
+    noise_start = _noise_counter(backend)
+    state = _resumable(resume, noise_start)
+    wall_s = 0.0  # spent by earlier, interrupted runs
+    if state is not None:
+        wall_s = float(state["wall_s"])
+        _log(f"resuming after {len(state['log'])} runs")
+
+        def then():  # the runner and the backend as the interrupted run left them
+            runner.restore(state["runner"])
+            if state["noise_next"] is not None:
+                backend.n_runs = state["noise_next"]
+
+        runner.replay(state["log"], then)
+    if checkpoint is not None:
+
+        def on_run():
+            if checkpoint.due():
+                snapshot = {
+                    "log": runner.log,
+                    "runner": runner.state(),
+                    "noise_start": noise_start,
+                    "noise_next": _noise_counter(backend),
+                    "wall_s": wall_s + time.perf_counter() - t_start,
+                }
+                checkpoint.save(len(runner.log), snapshot)
+
+        runner.on_run = on_run
     n = runner.n_neurons
     initial = {p: np.asarray(c, dtype=np.int64).copy() for p, c in initial_codes.items()}
     before = _measure_all(meas, initial) if measure_before else {}
@@ -285,6 +383,8 @@ def calibrate_backend(
         psp_stage(stage, meas, codes, mine, success, targets, process)
     # Verify: every parameter measured at the final configuration.
     after = _measure_all(meas, codes)
+    if runner.replaying:
+        raise ReplayMismatch("the log has more runs than the flow")
     for p in params:
         achieved[p] = after[p]
     for p in ORDER:
@@ -301,5 +401,5 @@ def calibrate_backend(
         reasons=reasons,
         before=before,
         n_runs=runner.n_runs,
-        settings={"wall_s": time.perf_counter() - t_start, **adc_settings},
+        settings={"wall_s": wall_s + time.perf_counter() - t_start, **adc_settings},
     )

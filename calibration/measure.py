@@ -28,6 +28,9 @@ A run starts with every membrane at rest and noise-free; until the noise has gro
 size (~1.5 tau_m) it does not dither the 8-bit ADC, so the precise fits leave those
 samples out (:meth:`Measurements._settled_mean`).
 
+Each method marked :func:`~.runner.one_run` runs the chip once and is logged by the runner
+(replayed when an interrupted calibration resumes); the others only combine them.
+
 Runs share a few fixed shapes (batch size, duration, network) so that the emulator
 compiles each shape once: "quiet" runs (no spikes: leak, steps), "firing" runs and
 "psp" runs.
@@ -42,7 +45,7 @@ import numpy as np
 from anamorph.models.backend import Stimulus
 
 from . import fits, spiketrace
-from .runner import ChipRunner
+from .runner import ChipRunner, one_run
 from .synapse import SynapseMeasurements
 
 if TYPE_CHECKING:
@@ -142,6 +145,7 @@ class Measurements(SynapseMeasurements):
         )
 
     # -- potentials at rest ----------------------------------------------------------------
+    @one_run
     def leak(self, codes: dict) -> np.ndarray:
         """Resting potential (mean ADC sample), no input, threshold out of reach.
 
@@ -151,6 +155,7 @@ class Measurements(SynapseMeasurements):
         return fits.window_mean(obs.adc_t_s, obs.adc_v, 2e-6, np.inf)
 
     # -- membrane time constant -------------------------------------------------------------
+    @one_run
     def step_response(
         self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.4, plateau: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -190,6 +195,7 @@ class Measurements(SynapseMeasurements):
         tau, _ = self.step_response(codes, self.targets.tau_m_s)
         return tau
 
+    @one_run
     def transient(
         self, codes: dict, tau_guess_s: float, *, dv_v: float = 0.45, step_taus: float = 3.0
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -258,6 +264,7 @@ class Measurements(SynapseMeasurements):
         lag = spiketrace.reset_lag(obs.adc_v, since, until, self.dt_s)
         return obs, since, until, lag
 
+    @one_run
     def reset(self, codes: dict) -> np.ndarray:
         """Clamp level after each spike, with a long (~10 us) refractory time.
 
@@ -269,6 +276,7 @@ class Measurements(SynapseMeasurements):
         obs, since, until, lag = self._firing_run(codes, 0.15)
         return spiketrace.clamp_level(obs.adc_v, since, lag + 0.4 * self.dt_s, lag + 0.6 * t_long)
 
+    @one_run
     def threshold(self, codes: dict) -> np.ndarray:
         """Membrane at the threshold crossing (samples before each spike, extrapolated).
 
@@ -279,6 +287,7 @@ class Measurements(SynapseMeasurements):
         obs, since, until, lag = self._firing_run(codes, 0.04)
         return spiketrace.threshold_level(obs.adc_v, until, self.dt_s, 3e-6, lag)
 
+    @one_run
     def t_ref(self, codes: dict) -> np.ndarray:
         """Clamp duration after each spike (needs ``context['tau_m_s']``)."""
         tau = self.context.get("tau_m_s", np.full(self.n, self.targets.tau_m_s))

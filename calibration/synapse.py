@@ -18,6 +18,7 @@ import numpy as np
 from anamorph.models.backend import SpikeEvents, Stimulus
 
 from . import fits
+from .runner import one_run
 
 
 def train_basis(
@@ -103,10 +104,23 @@ class SynapseMeasurements:
         ``V = B + E exp(-t/tau_m) + C S(t; tau_m) + A S(t; tau_syn)``, with ``S`` the sum over
         the volleys so far (:func:`train_basis`) and ``E`` the settling of a constant negative
         current that lowers the baseline by ~0.2 V (room for the PSPs inside the ADC's
-        range). :func:`psp_area` turns ``A`` and ``C`` into the area of one PSP.
+        range). :func:`psp_area` turns ``A`` and ``C`` into the area of one PSP. Every run is
+        logged in :attr:`psp_log`.
         """
         if "r_psp_ohm" not in self.context:
             self.prepare_psp(codes)
+        tau_s, gain = self._psp_run(codes)
+        self.psp_log.append(
+            {
+                p: (np.broadcast_to(codes[p], (self.n,)).copy(), value)
+                for p, value in (("tau_syn", tau_s), ("syn_gain", gain))
+            }
+        )
+        return tau_s, gain
+
+    @one_run
+    def _psp_run(self, codes: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The run and the fit of :meth:`psp` (after :meth:`prepare_psp`)."""
         tau_m = self.context["tau_m_psp_s"]
         tau_m = np.where(np.isfinite(tau_m), tau_m, np.nanmedian(tau_m))[None, :]
         r = self.context["r_psp_ohm"]
@@ -153,14 +167,7 @@ class SynapseMeasurements:
         # table (nominal, the same for every neuron) maps code ``weight`` to T(weight) units.
         table = getattr(self.process, "weight_table_exc", None)
         units = float(table[weight]) if table is not None else float(weight)
-        gain = i0 / (rows * units)
-        self.psp_log.append(
-            {
-                p: (np.broadcast_to(codes[p], (self.n,)).copy(), value)
-                for p, value in (("tau_syn", tau_s), ("syn_gain", gain))
-            }
-        )
-        return tau_s, gain
+        return tau_s, i0 / (rows * units)
 
     def psp_weight(self, rows: int, tau_m: float) -> int:
         """Weight code whose summed PSP over ``rows`` rows peaks near ``PSP_PEAK_V`` (nominal).

@@ -95,28 +95,48 @@ TRAIN_DRIVER = textwrap.dedent("""
 
 
 CALIBRATION_DRIVER = textwrap.dedent("""
-    from anamorph.calibration import calibrate
+    import glob
+    from anamorph.calibration import calibrate, checkpoint
     from anamorph.calibration.result import Calibration
+    from anamorph.calibration.runner import ChipRunner
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
     from anamorph.models.reference_backend import ReferenceChip
 
     out = sys.argv[1]
     chip = sample_chip(ProcessModel.default(), 1)
+    checkpoint.EVERY_S = 0.0  # a checkpoint after every run
+    replayed = []  # runs replayed from a checkpoint by this process's calibrations
+    _replay = ChipRunner.replay
+    def replay(self, log, then):
+        replayed.append(len(log))
+        return _replay(self, log, then)
+    ChipRunner.replay = replay
     def work(folder):
-        cal = calibrate(chip, backend=ReferenceChip(chip, seed=0, noise=True), params=("v_leak",),
+        replayed.clear()
+        cal = calibrate(chip, backend=ReferenceChip(chip, seed=0, noise=True), params=("v_leak", "v_th"),
                         measure_before=False, cache_dir=folder, seed=0)
         for p in os.listdir(folder):  # whatever a killed run left must be complete or ignorable
             if p.endswith(".json"):
                 Calibration.load(os.path.join(folder, p))
         return {"codes": {p: c.tolist() for p, c in cal.codes.items()},
                 "achieved": {p: np.nan_to_num(a).tolist() for p, a in cal.achieved.items()},
-                "n_runs": cal.n_runs, "key": cal.key}
+                "n_runs": cal.n_runs, "key": cal.key, "replayed": list(replayed)}
+    def marks(folder):  # runs in the checkpoint; once the result is written, more than any
+        if glob.glob(os.path.join(folder, "*.json")):
+            return 10**9
+        for p in glob.glob(os.path.join(folder, "*.checkpoint.npz")):
+            try:
+                with np.load(p, allow_pickle=False) as f:
+                    return int(json.loads(str(f["meta"]))["done"])
+            except Exception:
+                return 0
+        return 0
     t0 = time.monotonic()
     reference = work(os.path.join(out, "reference"))
-    duration_s = time.monotonic() - t0
-    log, resumed = fork_and_kill(work, lambda folder: -1, os.path.join(out, "killed"),
-                                 np.random.default_rng([20, 6]), N_KILLS, 0.25 * duration_s)
+    per_run_s = (time.monotonic() - t0) / reference["n_runs"]
+    log, resumed = fork_and_kill(work, marks, os.path.join(out, "killed"),
+                                 np.random.default_rng([20, 6]), N_KILLS, per_run_s)
     json.dump({"reference": reference, "resumed": resumed, "log": log}, open(os.path.join(out, "r.json"), "w"))
 """)
 
@@ -147,8 +167,17 @@ def test_training_killed_ten_times_ends_as_the_uninterrupted_run(tmp_path):
 
 
 def test_calibration_killed_ten_times_ends_as_the_uninterrupted_run(tmp_path):
-    """Calibration has no mid-run checkpoint: a killed calibration leaves no cache entry
-    (written atomically at the end) and the next run starts over, to the same codes."""
+    """A calibration (leak and threshold, on the numpy reference backend with noise) writes
+    its checkpoint after every run (the results of its runs so far, the codes last written,
+    the backend's run counter, which names the next run's noise draw). Killed ten times,
+    before and after a child's new checkpoint, it resumes each time: the checkpoint only
+    grows (no child started over), the last killed child's checkpoint is the one the final
+    run replays, and the end equals the uninterrupted run's codes, achieved values and
+    number of runs bit for bit."""
     r = _drive(CALIBRATION_DRIVER, tmp_path)
-    assert len([e for e in r["log"] if e["killed"]]) >= N_KILLS, r["log"]
+    log = r["log"]
+    _check_kills(log)
+    assert all(e["marks_after"] >= e["from"] for e in log), log
+    assert r["reference"].pop("replayed") == []
+    assert r["resumed"].pop("replayed") == [log[-1]["marks_after"]] and log[-1]["marks_after"] > 0, log
     assert r["resumed"] == r["reference"]
