@@ -47,6 +47,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--iterations", type=int, default=30)
     ap.add_argument("--figure", default=None, help="PNG of accuracy against iteration")
+    ap.add_argument(
+        "--neuron-gain",
+        choices=("on", "off"),
+        default=None,
+        help="backward pass with each neuron's fitted slope (default: the data set's)",
+    )
     args = ap.parse_args()
     curves = []
     for label in args.cases.split(","):
@@ -59,7 +65,10 @@ def main() -> None:
                 detuned = sample_chip(ProcessModel.default(), args.seed, detune=detune)
                 chip = detuned.with_codes(chip.codes)
         with tempfile.TemporaryDirectory() as tmp:
-            c = make_convert_config(args.dataset, out=tmp, seed=args.seed, iterations=args.iterations)
+            gain = None if args.neuron_gain is None else args.neuron_gain == "on"
+            c = make_convert_config(
+                args.dataset, out=tmp, seed=args.seed, iterations=args.iterations, ft_neuron_gain=gain
+            )
             m = train_convert(c, chip=chip, nominal=nominal)
         curves.append((label, m))
         label = f"{args.dataset}_{label}"

@@ -155,6 +155,13 @@ def in_microjoules(breakdown: dict) -> dict:
     }
 
 
+def energy_phrase(breakdown_uj: dict | None) -> str:
+    """``", X uJ per sample"`` for a summary line (empty without an energy breakdown)."""
+    if not breakdown_uj or breakdown_uj.get("total_uj") is None:
+        return ""
+    return f", {breakdown_uj['total_uj']:.3g} uJ per sample"
+
+
 # --------------------------------------------------------------------- the process model's section
 def section_from_instances(lif: list[dict], synapse: list[dict], source: dict) -> dict:
     """The ``"energy"`` section: mean and sd over instances of each measured quantity.

@@ -89,6 +89,32 @@ def test_softlif_matches_the_calibrated_chips_fi_curve():
     assert np.mean(from_nominal(nominal, 0.0, 0.05).rate_hz(levels) / rate) > 1.0
 
 
+def test_fitted_neuron_slopes_match_detuned_lif_neurons():
+    """Three neurons off their calibration -- threshold 25 % further from the leak, 15 %
+    closer plus an offset current of 0.3 rheobase, and the calibrated one -- fire at the
+    analytic LIF rate (Gerstner et al. 2014, eq. 1.13); the slopes ``da/dj`` fitted from
+    (nominal current, rate) pairs match that curve's finite-difference slope within 3 %."""
+    from anamorph.training.convert.gain import fit_affine
+
+    p = DEFAULT_TARGETS
+    f = from_nominal(p, dt_s=0.0, gamma=1e-3)
+    span = p.v_th_v - p.v_leak_v
+    v_th = p.v_leak_v + span * np.array([1.25, 0.85, 1.0])
+    offset = np.array([0.0, 0.3, 0.0])  # rheobase units
+    j = np.random.default_rng(3).uniform(0.5, 4.0, (400, 1)) * np.ones((1, 3))
+
+    def rate(jj):  # the true neurons, dimensionless
+        i_a = (jj + offset) * current_unit_a(p)
+        return lif_rate_hz(i_a, p.v_leak_v, v_th, p.v_leak_v, p.tau_m_s, p.t_ref_s, p.c_mem_f) * p.tau_m_s
+
+    g, b = fit_affine(f, j, rate(j), lam=1e-6)
+    fitted = g * f.derivative(g * j + b)  # the slope the fine-tuning backpropagates with
+    h = 1e-5
+    fd = (rate(j + h) - rate(j - h)) / (2 * h)
+    firing = rate(j - 0.2) > 0  # away from each neuron's rheobase kink
+    np.testing.assert_allclose(fitted[firing], fd[firing], rtol=0.03)
+
+
 @pytest.mark.slow
 def test_finetuning_recovers_a_detuned_chip(tmp_path):
     """An uncalibrated chip with 30 % detuned tau_m, tau_syn and v_th loses accuracy at
@@ -144,6 +170,7 @@ def test_held_out_npz_trains_end_to_end(tmp_path, cli):
         f"after 8 iterations {m['test_accuracy']:.4f}"
     )
     assert m["n_train"] == 500 and m["n_test"] == 200
+    assert f"{m['energy_per_sample']['total_uj']:.3g} uJ per sample" in r.stdout  # the summary line
     assert m["software_test_accuracy"] >= 0.85  # chance: 0.1
     assert [h["iteration"] for h in m["finetune"]] == list(range(1, 9))
     assert max(h["accuracy"] for h in m["finetune"][-3:]) >= m["software_test_accuracy"] - 0.03

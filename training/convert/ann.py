@@ -55,13 +55,21 @@ def forward(net: RateNet, a0: np.ndarray, weights: list[np.ndarray], noise_sd=No
 
 
 def loss_and_grads(
-    net: RateNet, a: list[np.ndarray], j: list[np.ndarray], weights: list[np.ndarray], y: np.ndarray
+    net: RateNet,
+    a: list[np.ndarray],
+    j: list[np.ndarray],
+    weights: list[np.ndarray],
+    y: np.ndarray,
+    neurons: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[float, list[np.ndarray]]:
     """Loss and ``dL/dW`` given the rates ``a`` and currents ``j`` of every layer.
 
     ``a`` and ``j`` may come from the software model or from the chip (measured rates, and
     the currents the measured presynaptic rates drive): the backward pass is the same,
-    with the soft-LIF derivative at ``j``.
+    with the soft-LIF derivative at ``j``. ``neurons[l] = (g, b)`` describes each neuron of
+    layer ``l`` by its own rate curve ``f(g j + b)`` (:mod:`.gain`): the slope is then
+    ``g f'(g j + b)`` and the current penalty acts on the neuron's effective current
+    ``g j + b`` (default: every neuron is the nominal one, ``g = 1``, ``b = 0``).
     """
     B = len(y)
     logits = net.beta * a[-1]
@@ -71,9 +79,11 @@ def loss_and_grads(
     g_a = net.beta * g / B
     grads = [None] * len(weights)
     for l in range(len(weights) - 1, -1, -1):
-        over = np.maximum(j[l] - net.j_hi, 0.0)
+        gain, offset = (1.0, 0.0) if neurons is None else neurons[l]
+        u = gain * j[l] + offset
+        over = np.maximum(u - net.j_hi, 0.0)
         loss += net.rho * np.mean(over**2)
-        g_j = g_a * net.f.derivative(j[l]) + net.rho * 2.0 * over / over.size
+        g_j = gain * (g_a * net.f.derivative(u) + net.rho * 2.0 * over / over.size)
         grads[l] = net.k * a[l].T @ g_j
         g_a = net.k * g_j @ weights[l].T
     return float(loss), grads

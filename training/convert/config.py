@@ -57,11 +57,15 @@ class ConvertConfig:
     n_train: int | None = None
     n_test: int | None = None
     noise_chip: bool = True
+    ft_neuron_gain: bool = True  # backpropagate with each neuron's fitted rate curve (.gain)
 
     def identity(self) -> dict:
         """The settings a checkpoint must share with its resumed run (all but ``out`` and
         ``iterations``: a finished run can be continued for more iterations)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("out", "iterations")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("out", "iterations")}
+        if not d["ft_neuron_gain"]:  # added later: checkpoints without it stay resumable
+            d.pop("ft_neuron_gain")
+        return d
 
 
 #: defaults per data set (``--dataset`` kind) where they differ from ConvertConfig's

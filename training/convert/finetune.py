@@ -24,6 +24,7 @@ import numpy as np
 
 from anamorph.training.convert.ann import RateNet, loss_and_grads
 from anamorph.training.convert.chipmap import code_values, quantise, run_rates
+from anamorph.training.convert.gain import fit_affine
 
 #: noise-draw ids of evaluation runs (training iteration ``it`` uses id ``it``)
 EVAL_BASE = 1 << 40
@@ -47,14 +48,20 @@ def chip_step(
     window_s: float,
     warmup_s: float,
     rng: np.random.Generator,
+    neuron_gain: bool = False,
 ) -> dict:
-    """One in-the-loop iteration on the batch ``(a0, y)``; updates ``weights`` in place."""
+    """One in-the-loop iteration on the batch ``(a0, y)``; updates ``weights`` in place.
+
+    With ``neuron_gain`` the backward pass uses each neuron's own rate curve, fitted to
+    the batch's measured rates (:func:`.gain.fit_affine`), instead of the nominal soft-LIF.
+    """
     codes = quantise(weights, tables)
     meas = run_rates(backend, a0, codes, tau_m_s=net.f.tau_m_s, window_s=window_s, warmup_s=warmup_s, rng=rng)
     w_eff = [code_values(c, tables) for c in codes]
     a = [a0] + meas.a
     j = [net.k * a[l] @ w_eff[l] for l in range(len(codes))]
-    loss, grads = loss_and_grads(net, a, j, w_eff, y)
+    neurons = [fit_affine(net.f, j[l], a[l + 1]) for l in range(len(codes))] if neuron_gain else None
+    loss, grads = loss_and_grads(net, a, j, w_eff, y, neurons)
     optimizer.step(weights, grads)
     for w in weights:
         np.clip(w, -net.w_max, net.w_max, out=w)
@@ -123,6 +130,7 @@ def finetune(
     history: list[dict] | None = None,
     lr: float | None = None,
     lr_decay: float = 1.0,
+    neuron_gain: bool = False,
 ) -> list[dict]:
     """In-the-loop steps on random batches up to ``iterations`` (continuing ``history``);
     after each, ``evaluate(codes, iteration)`` and ``on_iteration(row, history)``.
@@ -151,6 +159,7 @@ def finetune(
                 window_s=window_s,
                 warmup_s=warmup_s,
                 rng=rng,
+                neuron_gain=neuron_gain,
             ),
         }
         row["step_wall_s"] = time.perf_counter() - t0

@@ -159,6 +159,7 @@ def train_convert(
             lr_decay=c.ft_decay,
             window_s=c.window_s,
             warmup_s=c.warmup_s,
+            neuron_gain=c.ft_neuron_gain,
         )
     final = history[-1] if history else st["mapped"]
     metrics = {
@@ -209,6 +210,7 @@ def train_command(args) -> int:
     """``anamorph train --algo convert``: options of the train command -> a run."""
     if args.mode != "chip":
         raise InputError("conversion fine-tunes in the loop only (--mode chip)", args.mode, "--mode")
+    from anamorph.models.energy import energy_phrase
     from anamorph.training.commands import shared_options
 
     given = {**shared_options(args), "iterations": getattr(args, "iterations", None)}
@@ -223,6 +225,6 @@ def train_command(args) -> int:
     print(
         f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip after {c.iterations} in-the-loop "
         f"iterations (software {100 * m['software_test_accuracy']:.2f} %, mapped "
-        f"{100 * m['mapped_test_accuracy']:.2f} %) -> {m['run_dir']}"
+        f"{100 * m['mapped_test_accuracy']:.2f} %){energy_phrase(m.get('energy_per_sample'))} -> {m['run_dir']}"
     )
     return 0

@@ -258,6 +258,7 @@ def train_eventprop(c: EventPropConfig, *, resume: bool = False, progress=print_
 
 def train_command(args) -> int:
     """The CLI entry (``anamorph train --algo eventprop``)."""
+    from anamorph.models.energy import energy_phrase
     from anamorph.training.commands import shared_options
 
     c = make_eventprop_config(
@@ -272,6 +273,7 @@ def train_command(args) -> int:
     m = train_eventprop(c, resume=args.resume)
     print(
         f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
-        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {c.out}"
+        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample"
+        f"{energy_phrase(m.get('energy_per_sample'))} -> {c.out}"
     )
     return 0
