@@ -9,9 +9,16 @@ Side by side:
   membranes of all hidden and output neurons recorded (the training path);
 * a plain loop that builds and runs one Brian2 network per sample (SpikeGeneratorGroup,
   Synapses, NeuronGroup with the LIF equations, the same parameters);
-* the numpy reference (:func:`anamorph.models.reference.simulate_reference`).
+* the numpy reference (:func:`anamorph.models.reference.simulate_reference`);
+* peer simulators (``bench/_peers.py``: jaxsnn, Spyx and a plain ``jax.lax.scan``; installed by
+  ``pip install -e .[peers]``): the same network, batch and dt (200 steps of 0.5 µs), nominal
+  neuron parameters, the emulator's synaptic currents, the inputs as dense per-step spike
+  tensors (B, T, 256); forward pass only, jit-compiled (compilation not timed). snnTorch and
+  Norse are left out: torch from PyPI is the CUDA build (a 555 MB wheel plus GBs of nvidia-*
+  CUDA wheels). ``emulator_to_<peer>_ratio`` is the emulator's rate (dt 0.5 µs, spikes only)
+  over the peer's, both measured in this run.
 
-Run: ``.venv/bin/python bench/emulator.py [--batches 5] [--plain-samples 4]``
+Run: ``.venv/bin/python bench/emulator.py [--batches 5] [--plain-samples 4] [--no-peers]``
 """
 
 from __future__ import annotations
@@ -28,6 +35,11 @@ from anamorph.models.chip import sample_chip
 from anamorph.models.emulator import ChipEmulator
 from anamorph.models.process_model import ProcessModel
 from anamorph.models.reference import simulate_reference
+
+try:  # run as a script: bench/ is on sys.path
+    import _peers as peers
+except ImportError:  # imported as bench.emulator
+    from bench import _peers as peers
 
 DURATION_S = 100e-6
 SIZES = (256, 246, 10)
@@ -126,11 +138,31 @@ sigma : volt
     return (n_samples - 1) / (time.perf_counter() - t0), (n_samples - 1) / (time.process_time() - c0)
 
 
+def time_peer(name, chip, inputs, w, batches, dt_s=0.5e-6):
+    """(samples per wall-clock second, per CPU second, hidden spikes per sample) of peer ``name``."""
+    n_steps = int(round(DURATION_S / dt_s))
+    x = peers.dense_spikes(inputs, SIZES[0], n_steps, dt_s)
+    peer = peers.PEERS[name](ChipEmulator(chip, dt_s=dt_s).synaptic_currents(w), dt_s)
+    peer.forward(x).block_until_ready()  # trace + compile (not timed)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(batches):
+        peer.forward(x).block_until_ready()
+    n = batches * inputs.n_samples
+    rate, cpu_rate = n / (time.perf_counter() - t0), n / (time.process_time() - c0)
+    return rate, cpu_rate, float(np.asarray(peer.hidden_spikes(x)).mean())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=100)
     ap.add_argument("--plain-samples", type=int, default=4)
+    ap.add_argument(
+        "--peers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run the installed peer simulators side by side (the others print 'not installed')",
+    )
     args = ap.parse_args(argv)
     chip = sample_chip(ProcessModel.default(), seed=0)
     inputs = latency_inputs(args.batch_size, seed=1)
@@ -147,6 +179,18 @@ def main(argv=None):
         print(f"emulator_record_all_{tag}_per_cpu_second: {cpu_rec:.0f} samples/s")
         hidden = obs.spikes.select(0, SIZES[1]).counts(SIZES[1]).sum(axis=1).mean()
         print(f"hidden_spikes_per_sample_{tag}: {hidden:.1f} spikes")
+        if dt_s == 0.5e-6:
+            emu_rate_05, emu_cpu_05 = rate, cpu_rate
+    for name in peers.PEERS if args.peers else ():
+        if not peers.available(name):
+            print(f"peer_{name}: not installed (pip install -e .[peers])")
+            continue
+        rate, cpu_rate, hidden = time_peer(name, chip, inputs, w, args.batches)
+        print(f"peer_{name}: {rate:.0f} samples/s")
+        print(f"peer_{name}_per_cpu_second: {cpu_rate:.0f} samples/s")
+        print(f"peer_{name}_hidden_spikes_per_sample: {hidden:.1f} spikes")
+        print(f"emulator_to_{name}_ratio: {emu_rate_05 / rate:.2f} x")
+        print(f"emulator_to_{name}_ratio_cpu: {emu_cpu_05 / cpu_rate:.2f} x")
     p = chip.true_params()
     emu = ChipEmulator(chip, dt_s=0.5e-6)
     cur = emu.synaptic_currents(w)
