@@ -11,7 +11,10 @@ Stages, each resumable (see :mod:`anamorph.pipeline`):
 5. Calibration of both chips' neurons to the nominal targets.
 6. In-the-loop surrogate-gradient training on Yin-Yang with chip A (Cramer et al. 2022).
 7. Deployment of the trained weights on chip B.
-8. ``report.html``: the story in order, figures embedded.
+8. EqSpike (Martin et al. 2021) on the same data with chip A's own plasticity: correlation
+   sensors and on-chip code updates, no float weights (``update="on-chip"``).
+9. Deployment of EqSpike's codes on chip B.
+10. ``report.html``: the story in order, figures embedded, both algorithms side by side.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class DemoSize:
     tstdp_instances: int = 48
     gated_instances: int = 48
     sweep_figures: bool = True  # histogram pages of the plasticity sweeps (the report shows none)
+    eqspike_epochs: int = 4  # EqSpike with on-chip updates on the same data set
 
 
 QUICK = DemoSize(
@@ -48,6 +52,7 @@ QUICK = DemoSize(
     tstdp_instances=6,
     gated_instances=6,
     sweep_figures=False,
+    eqspike_epochs=1,
 )
 FULL = DemoSize(lif_instances=48, synapse_instances=48, epochs=40, n_train=None, n_test=None)
 SEED = 1  # every seed of the demo derives from this one (recorded in the manifest)
@@ -174,6 +179,32 @@ def _train(size: DemoSize):
         return {
             "line": f"Yin-Yang test accuracy on chip A {100 * m['test_accuracy']:.1f} %",
             "test_accuracy": m["test_accuracy"],
+            "test_accuracy_per_epoch": [h["test_accuracy"] for h in result.history],
+        }
+
+    return run
+
+
+def _train_eqspike(size: DemoSize):
+    def run(out: Path) -> dict:
+        from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
+
+        c = make_eqspike_config(
+            "yinyang",
+            out=str(out / "train_eqspike"),
+            update="on-chip",
+            chip=str(out / "chip_A.json"),
+            calibration=str(out / "calibration_A.json"),
+            epochs=size.eqspike_epochs,
+            seed=SEED,
+            n_train=size.n_train,
+            n_test=size.n_test,
+        )
+        m = train_eqspike(c, resume=True, progress=None)
+        return {
+            "line": f"EqSpike (on-chip updates): Yin-Yang test accuracy on chip A {100 * m['test_accuracy']:.1f} %",
+            "test_accuracy": m["test_accuracy"],
+            "test_accuracy_per_epoch": [h["test_accuracy"] for h in m["history"]],
         }
 
     return run
@@ -188,6 +219,21 @@ def _deploy(out: Path) -> dict:
     write_json(out / "deploy_B.json", ev)
     return {
         "line": f"same weights on chip B: test accuracy {100 * ev['test_accuracy']:.1f} %",
+        "test_accuracy": ev["test_accuracy"],
+    }
+
+
+def _deploy_eqspike(out: Path) -> dict:
+    from anamorph.training.eqprop.deploy import deploy_eqspike
+
+    ev = deploy_eqspike(
+        out / "train_eqspike",
+        chip_path=str(out / "chip_B.json"),
+        calibration_path=str(out / "calibration_B.json"),
+    )
+    write_json(out / "deploy_eqspike_B.json", ev)
+    return {
+        "line": f"EqSpike's codes on chip B: test accuracy {100 * ev['test_accuracy']:.1f} %",
         "test_accuracy": ev["test_accuracy"],
     }
 
@@ -227,6 +273,8 @@ def stages(size: DemoSize, workers=None) -> list[Stage]:
         Stage("calibrate", "Calibration of both chips", _calibrate),
         Stage("train", "In-the-loop training on chip A (Yin-Yang)", _train(size)),
         Stage("deploy", "Deployment of the trained weights on chip B", _deploy),
+        Stage("train_eqspike", "EqSpike with on-chip updates on chip A (Yin-Yang)", _train_eqspike(size)),
+        Stage("deploy_eqspike", "Deployment of EqSpike's codes on chip B", _deploy_eqspike),
         Stage("report", "Report", _report),
     ]
 

@@ -1,7 +1,8 @@
 """The demo's report: every stage's outputs, in the order of the flow, on one page.
 
 Numbers on the page are read from the stage outputs in the demo folder (sweep tables,
-process.json, calibration files, metrics.json, deploy_B.json, plasticity.json) — never recomputed here
+process.json, calibration files, metrics.json, deploy_B.json, plasticity.json, the EqSpike run;
+:mod:`anamorph.demo_algorithms`) — never recomputed here
 and never typed in.
 """
 
@@ -331,6 +332,11 @@ def build_report(out: Path) -> Path:
     if plastic is not None:
         after = next((k + 1 for k, s in enumerate(sections) if s.title.startswith("Chips")), len(sections))
         sections.insert(after, plastic)
+    from anamorph.demo_algorithms import algorithms_section
+
+    both = algorithms_section(out)
+    if both is not None:
+        sections.append(both)
     return write_report(
         out / "report.html",
         "anamorph demo",

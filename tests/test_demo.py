@@ -56,6 +56,11 @@ def test_every_stage_leaves_its_outputs(demo):
         "sweep_gated-synapse/sweep.parquet",
         "plasticity.json",
         "plasticity.png",
+        "train_eqspike/metrics.json",
+        "train_eqspike/weights.npz",
+        "train_eqspike/stdp.png",
+        "deploy_eqspike_B.json",
+        "algorithms.png",
     ):
         assert (out / name).is_file(), name
     assert proc.stdout.strip().endswith("report.html")
@@ -144,6 +149,28 @@ def test_report_agrees_with_the_stage_outputs(demo):
         )
         shown = _fact(page, what).split(" / ")[-1]
         assert shown == f"{100 * r['chip_mean']:+.1f} ± {100 * r['chip_sd']:.1f} %"
+    # both algorithms side by side, as their runs and deployments recorded them
+    assert "Two ways of learning on chip A</h2>" in page
+    for run, deployed, label in (
+        ("train", "deploy_B.json", "surrogate gradients (software update)"),
+        ("train_eqspike", "deploy_eqspike_B.json", "EqSpike (on-chip update)"),
+    ):
+        a, b = (
+            read_json(out / run / "metrics.json")["test_accuracy"],
+            read_json(out / deployed)["test_accuracy"],
+        )
+        shown = _fact(page, f"{label}: test accuracy on chip A / on chip B")
+        assert shown == f"{100 * a:.1f} / {100 * b:.1f} %"
+
+
+def test_eqspike_learns_on_chip_a_with_its_own_plasticity(demo):
+    """On-chip updates only (no float weights): after one quick epoch chip A classifies Yin-Yang
+    well above chance (1/3 for three classes; s.e. of 500 test points about 2 points)."""
+    out, _ = demo
+    m = read_json(out / "train_eqspike" / "metrics.json")
+    assert m["update"] == "on-chip" and m["chip"]["calibration"].endswith("calibration_A.json")
+    assert m["test_accuracy"] > 0.5
+    assert read_json(out / "deploy_eqspike_B.json")["test_accuracy"] > 0.5
 
 
 def test_report_opens_in_a_real_browser(demo, tmp_path):

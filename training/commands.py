@@ -94,6 +94,7 @@ def _train(args) -> int:
         from anamorph.training.convert.run import train_command as convert_command
 
         return convert_command(args)
+    from anamorph.models.energy import energy_phrase
     from anamorph.training.run import init_hidden, train_run
 
     if args.init is not None and args.n_hidden is None:  # the network's size is the init run's
@@ -105,15 +106,18 @@ def _train(args) -> int:
     m = result.metrics
     print(
         f"test accuracy {100 * m['test_accuracy']:.2f} % on the chip, "
-        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample -> {result.run_dir}"
+        f"{m['spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample"
+        f"{energy_phrase(m.get('energy_per_sample'))} -> {result.run_dir}"
     )
     return 0
 
 
 def _evaluate(args) -> int:
+    from anamorph.training.eqprop.deploy import deploy_eqspike, is_eqspike_run
     from anamorph.training.run import evaluate_run
 
-    res = evaluate_run(
+    deploy = deploy_eqspike if is_eqspike_run(args.run_dir) else evaluate_run
+    res = deploy(
         args.run_dir,
         chip_path=args.chip,
         calibration_path=args.calibration,

@@ -11,7 +11,8 @@ phase's window.
 Seeds: initial weights ``rng([seed, 1])``, shuffling ``rng([seed, 2])``, the sign of beta
 ``rng([seed, 3])``, input phases of training batch ``k`` ``rng([seed, 4, k])``, on-chip
 stochastic rounding ``rng([seed, 5, k])``; the chip's noise of batch ``k`` is the emulator's run ``2k``
-(free) and ``2k + 1`` (nudged), of evaluation batches runs from ``EVAL_RUN_BASE``. A
+(free) and ``2k + 1`` (nudged), with the symmetric estimator ``3k`` (free), ``3k + 1`` (+beta)
+and ``3k + 2`` (-beta); of evaluation batches runs from ``EVAL_RUN_BASE``. A
 checkpoint after every epoch holds weights (or codes), the optimiser and generator states
 and the history, so a resumed run ends bit-identical to an uninterrupted one.
 
@@ -37,7 +38,13 @@ from anamorph.errors import InputError
 from anamorph.io import ensure_writable_dir, write_json, write_manifest, write_with
 from anamorph.models.network import INPUT
 from anamorph.training.eqprop.rate import RateNet, one_hot
-from anamorph.training.eqprop.settings import EqSpikeConfig, make_eqspike_config, train_command, validate  # noqa: F401
+from anamorph.training.eqprop.settings import (  # noqa: F401
+    EqSpikeConfig,
+    make_eqspike_config,
+    repeat_inputs,
+    train_command,
+    validate,
+)
 from anamorph.training.eqprop.spiking import (
     HIDDEN,
     OUTPUT,
@@ -176,6 +183,24 @@ def print_progress(h: dict) -> None:
     )
 
 
+def spiking_ep(c: EqSpikeConfig, chip, nominal, backend=None) -> SpikingEP:
+    """The two-phase runner of ``c`` on ``chip`` (calibrated to ``nominal``; ``backend``: the
+    emulator by default). ``software``: float weights in rheobases, written as codes through
+    the nominal synaptic transfer; ``on-chip``: the weights are the codes themselves (one
+    code per unit, no transfer table)."""
+    if backend is None:
+        from anamorph.models.emulator import ChipEmulator
+
+        backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal)
+    units = Units.from_nominal(nominal)
+    phases = Phases(c.t_settle_s, c.t_window_s).check()
+    if c.update == "software":
+        return SpikingEP(
+            backend, units, phases, (chip.process.weight_table_exc, chip.process.weight_table_inh)
+        )
+    return SpikingEP(backend, replace(units, codes_per_unit=1.0), phases, None)
+
+
 def train_eqspike(
     c: EqSpikeConfig, *, resume: bool = False, chip=None, nominal=None, backend=None, progress=print_progress
 ) -> dict:
@@ -200,6 +225,13 @@ def train_eqspike(
             data.y_test[: c.n_test],
             data.n_classes,
         )
+    if c.input_repeat > 1:
+        data = replace(
+            data,
+            X_train=repeat_inputs(c, data.X_train),
+            X_test=repeat_inputs(c, data.X_test),
+            X_val=None if data.X_val is None else repeat_inputs(c, data.X_val),
+        )
     check_fits_chip(data.n_features + 1 + data.n_classes, c.n_hidden, data.n_classes)
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
@@ -213,25 +245,18 @@ def train_eqspike(
     else:
         chip_info = {"chip": "given", "fingerprint": chip.fingerprint()}
     run_dir = ensure_writable_dir(c.out)
-    if backend is None:
-        from anamorph.models.emulator import ChipEmulator
-
-        backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal)
+    sp = spiking_ep(c, chip, nominal, backend)
     units = Units.from_nominal(nominal)
     tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
-    phases = Phases(c.t_settle_s, c.t_window_s).check()
     sizes = [data.n_features, c.n_hidden, data.n_classes]
     net0 = init_net(c, sizes)
-    if c.update == "software":
-        sp = SpikingEP(backend, units, phases, tables)
-    else:  # the codes are the weights: one code per unit, no transfer table
+    if c.update == "on-chip":  # the codes are the weights
         net0 = RateNet(
             *(
                 tuple(to_codes(w, units.codes_per_unit, tables).astype(np.float64) for w in ws)
                 for ws in (net0.weights, net0.biases)
             )
         )
-        sp = SpikingEP(backend, replace(units, codes_per_unit=1.0), phases, None)
     wmax = mapping_w_max(units.codes_per_unit, tables)
     if resume and (run_dir / CHECKPOINT).is_file():
         st = load_checkpoint(run_dir, c)
@@ -271,11 +296,12 @@ def _epoch(c: EqSpikeConfig, sp: SpikingEP, st: State, data, n_batches: int, wma
         step = st.epoch * n_batches + k
         idx = perm[k * c.batch_size : (k + 1) * c.batch_size]
         X, y = data.X_train[idx], data.y_train[idx]
-        beta = c.beta if (c.estimator == "one-sided" or st.signs.random() < 0.5) else -c.beta
+        beta = c.beta if (c.estimator != "random-sign" or st.signs.random() < 0.5) else -c.beta
         rng = np.random.default_rng([c.seed, 4, step])
         tgt = targets(c, y, data.n_classes)
         if c.update == "software":
-            update, free, _, _, _ = sp.step(X, tgt, st.net, beta, rng, step)
+            ep_step = sp.step_symmetric if c.estimator == "symmetric" else sp.step
+            update, free, _, _, _ = ep_step(X, tgt, st.net, beta, rng, step)
             params = st.net.params()
             if c.optimizer == "adam":
                 st.opt.step(params, [-u for u in update])
@@ -344,6 +370,7 @@ def _finish(run_dir: Path, c: EqSpikeConfig, st: State, ev: dict, sp: SpikingEP,
         "layer_sizes": [data.n_features, c.n_hidden, data.n_classes],
         "codes_per_unit": sp.units.codes_per_unit,
         "wall_s": float(sum(h["wall_s"] for h in st.history)),
+        "history": st.history,
         "chip": chip_info,
     }
     write_json(run_dir / "metrics.json", metrics)

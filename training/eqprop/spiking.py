@@ -34,6 +34,9 @@ the free rate of the same sample, ``y`` the target rates): the rate-EP nudge
 ``beta (y - s)`` with the free rate in place of the instantaneous one (first order in beta).
 ``beta`` is therefore in rheobases per unit rate error; its sign is drawn per batch
 (Laborieux et al. 2021, Front. Neurosci. 15:633674) unless ``estimator="one-sided"``.
+``estimator="symmetric"`` (Laborieux et al. 2021) runs two nudged phases per batch, with
+``+beta`` and ``-beta`` (the same teaching current with both signs), and takes
+``[phi(s^+beta) - phi(s^-beta)] / (2 beta)``, whose bias is O(beta^2) instead of O(beta).
 
 Update (software): with the measured ``s`` in place of ``rho(s)`` the rate-EP update of
 :func:`anamorph.training.eqprop.rate.phi_grads`,
@@ -55,7 +58,7 @@ from anamorph.training.eqprop.rate import RateNet, phi_grads
 from anamorph.training.mapping import to_codes
 
 HIDDEN, OUTPUT = "hidden", "output"
-ESTIMATORS = ("random-sign", "one-sided")
+ESTIMATORS = ("random-sign", "one-sided", "symmetric")
 
 
 @dataclass(frozen=True)
@@ -230,3 +233,18 @@ class SpikingEP:
         nudged, obs1, _, _ = self.run(X, net, rng, 2 * run_id + 1, teach, network, inputs)
         update = ep_update(np.asarray(X, dtype=np.float64), free, nudged, beta)
         return update, free, nudged, (obs0, obs1), network
+
+    def step_symmetric(self, X, target, net: RateNet, beta: float, rng: np.random.Generator, run_id: int = 0):
+        """Free phase, then nudged phases at +beta and -beta (runs ``3 run_id + 0, 1, 2``).
+
+        Returns (update, free rates, [+beta rates, -beta rates], (obs0, obs+, obs-), network)
+        with ``update = [phi(s^+beta) - phi(s^-beta)] / (2 beta)``.
+        """
+        free, obs0, inputs, network = self.run(X, net, rng, 3 * run_id)
+        teach = nudge(target, free[1], beta, self.units, network)
+        minus = nudge(target, free[1], -beta, self.units, network)
+        plus, obs1, _, _ = self.run(X, net, rng, 3 * run_id + 1, teach, network, inputs)
+        neg, obs2, _, _ = self.run(X, net, rng, 3 * run_id + 2, minus, network, inputs)
+        x = np.asarray(X, dtype=np.float64)
+        update = [(a - b) / (2.0 * beta) for a, b in zip(phi_grads(x, plus), phi_grads(x, neg))]
+        return update, free, [plus, neg], (obs0, obs1, obs2), network
