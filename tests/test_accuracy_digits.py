@@ -13,11 +13,14 @@ from accuracy import accuracy_target, train
 pytestmark = pytest.mark.slow
 
 
-def test_digits_in_the_loop(calibrated_chip, tmp_path):
-    """Seed 0. With the ADC calibrated against its common reference first, seed 0 reaches
-    the 95 %; seeds 1 and 2 measured 94.7 % and 94.4 % (450 test images, s.e. 1 point)."""
-    m = train("digits", tmp_path, calibrated_chip)
-    print(f"digits: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} spikes/neuron")
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_digits_in_the_loop(calibrated_chip, tmp_path, seed):
+    """Each of seeds 0, 1 and 2 (450 test images, s.e. about 1 point): measured 95.8 %,
+    96.7 % and 95.8 %; the chip's noise moves one evaluation by 0.1-0.4 points."""
+    m = train("digits", tmp_path, calibrated_chip, seed=seed)
+    print(
+        f"digits seed {seed}: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} spikes/neuron"
+    )
     assert m["spikes_per_hidden_neuron"] < 2.0
     accuracy_target(m["test_accuracy"])
 
