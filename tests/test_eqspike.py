@@ -193,6 +193,31 @@ def test_resume_ends_bit_identical(tmp_path, update):
     assert (tmp_path / "full" / "stdp.png").is_file()
 
 
+def test_input_repeat_puts_every_feature_on_its_own_channels(tmp_path):
+    """Yin-Yang's 4 features, each on 3 channels: 12 feature channels plus the bias channel."""
+    from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
+    from anamorph.training.eqprop.settings import repeat_inputs
+
+    c = make_eqspike_config(
+        "yinyang",
+        out=str(tmp_path / "rep"),
+        epochs=1,
+        n_train=20,
+        n_test=10,
+        batch_size=10,
+        n_hidden=6,
+        input_repeat=3,
+        t_settle_s=10e-6,
+        t_window_s=20e-6,
+    )
+    np.testing.assert_array_equal(repeat_inputs(c, np.array([[0.1, 0.7]])), [[0.1, 0.1, 0.1, 0.7, 0.7, 0.7]])
+    chip = sample_chip(ProcessModel.default(), 2)
+    train_eqspike(c, chip=chip, nominal=DEFAULT_TARGETS, backend=ReferenceChip(chip, seed=4), progress=None)
+    with np.load(tmp_path / "rep" / "weights.npz") as w:
+        assert w["w0"].shape == (12, 6)
+        assert w["codes0"].shape == (13, 6)
+
+
 @pytest.mark.parametrize(
     "argv, word",
     [
@@ -201,6 +226,7 @@ def test_resume_ends_bit_identical(tmp_path, update):
         (["--algo", "eqspike", "--mode", "software"], "--mode"),
         (["--algo", "eqspike", "--dropout", "0.2"], "--dropout"),
         (["--algo", "eqspike", "--lr", "-1"], "--lr"),
+        (["--algo", "eqspike", "--hidden", "200"], "--hidden"),  # 200 + 64 + 1 rows > 256
     ],
 )
 def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):

@@ -25,7 +25,7 @@ Measured (Yin-Yang network, chip 0 detuned by sigma_d = 30 % on top of its calib
 curve) -> 0.033 (fitted), output layer 0.17 -> 0.051 -- the residuals of the *undetuned*
 calibrated chip (0.034, 0.051), which the affine model cannot remove (per-synapse
 mismatch, the pulse structure of the input trains). Fine-tuned test accuracy after 30
-iterations 93.8 -> 94.7 % (`bench/convert.py --dataset yinyang --cases sigma30`).
+iterations 93.8 -> 94.4 % (`bench/convert.py --dataset yinyang --cases sigma30`).
 """
 
 from __future__ import annotations

@@ -73,13 +73,15 @@ def deploy_eqspike(
     from anamorph.models.energy import EnergyParams
     from anamorph.training.datasets import load_dataset
     from anamorph.training.eqprop.loop import evaluate, spiking_ep
+    from anamorph.training.eqprop.settings import repeat_inputs
     from anamorph.training.prepare import load_chip
 
     c, net = load_eqspike_run(run_dir)
     data = load_dataset(c.dataset, seed=c.seed)
-    if net.weights[0].shape[0] != data.n_features or net.weights[1].shape[1] != data.n_classes:
+    n_in = data.n_features * c.input_repeat
+    if net.weights[0].shape[0] != n_in or net.weights[1].shape[1] != data.n_classes:
         raise InputError(f"shapes do not match the data set {c.dataset}", Path(run_dir) / "weights.npz", "w0")
-    X, y = data.X_test[: c.n_test], data.y_test[: c.n_test]
+    X, y = repeat_inputs(c, data.X_test[: c.n_test]), data.y_test[: c.n_test]
     if chip is None:
         chip, nominal, _ = load_chip(chip_path, calibration_path, c.seed, calibrate_chip)
     sp = spiking_ep(c, chip, nominal)

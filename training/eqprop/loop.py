@@ -208,7 +208,7 @@ def train_eqspike(
     from threadpoolctl import threadpool_limits
 
     from anamorph.models.energy import EnergyParams
-    from anamorph.training.config import check_fits_chip
+    from anamorph.training.config import MAX_FAN_IN, check_fits_chip
     from anamorph.training.datasets import Dataset, load_dataset
     from anamorph.training.prepare import load_chip
 
@@ -233,6 +233,14 @@ def train_eqspike(
             X_val=None if data.X_val is None else repeat_inputs(c, data.X_val),
         )
     check_fits_chip(data.n_features + 1 + data.n_classes, c.n_hidden, data.n_classes)
+    rows = c.n_hidden + data.n_features + 1  # an output's synapse rows: hidden, inputs, bias
+    if rows > MAX_FAN_IN:
+        raise InputError(
+            f"an output neuron would need {rows} synapse rows ({c.n_hidden} hidden, "
+            f"{data.n_features} input channels and the bias), the chip has {MAX_FAN_IN}",
+            c.n_hidden,
+            "--hidden",
+        )
     n_batches = len(data.y_train) // c.batch_size
     if n_batches == 0:
         raise InputError(

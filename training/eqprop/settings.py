@@ -14,19 +14,33 @@ random-sign estimator and targets 0.45 / 0.10 the run reached 93.8 % (seed 0) an
 tried apart on the chip. The mean-field model with Gaussian rate noise of sd 0.01 predicted
 a much smaller gain (95.3 % -> 95.6 %, seed 0), which points at the chip's noise: the spike
 counts of a 60 µs window scatter by ~0.008 in rate (membrane noise and the count step 1/30,
-measured by repeating a run with another noise seed), and the symmetric pair (+beta and -beta nudges, Laborieux et al. 2021)
-takes the difference of two nudged runs 2 beta apart, so the same noise weighs half as much
-as in a free-minus-nudged difference, and the estimate carries no O(beta) bias, which the
-random sign only turns into noise. The price is a third chip run per batch. The wider
-targets put the two output rates ~16 count steps apart instead of ~10 (0.60 is reached at
-h ~ 6 rheobases; 0.05 sits just above threshold). beta = 4 rheobases per unit rate error
-trained better than 2 (the nudged-minus-free rate difference must stand out of that noise).
+measured by repeating a run with another noise seed), and the symmetric pair (+beta and
+-beta nudges, Laborieux et al. 2021) takes the difference of two nudged runs 2 beta apart,
+so the same noise weighs half as much as in a free-minus-nudged difference, and the
+estimate carries no O(beta) bias, which the random sign only turns into noise. The price
+is a third chip run per batch. The wider targets put the two output rates ~16 count steps
+apart instead of ~10 (0.60 is reached at h ~ 6 rheobases; 0.05 sits just above threshold).
+beta = 4 rheobases per unit rate error trained better than 2 (the nudged-minus-free rate
+difference must stand out of that noise).
 
 Size limit: the ``input -> output`` projection that carries the output biases occupies one
-synapse row per input channel, so an output neuron's fan-in is ``n_hidden + n_features + 1``
-<= 256 (digits: at most 191 hidden).
+synapse row per input channel, so an output neuron's fan-in is ``n_hidden`` plus the input
+channels (bias included) and must stay <= 256 (digits: at most 191 hidden).
 
-Yin-Yang (4 inputs): spread +-4/sqrt(fan-in) and lr 0.02 (mean-field: 92-94 %).
+Yin-Yang (4 inputs): spread +-4/sqrt(fan-in) and lr 0.02 (mean-field: 92-94 %), and every
+feature on 8 input channels (``input_repeat``; each channel its own weights and spike
+phases). With one channel per feature the trained weights reach the largest code (~3
+rheobases), whose single spike lifts a membrane by about a third of the leak-to-threshold
+distance: a hidden neuron sees a few large kicks per window (a channel at x = 0.1 fires
+every 20 µs, against tau_syn = 6 µs) instead of a mean current, which is where the
+mean-field picture behind the EP update fails (the suspected reason, not isolated). The
+chip runs with one channel per feature stalled (seed 0, symmetric, targets 0.60 / 0.05:
+lr decay 0.8, 85 % after 5 of 10 epochs; a 120 µs window, 80 % after 2; the chip-trained
+weights scored 80 % in the mean-field model, so the training, not only the readout,
+suffered). On 8 channels each synapse carries an eighth of the field and the current is
+smoother: with these defaults the run reached 89 % after 5 epochs and 93.3 % after 10
+(seed 0; 94.9 % and 93.7 % in the evaluations after epochs 9 and 10; 26 min on a shared
+2-core machine).
 """
 
 from __future__ import annotations
@@ -84,14 +98,19 @@ class EqSpikeConfig:
         return cls(**{k: v for k, v in d.items() if k in names})
 
 
-DATASET_DEFAULTS = {"yinyang": dict(n_hidden=120, epochs=10, init_gain=4.0, lr=0.02), "digits": dict()}
+DATASET_DEFAULTS = {
+    "yinyang": dict(n_hidden=120, epochs=10, init_gain=4.0, lr=0.02, input_repeat=8),
+    "digits": dict(),
+}
 
 
 #: on-chip: the sensors sum over all samples of a run and saturate the sensor ADC (full
 #: scale 1) beyond a few samples, so the plasticity step runs every few samples; the
 #: sensors compare one nudged run with the free run (random sign of beta), and the targets
-#: stay those the on-chip update was tuned with
-ON_CHIP_DEFAULTS = dict(batch_size=5, eta_codes=10.0, estimator="random-sign", target_hi=0.45, target_lo=0.1)
+#: and inputs stay those the on-chip update was tuned with
+ON_CHIP_DEFAULTS = dict(
+    batch_size=5, eta_codes=10.0, estimator="random-sign", target_hi=0.45, target_lo=0.1, input_repeat=1
+)
 
 
 def make_eqspike_config(dataset: str, **overrides) -> EqSpikeConfig:
