@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from eqspike_runs import tiny_config
 
 from anamorph.models.chip import sample_chip
 from anamorph.models.network import projection_currents
@@ -137,23 +138,6 @@ def test_feedback_carries_the_transpose_of_the_forward_codes(ideal_chip):
     assert np.all(bias[:-1] == 0)
 
 
-def _tiny_config(tmp_path, name, epochs, update="software"):
-    from anamorph.training.eqprop.loop import make_eqspike_config
-
-    return make_eqspike_config(
-        "digits",
-        out=str(tmp_path / name),
-        epochs=epochs,
-        n_train=30,
-        n_test=10,
-        batch_size=10,
-        n_hidden=8,
-        update=update,
-        t_settle_s=10e-6,
-        t_window_s=20e-6,
-    )
-
-
 @pytest.mark.parametrize("update", ["software", "on-chip"])
 def test_resume_ends_bit_identical(tmp_path, update):
     from anamorph.training.eqprop.loop import train_eqspike
@@ -164,21 +148,21 @@ def test_resume_ends_bit_identical(tmp_path, update):
         return ReferenceChip(chip, noise=True, seed=4)
 
     full = train_eqspike(
-        _tiny_config(tmp_path, "full", 2, update),
+        tiny_config(tmp_path / "full", 2, update),
         chip=chip,
         nominal=DEFAULT_TARGETS,
         backend=backend(),
         progress=None,
     )
     train_eqspike(
-        _tiny_config(tmp_path, "part", 1, update),
+        tiny_config(tmp_path / "part", 1, update),
         chip=chip,
         nominal=DEFAULT_TARGETS,
         backend=backend(),
         progress=None,
     )
     part = train_eqspike(
-        _tiny_config(tmp_path, "part", 2, update),
+        tiny_config(tmp_path / "part", 2, update),
         resume=True,
         chip=chip,
         nominal=DEFAULT_TARGETS,

@@ -12,6 +12,7 @@ import shutil
 
 import numpy as np
 import pytest
+from eqspike_runs import tiny_config
 
 from anamorph.models.chip import sample_chip
 from anamorph.models.neuron import DEFAULT_TARGETS
@@ -26,22 +27,10 @@ CHIP = sample_chip(ProcessModel.default(), 5)
 @pytest.fixture(scope="module", params=["software", "on-chip"])
 def run(request, tmp_path_factory):
     """(run folder, metrics) of a one-epoch run with each update kind on CHIP."""
-    from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
+    from anamorph.training.eqprop.loop import train_eqspike
 
-    update = request.param
-    out = tmp_path_factory.mktemp("eqspike") / update
-    c = make_eqspike_config(
-        "digits",
-        out=str(out),
-        epochs=1,
-        n_train=40,
-        n_test=20,
-        batch_size=10,
-        n_hidden=10,
-        update=update,
-        t_settle_s=10e-6,
-        t_window_s=20e-6,
-    )
+    out = tmp_path_factory.mktemp("eqspike") / request.param
+    c = tiny_config(out, 1, request.param)
     return out, train_eqspike(c, chip=CHIP, nominal=DEFAULT_TARGETS, progress=None)
 
 
