@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from anamorph.training.snn import NetParams, Traces, clamp_mask, spike_grad
+from anamorph.training.kernels import backward_layer_loop
+from anamorph.training.snn import NetParams, Traces, free_mask, spike_grad
 
 
 @dataclass(frozen=True)
@@ -81,33 +82,22 @@ def loss_and_grads(
     for l in range(n_layers - 1, -1, -1):
         v, s, w = traces.v[l], traces.s[l], weights[l]
         s_in = x if l == 0 else traces.s[l - 1]
-        T, n = v.shape[1], v.shape[2]
-        g_i_next_all = np.zeros((B, T, n))  # gI[t+1] for t = 0..T-1
-        gv_next = np.zeros((B, n))
-        gi_next = np.zeros((B, n))
+        n = v.shape[2]
         hidden = l < n_layers - 1
-        keep = np.ones_like(v)
         if hidden:
-            g_s = g_s_direct + (2.0 * lp.rho_b / n / B) * counts[l][:, None, :]
+            keep = free_mask(s, p)
+            g_s_counts = (2.0 * lp.rho_b / n / B) * counts[l]
             sg = spike_grad(v, p)
-            if p.refractory_steps > 0:
-                keep[:, :-1] = 1.0 - clamp_mask(s, p)[:, 1:]
-        for t in range(T - 1, -1, -1):
-            g_i_next_all[:, t] = gi_next
-            gv_next = keep[:, t] * gv_next
-            gi = gv_next + b * gi_next
-            gv = a * gv_next
-            if hidden:
-                gs = g_s[:, t]
-                if not p.detach_reset:
-                    gs = gs - a * v[:, t] * gv_next
-                gv = gv * (1.0 - s[:, t]) + sg[:, t] * gs
-            else:
-                gv = gv + g_v_direct[:, t]
-            gv_next, gi_next = gv, gi
+            g_s, g_v = g_s_direct, v[:, :0]
+        else:
+            keep = np.ones_like(v)
+            sg, g_s, g_s_counts, g_v = v[:, :0], v[:, :0], v[:, 0, :0], g_v_direct
+        g_i_next_all = backward_layer_loop(
+            keep, v, s, sg, g_s, g_s_counts, g_v, a, b, hidden, p.detach_reset
+        )  # gI[t+1] for t = 0..T-1
         grads[l] = s_in.reshape(-1, s_in.shape[2]).T @ g_i_next_all.reshape(-1, n)
         if l > 0:
-            g_s_direct = g_i_next_all @ w.T
+            g_s_direct = (g_i_next_all.reshape(-1, n) @ w.T).reshape(B, -1, w.shape[0])
     info = {
         "loss": float(nll + reg_a + sparsity),
         "nll": float(nll),

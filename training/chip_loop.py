@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from anamorph.models.backend import SpikeEvents
+from anamorph.training.kernels import driven_membrane_loop, lerp_rows
 from anamorph.training.mapping import membrane_to_model, to_codes
-from anamorph.training.snn import NetParams, Traces, clamp_mask, membrane_next
+from anamorph.training.snn import NetParams, Traces, free_mask
 
 
 def readout_as_integrators(codes: dict, process_model, first: int, n: int) -> dict:
@@ -42,8 +43,8 @@ def interpolate_traces(adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s: float, n_st
     if len(adc_t_s) < 2:
         return np.repeat(adc_v[:, :1], n_steps, axis=1)
     j = np.clip(np.searchsorted(adc_t_s, t, side="right") - 1, 0, len(adc_t_s) - 2)
-    frac = np.clip((t - adc_t_s[j]) / (adc_t_s[j + 1] - adc_t_s[j]), 0.0, 1.0)[None, :, None]
-    return adc_v[:, j] * (1.0 - frac) + adc_v[:, j + 1] * frac
+    frac = np.clip((t - adc_t_s[j]) / (adc_t_s[j + 1] - adc_t_s[j]), 0.0, 1.0)
+    return lerp_rows(np.ascontiguousarray(adc_v, dtype=np.float64), j, frac)
 
 
 def spikes_on_grid(events: SpikeEvents, chip_dt_s: float, dt_s: float) -> SpikeEvents:
@@ -58,18 +59,8 @@ def driven_membrane(s_in: np.ndarray, s_own: np.ndarray, w: np.ndarray, p: NetPa
     The model's equations (:mod:`.snn`) with the layer's input spikes ``s_in`` and with its
     resets and clamps at its own observed spikes ``s_own`` instead of at threshold crossings.
     """
-    B, T, _ = s_in.shape
-    drive = s_in @ w
-    keep = np.ones_like(s_own)
-    keep[:, :-1] = 1.0 - clamp_mask(s_own, p)[:, 1:]
-    v = np.empty_like(drive)
-    vt = np.zeros((B, w.shape[1]))
-    it = np.zeros_like(vt)
-    for t in range(T):
-        v[:, t] = vt
-        vt = membrane_next(vt, it, s_own[:, t], keep[:, t], p)
-        it = p.decay_s * it + drive[:, t]
-    return v
+    drive = (s_in.reshape(-1, s_in.shape[2]) @ w).reshape(*s_in.shape[:2], w.shape[1])
+    return driven_membrane_loop(drive, s_own, free_mask(s_own, p), p.decay_m, p.decay_s)
 
 
 def assimilate(v_model: np.ndarray, adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s: float) -> np.ndarray:
@@ -81,8 +72,7 @@ def assimilate(v_model: np.ndarray, adc_t_s: np.ndarray, adc_v: np.ndarray, dt_s
     """
     x = adc_t_s / dt_s
     j = np.clip(np.floor(x).astype(np.int64), 0, v_model.shape[1] - 2)
-    f = np.clip(x - j, 0.0, 1.0)[None, :, None]
-    at_samples = v_model[:, j] * (1.0 - f) + v_model[:, j + 1] * f
+    at_samples = lerp_rows(v_model, j, np.clip(x - j, 0.0, 1.0))
     return v_model + interpolate_traces(adc_t_s, adc_v - at_samples, dt_s, v_model.shape[1])
 
 

@@ -72,17 +72,28 @@ def yinyang_class(x: np.ndarray, y: np.ndarray, r_big: float = 0.5, r_small: flo
 def yinyang_split(
     n: int, rng: np.random.Generator, r_big: float = 0.5, r_small: float = 0.1
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` balanced Yin-Yang samples: the class is drawn first, then points until one matches."""
+    """``n`` balanced Yin-Yang samples: the class is drawn first, then points until one matches.
+
+    Points are uniform pairs from ``rng``, taken in order: sample ``k`` is the first pair
+    after sample ``k - 1``'s that lies in the big circle and has class ``goals[k]``. The
+    pairs are drawn in blocks (the same stream as one pair at a time), so ``rng`` may have
+    advanced past the last pair used.
+    """
     goals = rng.integers(0, 3, size=n)
+    pairs = np.empty((0, 2))
+    where = [np.empty(0, dtype=np.int64)] * 3  # indices of the pairs of each class, ascending
     xy = np.empty((n, 2))
+    at = 0  # first pair not yet passed
     for k, goal in enumerate(goals):
-        while True:
-            p = rng.uniform(0.0, 2.0 * r_big, size=2)
-            if np.hypot(p[0] - r_big, p[1] - r_big) > r_big:
-                continue  # outside the big circle
-            if yinyang_class(p[0], p[1], r_big, r_small) == goal:
-                xy[k] = p
-                break
+        j = np.searchsorted(where[goal], at)
+        while j == len(where[goal]):
+            more = rng.uniform(0.0, 2.0 * r_big, size=(64 + 16 * (n - k), 2))
+            inside = np.hypot(more[:, 0] - r_big, more[:, 1] - r_big) <= r_big
+            c = np.where(inside, yinyang_class(more[:, 0], more[:, 1], r_big, r_small), -1)
+            where = [np.concatenate([w, len(pairs) + np.flatnonzero(c == m)]) for m, w in enumerate(where)]
+            pairs = np.concatenate([pairs, more])
+        xy[k] = pairs[where[goal][j]]
+        at = where[goal][j] + 1
     X = np.column_stack([xy[:, 0], xy[:, 1], 1.0 - xy[:, 0], 1.0 - xy[:, 1]])
     return X, goals.astype(np.int64)
 

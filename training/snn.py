@@ -85,11 +85,17 @@ def refractory_next(r: np.ndarray, s: np.ndarray, p: NetParams) -> np.ndarray:
     return np.where(s > 0.5, float(p.refractory_steps), np.maximum(r - 1.0, 0.0))
 
 
+def free_mask(spikes: np.ndarray, p: NetParams) -> np.ndarray:
+    """1 - C[t+1] of spike rasters (batch, T, n): 0 where the next step is clamped, 1 at T-1."""
+    from anamorph.training.kernels import free_loop
+
+    return free_loop(np.ascontiguousarray(spikes, dtype=np.float64), int(p.refractory_steps))
+
+
 def clamp_mask(spikes: np.ndarray, p: NetParams) -> np.ndarray:
     """C[t] of spike rasters (batch, T, n): 1 within ``refractory_steps`` steps after a spike."""
-    c = np.zeros_like(spikes)
-    for k in range(1, p.refractory_steps + 1):
-        c[:, k:] = np.maximum(c[:, k:], spikes[:, :-k] > 0.5)
+    c = np.zeros_like(spikes, dtype=np.float64)
+    c[:, 1:] = 1.0 - free_mask(spikes, p)[:, :-1]
     return c
 
 
