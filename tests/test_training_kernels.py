@@ -1,52 +1,22 @@
 """The compiled time loops against the per-step numpy statements they replace: same bits.
 
-Each reference below is the model's recurrence written the plain way, one numpy statement
-per time step over the whole batch (the form the equations of ``training/snn.py`` and
-``training/backprop.py`` are stated in); the kernels must reproduce it exactly, spikes,
-refractory clamps and all. Also the event-based refractory clamp and the block-drawn
-Yin-Yang sampler against their direct definitions.
+The reference is each recurrence written the plain way, one numpy statement per time step
+over the whole batch (``training/kernels_numpy.py``, the form the equations of
+``training/snn.py`` and ``training/backprop.py`` are stated in); the kernels must
+reproduce it exactly, spikes, refractory clamps and all. Also the refractory clamp and the
+block-drawn Yin-Yang sampler against their direct definitions.
 """
 
 import numpy as np
 import pytest
 
 from anamorph.training.kernels import backward_layer_loop, driven_membrane_loop, lerp_rows
+from anamorph.training.kernels_numpy import backward_layer_steps, driven_membrane_steps
 from anamorph.training.snn import NetParams, clamp_mask, spike_grad
 
 
 def _spiky(rng, shape, p=0.03):
     return (rng.random(shape) < p).astype(np.float64)
-
-
-def _driven_reference(drive, s_own, keep, a, b):
-    B, T, n = drive.shape
-    v = np.empty_like(drive)
-    vt, it = np.zeros((B, n)), np.zeros((B, n))
-    for t in range(T):
-        v[:, t] = vt
-        vt = (a * vt * (1.0 - s_own[:, t]) + it) * keep[:, t]
-        it = b * it + drive[:, t]
-    return v
-
-
-def _backward_reference(keep, v, s, sg, g_s, g_v, a, b, hidden, detach):
-    B, T, n = keep.shape
-    out = np.zeros((B, T, n))
-    gv_next, gi_next = np.zeros((B, n)), np.zeros((B, n))
-    for t in range(T - 1, -1, -1):
-        out[:, t] = gi_next
-        gv_next = keep[:, t] * gv_next
-        gi = gv_next + b * gi_next
-        gv = a * gv_next
-        if hidden:
-            gs = g_s[:, t]
-            if not detach:
-                gs = gs - a * v[:, t] * gv_next
-            gv = gv * (1.0 - s[:, t]) + sg[:, t] * gs
-        else:
-            gv = gv + g_v[:, t]
-        gv_next, gi_next = gv, gi
-    return out
 
 
 def test_driven_membrane_kernel_equals_the_per_step_loop():
@@ -57,7 +27,7 @@ def test_driven_membrane_kernel_equals_the_per_step_loop():
     keep = 1.0 - _spiky(rng, (B, T, n), 0.1)
     a, b = np.exp(-0.5 / 6), np.exp(-0.5 / 4)
     assert np.array_equal(
-        driven_membrane_loop(drive, s_own, keep, a, b), _driven_reference(drive, s_own, keep, a, b)
+        driven_membrane_loop(drive, s_own, keep, a, b), driven_membrane_steps(drive, s_own, keep, a, b)
     )
 
 
@@ -74,7 +44,7 @@ def test_backward_kernel_equals_the_per_step_loop(hidden, detach):
     g_v = rng.normal(0.0, 1.0, (B, T, n))
     a, b = np.exp(-0.5 / 6), np.exp(-0.5 / 4)
     got = backward_layer_loop(keep, v, s, sg, g_s_direct, counts, g_v, a, b, hidden, detach)
-    want = _backward_reference(keep, v, s, sg, g_s_direct + counts[:, None, :], g_v, a, b, hidden, detach)
+    want = backward_layer_steps(keep, v, s, sg, g_s_direct + counts[:, None, :], g_v, a, b, hidden, detach)
     assert np.array_equal(got, want)
 
 
