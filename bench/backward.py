@@ -54,6 +54,43 @@ def batch(name: str, rng):
     return x, weights, forward(x, weights, p), p, rng.integers(0, n_out, 100)
 
 
+def measure(name: str, rng, repeat: int) -> None:
+    """Print the lines of one network (see the module docstring)."""
+    x, weights, tr, p, y = batch(name, rng)
+    v, s = tr.v[0], tr.s[0]
+    B, T, n = v.shape
+    print(f"{name}_hidden_spikes_per_neuron: {s.sum(axis=1).mean():.2f} spikes")
+    keep = free_mask(s, p)
+    sg = spike_grad(v, p)
+    g_s = rng.normal(0.0, 1e-3, v.shape)
+    zeros_bn = np.zeros((B, n))
+    drive = rng.normal(0.0, 0.1, v.shape)
+    a, b = p.decay_m, p.decay_s
+    pairs = {
+        "backward_layer": (
+            lambda: backward_layer_loop(keep, v, s, sg, g_s, zeros_bn, v[:, :0], a, b, True, True),
+            lambda: backward_layer_steps(keep, v, s, sg, g_s, v[:, :0], a, b, True, True),
+        ),
+        "driven_membrane": (
+            lambda: driven_membrane_loop(drive, s, keep, a, b),
+            lambda: driven_membrane_steps(drive, s, keep, a, b),
+        ),
+    }
+    for part, (kernel, steps) in pairs.items():
+        tk, ts = best_of(kernel, repeat), best_of(steps, repeat)
+        per = 1e9 * tk / (B * T * n)
+        print(f"{name}_{part}_kernel: {1e3 * tk:.2f} ms per batch ({per:.2f} ns per sample-step-neuron)")
+        print(f"{name}_{part}_numpy_steps: {1e3 * ts:.2f} ms per batch")
+        print(f"{name}_{part}_speedup: {ts / tk:.1f} x")
+    lp = LossParams(rho_a=1e-3, rho_b=5e-4, logit_scale=3.0)
+    t_loss = best_of(lambda: loss_and_grads(x, tr, weights, y, p, lp), repeat)
+    adc_t = np.arange(0.0, T * p.dt_s, 1.7e-6)
+    adc = tr.v[0][:, np.minimum((adc_t / p.dt_s).astype(int), T - 1)]
+    t_assim = best_of(lambda: assimilate(driven_membrane(x, s, weights[0], p), adc_t, adc, p.dt_s), repeat)
+    print(f"{name}_loss_and_grads: {1e3 * t_loss:.1f} ms per batch")
+    print(f"{name}_assimilation: {1e3 * t_assim:.1f} ms per batch")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
@@ -61,42 +98,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     with threadpool_limits(limits=1, user_api="blas"):
         for name in NETWORKS:
-            x, weights, tr, p, y = batch(name, rng)
-            v, s = tr.v[0], tr.s[0]
-            B, T, n = v.shape
-            print(f"{name}_hidden_spikes_per_neuron: {s.sum(axis=1).mean():.2f} spikes")
-            keep = free_mask(s, p)
-            sg = spike_grad(v, p)
-            g_s = rng.normal(0.0, 1e-3, v.shape)
-            zeros_bn = np.zeros((B, n))
-            drive = rng.normal(0.0, 0.1, v.shape)
-            a, b = p.decay_m, p.decay_s
-            pairs = {
-                "backward_layer": (
-                    lambda: backward_layer_loop(keep, v, s, sg, g_s, zeros_bn, v[:, :0], a, b, True, True),  # noqa: B023
-                    lambda: backward_layer_steps(keep, v, s, sg, g_s, v[:, :0], a, b, True, True),
-                ),
-                "driven_membrane": (
-                    lambda: driven_membrane_loop(drive, s, keep, a, b),
-                    lambda: driven_membrane_steps(drive, s, keep, a, b),
-                ),
-            }
-            for part, (kernel, steps) in pairs.items():
-                tk, ts = best_of(kernel, args.repeat), best_of(steps, args.repeat)
-                print(
-                    f"{name}_{part}_kernel: {1e3 * tk:.2f} ms per batch ({1e9 * tk / (B * T * n):.2f} ns per sample-step-neuron)"
-                )
-                print(f"{name}_{part}_numpy_steps: {1e3 * ts:.2f} ms per batch")
-                print(f"{name}_{part}_speedup: {ts / tk:.1f} x")
-            lp = LossParams(rho_a=1e-3, rho_b=5e-4, logit_scale=3.0)
-            t_loss = best_of(lambda: loss_and_grads(x, tr, weights, y, p, lp), args.repeat)
-            adc_t = np.arange(0.0, T * p.dt_s, 1.7e-6)
-            adc = tr.v[0][:, np.minimum((adc_t / p.dt_s).astype(int), T - 1)]
-            t_assim = best_of(
-                lambda: assimilate(driven_membrane(x, s, weights[0], p), adc_t, adc, p.dt_s), args.repeat
-            )
-            print(f"{name}_loss_and_grads: {1e3 * t_loss:.1f} ms per batch")
-            print(f"{name}_assimilation: {1e3 * t_assim:.1f} ms per batch")
+            measure(name, rng, args.repeat)
 
 
 if __name__ == "__main__":
