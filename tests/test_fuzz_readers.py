@@ -201,14 +201,16 @@ def _fit(sweep_dir):
 @FUZZ
 @given(data=st.data(), kind=st.sampled_from(["lif", "synapse", "gated-synapse", "tstdp"]))
 def test_sweep_table(scratch, data, kind):
+    # the first 12 instances: every fit still runs (a clean subset fits), in a tenth of the time
     table = pd.read_parquet(SWEEPS / kind / "sweep.parquet")
+    table = table[table["instance"].isin(sorted(table["instance"].unique())[:12])].reset_index(drop=True)
     out = scratch / f"sweep-{kind}"
     out.mkdir(exist_ok=True)
     how = data.draw(st.sampled_from(["bytes", "column", "cell", "drop"]), label="how")
     if how == "bytes":
-        (out / "sweep.parquet").write_bytes(
-            mutate_bytes(data, (SWEEPS / kind / "sweep.parquet").read_bytes())
-        )
+        clean = scratch / f"clean-{kind}.parquet"
+        table.to_parquet(clean, index=False)
+        (out / "sweep.parquet").write_bytes(mutate_bytes(data, clean.read_bytes()))
     else:
         col = data.draw(st.sampled_from(list(table.columns)), label="column")
         if how == "drop":
