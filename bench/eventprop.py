@@ -7,6 +7,9 @@ Prints ``name: value unit`` lines, measured in one run:
   the same weights (same spike count, first-spike time difference of hidden neurons);
 - the cosine between the adjoint gradient pinned to the chip's spikes and the ideal event
   model's gradient, per layer (same weights and batch, spike-time MSE loss);
+- the bytes per sample read from the chip (:mod:`anamorph.models.readout`) by EventProp
+  (spike events only) and by the surrogate algorithm (spike events and the ADC samples of
+  every hidden and output membrane) for the same batch and weights, and their ratio;
 - the worst relative error of the adjoint gradient against central finite differences of
   the event model on a small network (5-6-3, 3 samples);
 - if jaxsnn is installed (``pip install -e .[peers]``), side by side: jaxsnn's event-based
@@ -164,6 +167,21 @@ def main() -> None:
     t0 = time.perf_counter()
     hw = m.forward(t_in, w, True, 1)
     t_chip = time.perf_counter() - t0
+    # what each algorithm reads from the chip for this batch: EventProp the spikes only,
+    # surrogate gradients also every hidden and output membrane through the ADC
+    from anamorph.models.backend import SpikeEvents
+    from anamorph.models.readout import bytes_read
+    from anamorph.training.mapping import to_codes
+
+    codes = [to_codes(x, m.scale, m.tables) for x in w]
+    bits = int(chip.process.data["adc"]["bits"])
+    read_ep = bytes_read(emu.run(SpikeEvents.from_latencies(t_in), codes, m.p.duration_s), bits)
+    read_sg = bytes_read(emu.run(SpikeEvents.from_latencies(t_in), codes, m.p.duration_s, record="all"), bits)
+    print(f"eventprop_bytes_read_per_sample: {read_ep['total']:.0f} bytes")
+    print(
+        f"surrogate_bytes_read_per_sample: {read_sg['total']:.0f} bytes ({read_sg['adc']:.0f} of them ADC samples)"
+    )
+    print(f"surrogate_over_eventprop_bytes: {read_sg['total'] / read_ep['total']:.1f} ratio")
     print(f"event_forward_per_batch: {t_fwd:.3f} s")
     print(f"adjoint_backward_per_batch: {t_bwd:.3f} s")
     print(f"chip_forward_per_batch: {t_chip:.3f} s")
