@@ -1,10 +1,10 @@
-"""The compiled per-neuron event loop against the whole-array numpy event loop.
+"""The compiled per-neuron event loop and adjoint against their whole-array numpy forms.
 
-Two implementations of the same exact event-based LIF layer (training/eventprop): the
-kernel runs each neuron through its input events in scalar code, the reference advances
-every neuron together with numpy. Random layers over a range of time constants (equal and
-unequal), refractory times, resets, spike caps and input spike counts must give the same
-spikes, at the same times to rounding.
+Two implementations of the same exact event-based LIF layer and of its EventProp adjoint
+(training/eventprop): the kernels run each neuron through its events in scalar code, the
+references advance every neuron together with numpy. Random layers over a range of time
+constants (equal and unequal), refractory times, resets, spike caps and input spike counts
+must give the same spikes, at the same times, and the same gradients, to rounding.
 """
 
 import numpy as np
@@ -39,3 +39,35 @@ def test_kernel_layer_equals_the_whole_array_loop(seed):
         fired = np.isfinite(want)
         assert np.array_equal(np.isfinite(got), fired)
         np.testing.assert_allclose(got[fired], want[fired], rtol=1e-12, atol=0.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kernel_adjoint_equals_the_whole_array_adjoint(seed):
+    """Same layers as above, with random dL/dt of each output spike: the same gradients."""
+    from anamorph.training.eventprop.adjoint import layer_backward
+    from anamorph.training.eventprop.adjoint_numpy import layer_backward_numpy
+
+    rng = np.random.default_rng(100 + seed)
+    for trial in range(6):
+        tm = rng.uniform(3e-6, 12e-6)
+        ts = tm if trial % 2 == 0 else rng.uniform(3e-6, 12e-6)
+        p = EventParams(
+            tau_m_s=tm,
+            tau_syn_s=ts,
+            t_ref_s=rng.uniform(0.0, 4e-6),
+            v_reset=rng.uniform(-0.3, 0.2),
+            duration_s=40e-6,
+            max_spikes=int(rng.integers(1, 5)),
+            grazing_vdot=0.2,
+        )
+        B, n_in, N = 5, int(rng.integers(2, 20)), 7
+        t_in = rng.uniform(0.0, 30e-6, (B, n_in, 1))
+        t_in[rng.random((B, n_in, 1)) < 0.25] = np.inf
+        w = rng.normal(0.6, 1.0, (n_in, N))
+        et, eu, _ = events_from_spikes(t_in)
+        out = simulate_layer(et, eu, w, p)
+        g = np.where(np.isfinite(out), rng.normal(0.0, 1.0, out.shape), 0.0)
+        dw, g_in = layer_backward(et, eu, w, out, g, p)
+        dw_ref, g_in_ref = layer_backward_numpy(et, eu, w, out, g, p)
+        np.testing.assert_allclose(dw, dw_ref, rtol=1e-10, atol=1e-12 * np.abs(dw_ref).max())
+        np.testing.assert_allclose(g_in, g_in_ref, rtol=1e-10, atol=1e-12 * np.abs(g_in_ref).max())
