@@ -14,7 +14,7 @@ the backward pass; the test-set evaluation after each iteration is not counted),
 ratio. ``--figure PNG`` draws accuracy against iteration of every case in one figure.
 
 Run: ``.venv/bin/python bench/convert.py [--dataset digits] [--cases calibrated,detuned30]
-[--seed 0] [--iterations 30] [--figure convert.png]``
+[--seed 0] [--iterations 30] [--neuron-gain on|off] [--remap on|off] [--figure convert.png]``
 """
 
 from __future__ import annotations
@@ -53,6 +53,12 @@ def main() -> None:
         default=None,
         help="backward pass with each neuron's fitted slope (default: the data set's)",
     )
+    ap.add_argument(
+        "--remap",
+        choices=("on", "off"),
+        default=None,
+        help="first iteration re-maps the weights onto the fitted rate curves (default: the data set's)",
+    )
     args = ap.parse_args()
     curves = []
     for label in args.cases.split(","):
@@ -66,8 +72,14 @@ def main() -> None:
                 chip = detuned.with_codes(chip.codes)
         with tempfile.TemporaryDirectory() as tmp:
             gain = None if args.neuron_gain is None else args.neuron_gain == "on"
+            remap = None if args.remap is None else args.remap == "on"
             c = make_convert_config(
-                args.dataset, out=tmp, seed=args.seed, iterations=args.iterations, ft_neuron_gain=gain
+                args.dataset,
+                out=tmp,
+                seed=args.seed,
+                iterations=args.iterations,
+                ft_neuron_gain=gain,
+                ft_remap=remap,
             )
             m = train_convert(c, chip=chip, nominal=nominal)
         curves.append((label, m))

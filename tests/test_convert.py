@@ -115,6 +115,40 @@ def test_fitted_neuron_slopes_match_detuned_lif_neurons():
     np.testing.assert_allclose(fitted[firing], fd[firing], rtol=0.03)
 
 
+def test_remapped_weights_restore_the_software_rates_of_detuned_neurons():
+    """Three LIF neurons off their calibration (threshold 25 % further from the leak, 15 %
+    closer plus an offset current of 0.3 rheobase, and the calibrated one) fed by rate
+    inputs and a bias channel: after fitting their curves and re-mapping the weights, their
+    analytic LIF rates (Gerstner et al. 2014, eq. 1.13) at the new currents match the
+    nominal LIF rates of the original weights within 3 % (away from the rheobase kink)."""
+    from anamorph.training.convert.gain import fit_affine
+    from anamorph.training.convert.remap import remap
+
+    p = DEFAULT_TARGETS
+    f = from_nominal(p, dt_s=0.0, gamma=1e-3)
+    span = p.v_th_v - p.v_leak_v
+    v_th = p.v_leak_v + span * np.array([1.25, 0.85, 1.0])
+    offset = np.array([0.0, 0.3, 0.0])  # rheobase units
+    k, a_bias, n_bias = 0.02, 1.2, 2
+    rng = np.random.default_rng(4)
+    a0 = np.hstack([rng.uniform(0.0, 1.2, (400, 3)), np.full((400, n_bias), a_bias)])
+    w = rng.uniform(8.0, 30.0, (5, 3))
+
+    def rate(j, th):  # LIF neurons of threshold th driven by j (+ their offset), dimensionless
+        i_a = (j + offset) * current_unit_a(p)
+        return lif_rate_hz(i_a, p.v_leak_v, th, p.v_leak_v, p.tau_m_s, p.t_ref_s, p.c_mem_f) * p.tau_m_s
+
+    j = k * a0 @ w
+    nominal = rate(j - offset, np.full(3, p.v_th_v))  # the calibrated neuron, no offset
+    g, b = fit_affine(f, j, rate(j, v_th), lam=1e-6)
+    w_new = w.copy()
+    remap([w_new], [(g, b)], k=k, a_bias=a_bias, n_bias=n_bias, w_max=63.0)
+    after = rate(k * a0 @ w_new, v_th)
+    firing = rate(j - offset - 0.2, np.full(3, p.v_th_v)) > 0  # away from the kink
+    assert firing.sum() > 600
+    np.testing.assert_allclose(after[firing], nominal[firing], rtol=0.03)
+
+
 @pytest.mark.slow
 def test_finetuning_recovers_a_detuned_chip(tmp_path):
     """An uncalibrated chip with 30 % detuned tau_m, tau_syn and v_th loses accuracy at
@@ -233,9 +267,11 @@ def _tiny(out, **kw):
     return make_convert_config("digits", out=str(out), window_s=40e-6, **{**settings, **kw})
 
 
-def test_resume_ends_bit_identical(tmp_path):
+@pytest.mark.parametrize("remap", [False, True])
+def test_resume_ends_bit_identical(tmp_path, remap):
     """Killed in the software phase and again while fine-tuning, resumed twice: the same
-    weights, codes and in-the-loop history as an uninterrupted run."""
+    weights, codes and in-the-loop history as an uninterrupted run (with and without the
+    re-mapping of the first iteration)."""
     from anamorph.errors import InputError
     from anamorph.models.chip import sample_chip
     from anamorph.models.process_model import ProcessModel
@@ -248,7 +284,7 @@ def test_resume_ends_bit_identical(tmp_path):
         backend = ReferenceChip(chip, noise=True, seed=3)
         return train_convert(c, chip=chip, nominal=DEFAULT_TARGETS, backend=backend, **kw)
 
-    full = run(_tiny(tmp_path / "full"))
+    full = run(_tiny(tmp_path / "full", ft_remap=remap))
 
     class Killed(Exception):
         pass
@@ -260,7 +296,7 @@ def test_resume_ends_bit_identical(tmp_path):
 
         return hook
 
-    cut = _tiny(tmp_path / "cut")
+    cut = _tiny(tmp_path / "cut", ft_remap=remap)
     with pytest.raises(Killed):
         run(cut, hook=kill_at("software", 2))
     with pytest.raises(Killed):
@@ -280,7 +316,7 @@ def test_resume_ends_bit_identical(tmp_path):
         assert resumed[key] == full[key]
     assert (tmp_path / "cut" / "accuracy.png").stat().st_size > 0
     with pytest.raises(InputError, match="different settings"):
-        run(_tiny(tmp_path / "cut", n_hidden=13), resume=True)
+        run(_tiny(tmp_path / "cut", n_hidden=13, ft_remap=remap), resume=True)
 
 
 @pytest.mark.slow

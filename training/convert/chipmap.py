@@ -92,3 +92,18 @@ def run_rates(
         per_neuron.append(sp.select(first, n).counts(n).mean(axis=0))
         first += n
     return ChipRates(a, np.argmax(score, axis=1), float(sp.times_s.size / sp.n_samples), tuple(per_neuron))
+
+
+def measure_batch(net, backend, a0: np.ndarray, weights: list[np.ndarray], tables, **run_kw):
+    """The batch ``a0`` on the chip with ``weights``' codes: (measured rates, nominal currents).
+
+    Returns ``(meas, a, j, w_eff)``: the :class:`ChipRates`, the rates of every layer with
+    the inputs first, each layer's nominal current ``j_l = k a_{l-1} T(codes_l)`` and the
+    codes' nominal weight values ``T(codes_l)``.
+    """
+    codes = quantise(weights, tables)
+    meas = run_rates(backend, a0, codes, tau_m_s=net.f.tau_m_s, **run_kw)
+    w_eff = [code_values(c, tables) for c in codes]
+    a = [a0] + meas.a
+    j = [net.k * a[l] @ w_eff[l] for l in range(len(codes))]
+    return meas, a, j, w_eff

@@ -8,7 +8,8 @@ nominal transfer, ``j_l = k a_{l-1}^chip T(codes_l)``. Backpropagation
 (:func:`.ann.loss_and_grads`) then uses the soft-LIF derivative at that operating point,
 updates float shadow weights (code units, Adam) and writes their nearest codes back to
 the chip. Schmitt et al. reached close to the software accuracy after several tens of
-such iterations on BrainScaleS-1.
+such iterations on BrainScaleS-1. Optionally the first iteration instead re-maps the
+weights onto every neuron's rate curve fitted to its measurement (:mod:`.remap`).
 
 Every chip run has a fixed noise-draw id (``backend.n_runs``) and every iteration its own
 generator (``default_rng([seed, 20, it])``: batch and input phases), so a run resumed from
@@ -23,8 +24,9 @@ from collections.abc import Callable
 import numpy as np
 
 from anamorph.training.convert.ann import RateNet, loss_and_grads
-from anamorph.training.convert.chipmap import code_values, quantise, run_rates
+from anamorph.training.convert.chipmap import measure_batch, quantise, run_rates
 from anamorph.training.convert.gain import fit_affine
+from anamorph.training.convert.remap import remap_step
 
 #: noise-draw ids of evaluation runs (training iteration ``it`` uses id ``it``)
 EVAL_BASE = 1 << 40
@@ -55,12 +57,10 @@ def chip_step(
     With ``neuron_gain`` the backward pass uses each neuron's own rate curve, fitted to
     the batch's measured rates (:func:`.gain.fit_affine`), instead of the nominal soft-LIF.
     """
-    codes = quantise(weights, tables)
-    meas = run_rates(backend, a0, codes, tau_m_s=net.f.tau_m_s, window_s=window_s, warmup_s=warmup_s, rng=rng)
-    w_eff = [code_values(c, tables) for c in codes]
-    a = [a0] + meas.a
-    j = [net.k * a[l] @ w_eff[l] for l in range(len(codes))]
-    neurons = [fit_affine(net.f, j[l], a[l + 1]) for l in range(len(codes))] if neuron_gain else None
+    meas, a, j, w_eff = measure_batch(
+        net, backend, a0, weights, tables, window_s=window_s, warmup_s=warmup_s, rng=rng
+    )
+    neurons = [fit_affine(net.f, j[l], a[l + 1]) for l in range(len(j))] if neuron_gain else None
     loss, grads = loss_and_grads(net, a, j, w_eff, y, neurons)
     optimizer.step(weights, grads)
     for w in weights:
@@ -131,12 +131,15 @@ def finetune(
     lr: float | None = None,
     lr_decay: float = 1.0,
     neuron_gain: bool = False,
+    remap_bias: tuple[float, int] | None = None,
 ) -> list[dict]:
     """In-the-loop steps on random batches up to ``iterations`` (continuing ``history``);
     after each, ``evaluate(codes, iteration)`` and ``on_iteration(row, history)``.
 
     Iteration ``it`` (from 0) steps with the learning rate ``lr lr_decay^it`` (``lr``:
-    ``optimizer.lr`` if not given).
+    ``optimizer.lr`` if not given). With ``remap_bias = (a_bias, n_bias)`` (the rate and
+    number of the first layer's bias channels) the first iteration re-maps the weights
+    onto the neurons' measured rate curves (:func:`.remap.remap_step`) instead of a step.
     """
     history = [] if history is None else list(history)
     lr0 = optimizer.lr if lr is None else float(lr)
@@ -146,22 +149,17 @@ def finetune(
         idx = rng.choice(len(y), size=min(batch_size, len(y)), replace=False)
         set_run_id(backend, it)
         t0 = time.perf_counter()
-        row = {
-            "iteration": it + 1,
-            **chip_step(
-                net,
-                backend,
-                a0[idx],
-                y[idx],
-                weights,
-                tables,
-                optimizer,
-                window_s=window_s,
-                warmup_s=warmup_s,
-                rng=rng,
-                neuron_gain=neuron_gain,
-            ),
-        }
+        kw = dict(window_s=window_s, warmup_s=warmup_s, rng=rng)
+        if remap_bias is not None and it == 0:
+            a_bias, n_bias = remap_bias
+            step = remap_step(
+                net, backend, a0[idx], y[idx], weights, tables, a_bias=a_bias, n_bias=n_bias, **kw
+            )
+        else:
+            step = chip_step(
+                net, backend, a0[idx], y[idx], weights, tables, optimizer, neuron_gain=neuron_gain, **kw
+            )
+        row = {"iteration": it + 1, **step}
         row["step_wall_s"] = time.perf_counter() - t0
         if evaluate is not None:
             row.update(evaluate(quantise(weights, tables), it + 1))

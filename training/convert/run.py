@@ -160,6 +160,7 @@ def train_convert(
             window_s=c.window_s,
             warmup_s=c.warmup_s,
             neuron_gain=c.ft_neuron_gain,
+            remap_bias=(c.a_bias, c.input_repeat) if c.ft_remap else None,
         )
     final = history[-1] if history else st["mapped"]
     metrics = {
