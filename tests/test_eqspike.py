@@ -96,22 +96,61 @@ def test_spiking_update_approaches_rate_ep_update_as_phases_lengthen(ideal_chip)
     assert cos[2] > 0.95, cos
 
 
+def _symmetric_rate_reference(chip, net, X, target, beta, units):
+    """(free mean-field rates, the symmetric rate-EP update (Laborieux et al. 2021)) of a batch."""
+    free = _mean_field(chip, net, X, units)
+    teach = beta * (target - free[1]) * units.i_rheobase_a
+    plus = _mean_field(chip, net, X, units, teach)
+    minus = _mean_field(chip, net, X, units, -teach)
+    return free, [
+        (a - b) / 2 for a, b in zip(ep_update(X, free, plus, beta), ep_update(X, free, minus, beta))
+    ]
+
+
 def test_symmetric_spiking_update_approaches_the_symmetric_rate_ep_update(ideal_chip):
     """(phi(s^+beta) - phi(s^-beta)) / (2 beta) from spike counts -> the same estimate at the
     LIF network's mean-field fixed points (Laborieux et al. 2021), for a long window."""
     units = Units.from_nominal(DEFAULT_TARGETS)
     X, net, target = _small_problem()
     beta = 2.0
-    free = _mean_field(ideal_chip, net, X, units)
-    teach = beta * (target - free[1]) * units.i_rheobase_a
-    plus = _mean_field(ideal_chip, net, X, units, teach)
-    minus = _mean_field(ideal_chip, net, X, units, -teach)
-    reference = [(a - b) / 2 for a, b in zip(ep_update(X, free, plus, beta), ep_update(X, free, minus, beta))]
+    free, reference = _symmetric_rate_reference(ideal_chip, net, X, target, beta, units)
     sp = SpikingEP(ReferenceChip(ideal_chip, noise=False), units, Phases(30e-6, 320e-6), _tables(ideal_chip))
     update, free_s, _, obs, _ = sp.step_symmetric(X, target, net, beta, np.random.default_rng(5))
     assert len(obs) == 3
     assert _cos(update, reference) > 0.95
     assert _cos(free_s, free) > 0.95
+
+
+def test_on_chip_symmetric_update_follows_the_symmetric_rate_ep_update(ideal_chip):
+    """Sensor readings of the +beta run minus those of the -beta run, scaled by eta / (2 beta)
+    and written to the codes (``update="on-chip", estimator="symmetric"``) -> the symmetric
+    rate-EP estimate at the LIF network's mean-field fixed points (Laborieux et al. 2021).
+    The sensors measure ``r_post g(r_pre)`` with a saturating ``g`` (nearest-spike pairing), so
+    the input -> hidden agreement is looser than that of the spike counts; the phases are
+    the training defaults (longer runs fill the sensor ADC's full scale)."""
+    from types import SimpleNamespace
+
+    from anamorph.training.eqprop import onchip
+    from anamorph.training.eqprop.loop import make_eqspike_config, spiking_ep
+    from anamorph.training.mapping import to_codes
+
+    units = Units.from_nominal(DEFAULT_TARGETS)
+    X, net, target = _small_problem(B=5)
+    beta = 4.0
+    _, reference = _symmetric_rate_reference(ideal_chip, net, X, target, beta, units)
+    c = make_eqspike_config(
+        "digits", update="on-chip", estimator="symmetric", eta_codes=200.0, t_settle_s=20e-6, t_window_s=60e-6
+    )
+    sp = spiking_ep(c, ideal_chip, DEFAULT_TARGETS, ReferenceChip(ideal_chip, noise=False))
+    codes = [to_codes(w, units.codes_per_unit, _tables(ideal_chip)).astype(np.float64) for w in net.weights]
+    biases = [to_codes(b, units.codes_per_unit, _tables(ideal_chip)).astype(np.float64) for b in net.biases]
+    st = SimpleNamespace(
+        net=RateNet(tuple(w.copy() for w in codes), tuple(biases)), opt=SimpleNamespace(lr=c.lr)
+    )
+    onchip.step(sp, st, X, target, beta, np.random.default_rng(5), 0, c)
+    change = [new - old for new, old in zip(st.net.weights, codes)]
+    assert _cos([change[1]], [reference[1]]) > 0.9
+    assert _cos([change[0]], [reference[0]]) > 0.8
 
 
 def test_input_trains_are_regular_with_the_coded_rate():
@@ -229,7 +268,7 @@ def test_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
     [
         (["--algo", "eqspike", "--update", "hebbian"], "--update"),
         (["--algo", "eqspike", "--dropout", "0.2"], "--dropout"),
-        (["--algo", "eventprop"], "--algo"),
+        (["--algo", "hebbian"], "--algo"),
         (["--update", "on-chip"], "--update"),
     ],
 )

@@ -245,3 +245,54 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     with np.load(tmp_path / "a" / "weights.npz") as fa, np.load(tmp_path / "b" / "weights.npz") as fb:
         for k in ("w0", "w1"):
             np.testing.assert_array_equal(fa[k], fb[k])
+
+
+def test_mismatch_experiment_accepts_eventprop(tmp_path, capsys, monkeypatch):
+    """``experiment mismatch --algo eventprop`` reaches the EventProp experiment with the
+    yinyang defaults and the spreads in fractions (the experiment itself is stubbed)."""
+    import anamorph.training.eventprop.mismatch as mm
+    from anamorph.cli import main
+
+    seen = {}
+
+    def fake(c, out, sigmas, progress=None):
+        seen.update(c=c, out=out, sigmas=sigmas)
+        return [
+            {
+                "sigma_d": s,
+                "in_the_loop_test_accuracy": 0.5,
+                "in_the_loop_spikes_per_hidden_neuron": 1.0,
+                "ideal_model_test_accuracy": 0.5,
+            }
+            for s in sigmas
+        ]
+
+    monkeypatch.setattr(mm, "eventprop_mismatch_experiment", fake)
+    argv = ["experiment", "mismatch", "--algo", "eventprop", "--dataset", "yinyang", "--sigmas", "0,30"]
+    code = main([*argv, "--epochs", "3", "--out", str(tmp_path / "mm")])
+    assert code == 0, capsys.readouterr().err
+    assert seen["sigmas"] == [0.0, 0.3]
+    assert seen["c"].epochs == 3 and seen["c"].mode == "chip" and seen["c"].dataset == "yinyang"
+    assert "EventProp in the loop" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, word",
+    [
+        (["--update", "on-chip"], "--update"),
+        (["--dropout", "0.2"], "--dropout"),
+        (["--scheduler", "local"], "--scheduler"),
+        (["--sigmas", "0,x"], "--sigmas"),
+    ],
+)
+def test_mismatch_experiment_eventprop_bad_options_one_line_exit_2(tmp_path, capsys, argv, word):
+    from anamorph.cli import main
+
+    out = tmp_path / "mm"
+    code = main(
+        ["experiment", "mismatch", "--algo", "eventprop", "--dataset", "yinyang", "--out", str(out), *argv]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and word in err
+    assert not out.exists()

@@ -138,12 +138,12 @@ def _mismatch(args) -> int:
             "must be comma-separated percentages, e.g. 0,10,20,30,50", args.sigmas, "--sigmas"
         ) from None
     _refuse_foreign_options(args)
-    if args.algo == "eqspike":
+    if args.algo in ("eqspike", "eventprop"):
         if args.scheduler is not None:
             raise InputError("applies only to --algo surrogate", args.scheduler, "--scheduler")
-        return _mismatch_eqspike(args, sigmas)
+        return _mismatch_in_the_loop(args, sigmas)
     if args.algo != "surrogate":
-        raise InputError("the mismatch experiment runs surrogate | eqspike", args.algo, "--algo")
+        raise InputError("the mismatch experiment runs surrogate | eqspike | eventprop", args.algo, "--algo")
     rows = mismatch_experiment(_config(args), args.out, sigmas, scheduler=args.scheduler)
     for r in rows:
         print(
@@ -153,14 +153,21 @@ def _mismatch(args) -> int:
     return 0
 
 
-def _mismatch_eqspike(args, sigmas) -> int:
-    from anamorph.training.eqprop.mismatch import eqspike_mismatch_experiment
-    from anamorph.training.eqprop.settings import make_eqspike_config
+def _mismatch_in_the_loop(args, sigmas) -> int:
+    """The experiment of an algorithm that trains in the loop only (eqspike, eventprop)."""
+    if args.algo == "eqspike":
+        from anamorph.training.eqprop.mismatch import eqspike_mismatch_experiment as experiment
+        from anamorph.training.eqprop.settings import make_eqspike_config
 
-    c = make_eqspike_config(args.dataset, update=args.update, **shared_options(args))
-    for r in eqspike_mismatch_experiment(c, args.out, sigmas):
+        c, name = make_eqspike_config(args.dataset, update=args.update, **shared_options(args)), "EqSpike"
+    else:
+        from anamorph.training.eventprop.mismatch import eventprop_mismatch_experiment as experiment
+        from anamorph.training.eventprop.run import make_eventprop_config
+
+        c, name = make_eventprop_config(args.dataset, **shared_options(args)), "EventProp"
+    for r in experiment(c, args.out, sigmas):
         print(
-            f"sigma_d {100 * r['sigma_d']:4.0f} %: EqSpike in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
+            f"sigma_d {100 * r['sigma_d']:4.0f} %: {name} in the loop {100 * r['in_the_loop_test_accuracy']:.1f} %, "
             f"{r['in_the_loop_spikes_per_hidden_neuron']:.2f} spikes per hidden neuron per sample"
         )
     return 0
@@ -251,7 +258,9 @@ def register(sub) -> None:
     )
     _common(m)
     m.add_argument("--sigmas", default="0,10,20,30,50", help="detuning spreads in percent")
-    m.add_argument("--algo", default="surrogate", help="surrogate (default) | eqspike (in the loop only)")
+    m.add_argument(
+        "--algo", default="surrogate", help="surrogate (default) | eqspike | eventprop (in the loop only)"
+    )
     m.add_argument("--update", default=None, help="eqspike only: software (default) | on-chip")
     m.add_argument("--out", required=True, help="output directory")
     m.add_argument("--scheduler", default=None, help=_SCHEDULER_HELP + " (one task per spread)")

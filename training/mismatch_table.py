@@ -73,6 +73,40 @@ def finished(c, marker: str = "config.json") -> dict | None:
     return None
 
 
+def in_the_loop_rows(
+    c,
+    out,
+    sigmas: Sequence[float],
+    train: Callable,
+    extra: Callable[[dict], dict] | None = None,
+    progress=None,
+):
+    """Train ``c`` in the loop on chip ``c.seed`` detuned by each spread; the table rows.
+
+    ``train(run_config, resume=True, chip=..., nominal=..., progress=progress)`` returns a
+    run's metrics; finished runs are reused. Each row has the spread, the test accuracy and
+    hidden spikes per neuron and sample, and ``extra(metrics)``.
+    """
+    from dataclasses import replace
+
+    chips = DetunedChips.calibrate(c.seed)
+    rows = []
+    for s in sigmas:
+        run = replace(c, out=run_dir(out, s), chip=None, calibration=None)
+        m = finished(run) or train(
+            run, resume=True, chip=chips.chip(s), nominal=chips.nominal, progress=progress
+        )
+        rows.append(
+            {
+                "sigma_d": s,
+                "in_the_loop_test_accuracy": m["test_accuracy"],
+                "in_the_loop_spikes_per_hidden_neuron": m["spikes_per_hidden_neuron"],
+                **({} if extra is None else extra(m)),
+            }
+        )
+    return rows
+
+
 def write_outputs(
     out: Path,
     rows: list[dict],

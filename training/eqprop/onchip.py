@@ -22,6 +22,13 @@ processor writes both, keeping the couplings symmetric). Rounding draws come fro
 ``rng([seed, 5, step])``. The sign of ``eta / beta`` follows beta's drawn sign; ``eta`` decays
 per epoch like the software update's learning rate (``lr_decay``).
 
+With ``estimator="symmetric"`` (Laborieux et al. 2021) a batch runs three times: free (for
+the teaching current and the prediction), nudged with ``+beta`` and with ``-beta``; the step
+is ``stochastic_round(eta / (2 beta) (C^+beta - C^-beta))``. The processor differences two
+stored readings either way; only the reference run changes (the ``-beta`` run instead of the
+free run), so the O(beta) bias of the one-sided difference goes and the sensor noise of the
+two runs weighs half as much per unit of ``beta``.
+
 Caveats (measured, see the report of the run): the sensors use the nearest-spike
 interaction, so a+ per post spike is ``E[exp(-dt_pre / tau_+)]``, which saturates once the
 presynaptic period is shorter than ``tau_+`` (~17 µs on the chip): the Hebbian term is
@@ -78,21 +85,32 @@ def step(sp, st, X, target, beta: float, rng, k: int, c):
 
     ``st.net`` holds the codes themselves (``sp.units.codes_per_unit == 1``, no tables).
     Returns the free rates [s_h, s_o] and the number of sensor readings clipped at the
-    sensor ADC's full scale in the two runs.
+    sensor ADC's full scale in the two differenced runs.
     """
     network = plastic_network(st.net, sp)
-    free, obs0, inputs, _ = sp.run(X, st.net, rng, 2 * k, network=network)
-    nudged, obs1, _, _ = sp.run(
-        X, st.net, rng, 2 * k + 1, nudge(target, free[1], beta, sp.units, network), network, inputs
-    )
+    if c.estimator == "symmetric":  # runs 3k (free), 3k + 1 (+beta), 3k + 2 (-beta)
+        free, _, inputs, _ = sp.run(X, st.net, rng, 3 * k, network=network)
+        _, obs1, _, _ = sp.run(
+            X, st.net, rng, 3 * k + 1, nudge(target, free[1], beta, sp.units, network), network, inputs
+        )
+        _, ref, _, _ = sp.run(
+            X, st.net, rng, 3 * k + 2, nudge(target, free[1], -beta, sp.units, network), network, inputs
+        )
+        span = 2.0 * beta
+    else:
+        free, ref, inputs, _ = sp.run(X, st.net, rng, 2 * k, network=network)
+        _, obs1, _, _ = sp.run(
+            X, st.net, rng, 2 * k + 1, nudge(target, free[1], beta, sp.units, network), network, inputs
+        )
+        span = beta
     round_rng = np.random.default_rng([c.seed, 5, k])
-    gain = c.eta_codes * (st.opt.lr / c.lr) / beta  # eta decays with the learning rate
+    gain = c.eta_codes * (st.opt.lr / c.lr) / span  # eta decays with the learning rate
     new = {}
     for j in PLASTIC:
         rows = slice(-1, None) if j == 3 else None
-        rule = EPSensorRule(obs0.sensors[j], gain, round_rng, rows)
+        rule = EPSensorRule(ref.sensors[j], gain, round_rng, rows)
         new[j] = apply_rule(rule, obs1.sensors[j], network.projections[j].codes, where=f"projections[{j}]")
-    saturated = sum(o.sensors[j].saturated for o in (obs0, obs1) for j in PLASTIC)
+    saturated = sum(o.sensors[j].saturated for o in (ref, obs1) for j in PLASTIC)
     w1, b1 = new[0][:-1].astype(np.float64), new[0][-1].astype(np.float64)
     st.net.weights[0][:] = w1
     st.net.biases[0][:] = b1
