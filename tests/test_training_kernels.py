@@ -48,6 +48,15 @@ def test_backward_kernel_equals_the_per_step_loop(hidden, detach):
     assert np.array_equal(got, want)
 
 
+def test_superspike_kernel_equals_the_formula():
+    v = np.random.default_rng(4).normal(0.8, 0.5, (6, 30, 11))
+    p = NetParams(surrogate_beta=50.0)
+    assert np.array_equal(spike_grad(v, p), 1.0 / (p.surrogate_beta * np.abs(v - 1.0) + 1.0) ** 2)
+    assert np.array_equal(
+        spike_grad(v[:, ::3], p), 1.0 / (p.surrogate_beta * np.abs(v[:, ::3] - 1.0) + 1.0) ** 2
+    )
+
+
 def test_lerp_rows_equals_numpy_fancy_indexing():
     rng = np.random.default_rng(3)
     values = rng.normal(size=(4, 9, 5))

@@ -19,6 +19,17 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
+def superspike_loop(v, beta):  # pragma: no cover - compiled
+    """SuperSpike surrogate ``1 / (beta |v - 1| + 1)^2`` element-wise (Zenke & Ganguli 2018)."""
+    out = np.empty_like(v)
+    flat_v, flat_out = v.reshape(-1), out.reshape(-1)
+    for k in range(flat_v.size):
+        d = beta * abs(flat_v[k] - 1.0) + 1.0
+        flat_out[k] = 1.0 / (d * d)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
 def lerp_rows(values, j, frac):  # pragma: no cover - compiled
     """``values[:, j] * (1 - frac) + values[:, j + 1] * frac`` along axis 1; (B, len(j), n)."""
     B, _, n = values.shape

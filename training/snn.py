@@ -70,7 +70,9 @@ def spike_fn(v: np.ndarray, p: NetParams) -> np.ndarray:
 def spike_grad(v: np.ndarray, p: NetParams) -> np.ndarray:
     """dS/dV used in the backward pass: SuperSpike 1/(beta|v-1|+1)^2, or the sigmoid's derivative."""
     if p.smooth_k is None:
-        return 1.0 / (p.surrogate_beta * np.abs(v - 1.0) + 1.0) ** 2
+        from anamorph.training.kernels import superspike_loop
+
+        return superspike_loop(np.ascontiguousarray(v, dtype=np.float64), float(p.surrogate_beta))
     s = 1.0 / (1.0 + np.exp(-p.smooth_k * (v - 1.0)))
     return p.smooth_k * s * (1.0 - s)
 
