@@ -13,7 +13,7 @@ finished runs and the table, figure and manifest they write.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from anamorph.errors import InputError
@@ -87,8 +87,6 @@ def in_the_loop_rows(
     run's metrics; finished runs are reused. Each row has the spread, the test accuracy and
     hidden spikes per neuron and sample, and ``extra(metrics)``.
     """
-    from dataclasses import replace
-
     chips = DetunedChips.calibrate(c.seed)
     rows = []
     for s in sigmas:

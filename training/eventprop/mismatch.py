@@ -18,14 +18,12 @@ from __future__ import annotations
 
 from anamorph.errors import InputError
 from anamorph.io import ensure_writable_dir
-from anamorph.training.eventprop.run import EventPropConfig
+from anamorph.training.eventprop.run import EventPropConfig, train_eventprop
 from anamorph.training.mismatch_table import check_sigmas, in_the_loop_rows, write_outputs
 
 
 def eventprop_mismatch_experiment(c: EventPropConfig, out, sigmas, progress=None) -> list[dict]:
     """Train EventProp in the loop on the chip detuned by each spread; returns the table rows."""
-    from anamorph.training.eventprop.run import train_eventprop
-
     if c.mode != "chip":
         raise InputError("the mismatch experiment trains in the loop (mode chip)", c.mode, "mode")
     sigmas = check_sigmas(sigmas)
