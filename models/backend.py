@@ -375,7 +375,9 @@ def report(
         "n_inputs": network.n_inputs,
         "populations": [[name, n] for name, n in network.populations],
     }
-    sensors = network_readings(backend.chip, network, inputs, spikes)  # plastic projections only
+    sensors = network_readings(  # plastic projections only
+        backend.chip, network, inputs, spikes, every_sample=backend.read_sensors_every_sample
+    )
     if rec is None:
         return Observables(spikes, meta=meta, sensors=sensors)
     adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec, getattr(backend, "adc_offset_lsb", None))

@@ -89,6 +89,10 @@ class ChipEmulator(ReferenceADCChannels):
         The targets the chip is configured for (public knowledge; DEFAULT_TARGETS).
     ideal_adc : bool
         Return exact membrane voltages instead of 8-bit ADC readings (tests only).
+    read_sensors_every_sample : bool
+        The plasticity processor reads (and resets) the correlation sensors after every
+        sample and sums the readings, instead of reading them once after the run
+        (:func:`anamorph.models.plasticity.processor.network_readings`).
     """
 
     n_neurons = N_NEURONS
@@ -104,6 +108,7 @@ class ChipEmulator(ReferenceADCChannels):
         adc_period_s: float = 1.7e-6,
         nominal: NeuronParams | None = None,
         ideal_adc: bool = False,
+        read_sensors_every_sample: bool = False,
     ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ChipEmulator", "dt_s")
@@ -114,6 +119,7 @@ class ChipEmulator(ReferenceADCChannels):
         self.adc_period_s = float(adc_period_s)
         self.nominal = DEFAULT_TARGETS if nominal is None else nominal
         self.ideal_adc = ideal_adc
+        self.read_sensors_every_sample = bool(read_sensors_every_sample)
         self.n_runs = 0
         self.adc_offset_lsb = np.zeros(N_NEURONS, dtype=np.int64)  # digital ADC offsets
         self._true = chip.true_params()

@@ -50,6 +50,8 @@ class ReferenceChip(ReferenceADCChannels):
         of step ``floor(j * adc_period_s / dt_s)``).
     ideal_adc : bool
         Return exact membrane voltages instead of ADC readings (tests only).
+    read_sensors_every_sample : bool
+        Sensors read after every sample and summed (as :class:`ChipEmulator`).
     """
 
     n_neurons = N_NEURONS
@@ -64,6 +66,7 @@ class ReferenceChip(ReferenceADCChannels):
         seed: int = 0,
         adc_period_s: float = 1.7e-6,
         ideal_adc: bool = False,
+        read_sensors_every_sample: bool = False,
     ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ReferenceChip", "dt_s")
@@ -72,6 +75,7 @@ class ReferenceChip(ReferenceADCChannels):
         self.seed = int(seed)
         self.adc_period_s = float(adc_period_s)
         self.ideal_adc = bool(ideal_adc)
+        self.read_sensors_every_sample = bool(read_sensors_every_sample)
         self.n_runs = 0
         self.adc_offset_lsb = np.zeros(N_NEURONS, dtype=np.int64)  # digital ADC offsets
         self.reconfigure(chip)

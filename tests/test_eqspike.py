@@ -284,16 +284,17 @@ def test_mismatch_experiment_bad_options_one_line_exit_2(tmp_path, capsys, argv,
 
 
 @pytest.mark.slow
-def test_digits_in_the_loop_software_update_learns(tmp_path):
-    """Two epochs on digits on a calibrated chip sampled from the shipped process model.
+def test_digits_in_the_loop_software_update_reaches_95_percent(tmp_path):
+    """The acceptance figure of in-the-loop training (at least 95 % test accuracy on digits,
+    450 test images) on a calibrated chip sampled from the shipped process model, with the
+    default settings: 12 epochs, symmetric estimator, software update. Chance is 10 %."""
+    from accuracy import accuracy_target
 
-    Seed 0 (symmetric estimator, targets 0.60 / 0.05) was at 87 % after two epochs of a
-    12-epoch run (96.7 % after 12); chance is 10 %.
-    """
     from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
 
-    m = train_eqspike(make_eqspike_config("digits", out=str(tmp_path / "run"), epochs=2), progress=None)
-    assert m["test_accuracy"] >= 0.75
+    m = train_eqspike(make_eqspike_config("digits", out=str(tmp_path / "run")), progress=None)
+    print(f"EqSpike digits: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} hidden spikes")
+    accuracy_target(m["test_accuracy"])
     assert 0 < m["spikes_per_hidden_neuron"] < 40
 
 

@@ -258,6 +258,38 @@ def test_emulator_reports_the_sensors_of_plastic_projections(chip):
     assert np.count_nonzero(totals) >= 6, totals
 
 
+def test_reading_after_every_sample_sums_the_samples_below_full_scale(chip):
+    """Pre-post pairings at +5 µs, 40 per sample, 10 samples: one reading after the run
+    clips at the ADC's full scale; reading (and resetting) after every sample and adding
+    the readings up recovers the exact total of the rule (each sample's sum within its ADC
+    rounding and column offsets), with no reading clipped."""
+    from anamorph.models.plasticity.processor import network_readings
+
+    net = ChipNetwork(1, (("A", 1),), (Projection("input", "A", np.array([[30]]), plastic=True),))
+    n_samples, pairs = 10, 40
+    t_pre = np.arange(pairs) * 50e-6
+    pre = SpikeEvents(
+        np.tile(t_pre, n_samples),
+        np.zeros(n_samples * pairs, int),
+        np.repeat(np.arange(n_samples), pairs),
+        n_samples,
+    )
+    post = SpikeEvents(pre.times_s + 5e-6, pre.units, pre.samples, n_samples)
+    params = TripletParams(**{n: chip.hidden[f"tstdp.{n}"][net.rows(0).start, 0] for n in NAMES})
+    total = n_samples * weight_change(t_pre, t_pre + 5e-6, params)
+    off = abs(chip.hidden["tstdp.adc_offset_causal_lsb"][0]) + abs(
+        chip.hidden["tstdp.adc_offset_acausal_lsb"][0]
+    )
+    assert total > 1.5 * SENSOR_ADC.full_scale  # the run's sum lies beyond full scale
+
+    once = network_readings(chip, net, pre, post)[0]
+    every = network_readings(chip, net, pre, post, every_sample=True)[0]
+    assert once.saturated >= 1 and once.causal[0, 0] == pytest.approx(SENSOR_ADC.full_scale)
+    assert every.saturated == 0
+    read = every.causal[0, 0] - every.acausal[0, 0]
+    assert abs(read - total) <= n_samples * (off + 1.0) * SENSOR_ADC.lsb + 1e-12
+
+
 # ------------------------------------------------------------------------------ plasticity step
 def _network(codes, plastic=True):
     return ChipNetwork(

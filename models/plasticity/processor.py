@@ -185,14 +185,26 @@ def network_readings(
     spikes: SpikeEvents,
     adc: SensorADC = SENSOR_ADC,
     per_sample: bool = False,
+    every_sample: bool = False,
 ) -> dict[int, SensorReadings]:
-    """What the chip's plasticity processor reads: :func:`network_sensors` through the ADC."""
+    """What the chip's plasticity processor reads: :func:`network_sensors` through the ADC.
+
+    ``per_sample`` keeps every sample's readings apart (n_samples, n_source, n_target).
+    ``every_sample`` models a processor that reads and resets the sensors after every
+    sample of the batch and adds the digital readings up: the same sum as one reading
+    after the run, but each analog accumulation spans one sample, so it reaches the ADC's
+    full scale far less often (``saturated`` counts the clipped per-sample readings); the
+    price is one ADC rounding per sample instead of one per run.
+    """
     out = {}
-    for k, s in network_sensors(chip, network, inputs, spikes, per_sample).items():
+    for k, s in network_sensors(chip, network, inputs, spikes, per_sample or every_sample).items():
         cols = network.slice(network.projections[k].target)
         offsets = (
             chip.hidden["tstdp.adc_offset_causal_lsb"][cols],
             chip.hidden["tstdp.adc_offset_acausal_lsb"][cols],
         )
-        out[k] = read_sensors(s, adc, offsets)
+        r = read_sensors(s, adc, offsets)
+        if every_sample and not per_sample:
+            r = SensorReadings(r.causal.sum(axis=0), r.acausal.sum(axis=0), r.lsb, r.saturated)
+        out[k] = r
     return out

@@ -131,8 +131,8 @@ def chip_network(net: RateNet, units: Units, tables=None) -> ChipNetwork:
         n_in,
         ((HIDDEN, n_h), (OUTPUT, n_o)),
         (
-            Projection(INPUT, HIDDEN, c1, plastic=True),
-            Projection(HIDDEN, OUTPUT, c2, plastic=True),
+            Projection(INPUT, HIDDEN, c1),
+            Projection(HIDDEN, OUTPUT, c2),
             Projection(OUTPUT, HIDDEN, c2.T.copy()),
             Projection(INPUT, OUTPUT, cb),
         ),
