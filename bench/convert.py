@@ -1,7 +1,7 @@
 """Benchmark of ANN-to-SNN conversion with in-the-loop fine-tuning, ``name: value unit`` lines.
 
 A data set (digits: 64 pixels + bias -> 100 soft-LIF hidden -> 10; yinyang: 4 coordinates
-x 5 channels + 5 bias channels -> 100 -> 3) is trained in software (numpy), mapped onto a
+x 10 channels + 10 bias channels -> 200 -> 3) is trained in software (numpy), mapped onto a
 chip sampled from the shipped process model -- calibrated, uncalibrated (its codes as they
 are, nominal parameters DEFAULT_TARGETS), and uncalibrated with its time constants and
 thresholds detuned by 30 % (``sample_chip(..., detune=0.3)``) -- then fine-tuned in the

@@ -320,20 +320,29 @@ def test_resume_ends_bit_identical(tmp_path, remap):
 
 
 @pytest.mark.slow
-def test_yinyang_finetuned_close_to_software(tmp_path):
-    """Yin-Yang (1500 training points, 300 test points) on a calibrated chip: after 10
-    in-the-loop iterations the chip is within 3 points of its software network."""
+def test_yinyang_finetuned_within_a_point_of_software_at_sigma30(calibrated_chip, tmp_path):
+    """Schmitt et al. 2017: after several tens of in-the-loop iterations the chip comes close
+    to the software network. Yin-Yang (1000 test points) on chip 0, its time constants and
+    threshold detuned by sigma_d = 30 % on top of its calibration (the mismatch
+    experiment's chip): after the default 30 iterations the mean of the last 5 is within
+    1 point of the software network's accuracy, from a clear loss right after mapping."""
+    from anamorph.models.chip import sample_chip
+    from anamorph.models.process_model import ProcessModel
     from anamorph.training.convert.run import make_convert_config, train_convert
 
-    c = make_convert_config("yinyang", out=str(tmp_path / "run"), n_train=1500, n_test=300, iterations=10)
-    m = train_convert(c)
-    print(
-        f"yinyang: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
-        f"after {len(m['finetune'])} iterations {m['test_accuracy']:.4f}"
+    chip, nominal = calibrated_chip
+    detuned = sample_chip(ProcessModel.default(), 0, detune=0.3).with_codes(chip.codes)
+    m = train_convert(
+        make_convert_config("yinyang", out=str(tmp_path / "run")), chip=detuned, nominal=nominal
     )
-    assert m["software_test_accuracy"] >= 0.85  # chance: 1/3
-    best_late = max(h["accuracy"] for h in m["finetune"][-3:])
-    assert best_late >= m["software_test_accuracy"] - 0.03
+    last5 = np.mean([h["accuracy"] for h in m["finetune"][-5:]])
+    print(
+        f"yinyang sigma30: software {m['software_test_accuracy']:.4f}, mapped {m['mapped_test_accuracy']:.4f}, "
+        f"mean of the last 5 of {len(m['finetune'])} iterations {last5:.4f}"
+    )
+    assert m["software_test_accuracy"] >= 0.9  # chance: 1/3
+    assert m["mapped_test_accuracy"] < m["software_test_accuracy"] - 0.05
+    assert last5 >= m["software_test_accuracy"] - 0.01
 
 
 def test_chip_accuracy_counts_energy_from_every_spike_on_the_chip():
