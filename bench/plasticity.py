@@ -3,7 +3,8 @@
 Network 256-246-10 of ``bench/emulator.py`` (latency-coded mnist5k images, 100 µs of chip time
 per sample, batch 100, mismatch and noise on), run by the emulator twice: static, and
 with both projections plastic (the sensors of all 65 436 synapses evaluated and read
-through the sensor ADC after every run), and with only the output projection plastic. Then the plasticity step (TripletSTDP on the
+through the sensor ADC after every run), and with only the output projection plastic. The
+sensors of one batch alone, by the compiled loop and by its whole-array numpy form. Then the plasticity step (TripletSTDP on the
 readings, checks, new network) timed per 1000 synapses, and the sensors alone on the
 hippocampal pair protocol (60 pairings at 1 Hz, 256 synapses).
 
@@ -62,9 +63,27 @@ def main(argv=None) -> int:
     print(f"plastic_over_static: {rate_plastic / rate_static:.3f} ratio")
     print(f"emulator_output_layer_plastic: {rate_last:.1f} samples/s")
     print(f"output_layer_plastic_over_static: {rate_last / rate_static:.3f} ratio")
+    from anamorph.models.plasticity import sensors, sensors_numpy
+
     t0 = time.perf_counter()
-    network_sensors(chip, plastic, inputs, obs.spikes)
-    print(f"sensors_per_batch: {time.perf_counter() - t0:.3f} s")
+    compiled = network_sensors(chip, plastic, inputs, obs.spikes)
+    t_loop = time.perf_counter() - t0
+    loop, sensors._side = sensors._side, sensors_numpy.side  # the whole-array numpy form
+    try:
+        t0 = time.perf_counter()
+        reference = network_sensors(chip, plastic, inputs, obs.spikes)
+        t_numpy = time.perf_counter() - t0
+    finally:
+        sensors._side = loop
+    diff = max(
+        float(np.max(np.abs(getattr(compiled[k], f) - getattr(reference[k], f))))
+        for k in compiled
+        for f in ("causal", "acausal")
+    )
+    print(f"sensors_per_batch: {t_loop:.3f} s (compiled loop)")
+    print(f"sensors_per_batch_numpy_form: {t_numpy:.3f} s")
+    print(f"sensors_numpy_form_over_compiled: {t_numpy / t_loop:.1f} ratio")
+    print(f"sensors_max_abs_difference: {diff:.1e} sensor units")
     n_read = 2 * n_syn
     print(f"sensor_readings_saturated: {sum(r.saturated for r in obs.sensors.values()) / n_read * 100:.2f} %")
     n_spikes = obs.spikes.times_s.size + inputs.times_s.size

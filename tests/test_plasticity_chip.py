@@ -38,22 +38,33 @@ def _events(trains):
 
 
 @pytest.mark.parametrize(
-    "grid,blocks,sparse", [(False, False, None), (True, False, None), (True, True, 2.0), (True, True, -1.0)]
+    "numpy_form,grid,blocks,sparse",
+    [
+        (False, False, False, None),
+        (False, True, False, None),
+        (True, False, False, None),
+        (True, True, False, None),
+        (True, True, True, 2.0),
+        (True, True, True, -1.0),
+    ],
 )
-def test_sensors_match_the_exact_rule_on_random_trains(grid, blocks, sparse, monkeypatch):
-    """a+ and a- of every synapse (own parameters) equal the rule's potentiation and depression.
+def test_sensors_match_the_exact_rule_on_random_trains(numpy_form, grid, blocks, sparse, monkeypatch):
+    """a+ and a- of every synapse (own parameters) equal the rule's potentiation and depression,
+    for the compiled loop and for its whole-array numpy form (``numpy_form``).
 
     With ``grid`` the spike times lie on a coarse grid, so pre and post spikes often coincide;
-    with ``blocks`` the evaluation runs in many small blocks of time points and events, with
+    with ``blocks`` the numpy form runs in many small blocks of time points and events, with
     only the pairs that saw a spike (``sparse`` 2) or all pairs (-1) evaluated.
     """
-    from anamorph.models.plasticity import sensors as module
+    from anamorph.models.plasticity import sensors, sensors_numpy
 
+    if numpy_form:
+        monkeypatch.setattr(sensors, "_side", sensors_numpy.side)
     if blocks:
-        monkeypatch.setattr(module, "_TABLE", 7)
-        monkeypatch.setattr(module, "_CHUNK", 5)
+        monkeypatch.setattr(sensors_numpy, "_TABLE", 7)
+        monkeypatch.setattr(sensors_numpy, "_CHUNK", 5)
     if sparse is not None:
-        monkeypatch.setattr(module, "_SPARSE", sparse)
+        monkeypatch.setattr(sensors_numpy, "_SPARSE", sparse)
     rng = np.random.default_rng(7)
     n_samples, n_pre, n_post = 3, 4, 3
     draw = lambda: np.round(rng.uniform(0, 0.5, rng.poisson(25)), 2 if grid else 12)
