@@ -284,18 +284,30 @@ def test_mismatch_experiment_bad_options_one_line_exit_2(tmp_path, capsys, argv,
 
 
 @pytest.mark.slow
-def test_digits_in_the_loop_software_update_reaches_95_percent(tmp_path):
-    """The acceptance figure of in-the-loop training (at least 95 % test accuracy on digits,
-    450 test images) on a calibrated chip sampled from the shipped process model, with the
-    default settings: 12 epochs, symmetric estimator, software update. Chance is 10 %."""
+def test_digits_in_the_loop_software_95_percent_and_on_chip_within_3_points(tmp_path):
+    """The acceptance figures on digits (450 test images), on a calibrated chip sampled from
+    the shipped process model, default settings: the software update (12 epochs, symmetric
+    estimator) reaches at least 95 %, and the on-chip update (the sensors compute it, the
+    codes are the only weights; 20 epochs) ends within 3 points of it. Chance is 10 %."""
     from accuracy import accuracy_target
 
     from anamorph.training.eqprop.loop import make_eqspike_config, train_eqspike
 
-    m = train_eqspike(make_eqspike_config("digits", out=str(tmp_path / "run")), progress=None)
-    print(f"EqSpike digits: test {m['test_accuracy']:.4f}, {m['spikes_per_hidden_neuron']:.2f} hidden spikes")
-    accuracy_target(m["test_accuracy"])
-    assert 0 < m["spikes_per_hidden_neuron"] < 40
+    runs = {
+        update: train_eqspike(
+            make_eqspike_config("digits", out=str(tmp_path / update), update=update), progress=None
+        )
+        for update in ("software", "on-chip")
+    }
+    soft, chip = runs["software"], runs["on-chip"]
+    print(
+        f"EqSpike digits: software {soft['test_accuracy']:.4f} ({soft['spikes_per_hidden_neuron']:.2f} "
+        f"hidden spikes), on-chip {chip['test_accuracy']:.4f} ({chip['spikes_per_hidden_neuron']:.2f})"
+    )
+    accuracy_target(soft["test_accuracy"])
+    assert chip["test_accuracy"] >= soft["test_accuracy"] - 0.03
+    for m in runs.values():
+        assert 0 < m["spikes_per_hidden_neuron"] < 40
 
 
 def test_evaluation_energy_counts_every_spike_and_the_symmetric_feedback(ideal_chip):

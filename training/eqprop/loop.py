@@ -192,7 +192,9 @@ def spiking_ep(c: EqSpikeConfig, chip, nominal, backend=None) -> SpikingEP:
         from anamorph.models.emulator import ChipEmulator
 
         every = c.sensor_reads == "sample"
-        backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal, read_sensors_every_sample=every)
+        backend = ChipEmulator(
+            chip, seed=c.seed, noise=c.noise, nominal=nominal, read_sensors_every_sample=every
+        )
     units = Units.from_nominal(nominal)
     phases = Phases(c.t_settle_s, c.t_window_s).check()
     if c.update == "software":

@@ -150,7 +150,9 @@ def validate(c: EqSpikeConfig) -> EqSpikeConfig:
     if c.estimator not in ESTIMATORS:
         raise InputError(f"unknown estimator (expected {' | '.join(ESTIMATORS)})", c.estimator, "estimator")
     if c.sensor_reads not in SENSOR_READS:
-        raise InputError(f"unknown sensor_reads (expected {' | '.join(SENSOR_READS)})", c.sensor_reads, "sensor_reads")
+        raise InputError(
+            f"unknown sensor_reads (expected {' | '.join(SENSOR_READS)})", c.sensor_reads, "sensor_reads"
+        )
     if c.optimizer not in ("adam", "sgd"):
         raise InputError("unknown optimizer (expected adam | sgd)", c.optimizer, "optimizer")
     for name in ("epochs", "batch_size", "n_hidden", "input_repeat"):
