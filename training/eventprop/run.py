@@ -78,6 +78,7 @@ class EventPropConfig:
     tau0_s: float = LossParams.tau0_s  # TTFS loss (.loss)
     alpha: float = LossParams.alpha
     lr_schedule: str = "exp"
+    dt_s: float = 0.5e-6  # the emulator's step, the resolution of the chip's spike times
     n_train: int | None = None
     n_test: int | None = None
     noise: bool = True
@@ -94,7 +95,7 @@ class EventPropConfig:
 
 
 #: settings added after the first checkpoints were written, at the values those runs used
-_ADDED_LATER = {"tau0_s": LossParams.tau0_s, "alpha": LossParams.alpha, "lr_schedule": "exp"}
+_ADDED_LATER = {"tau0_s": LossParams.tau0_s, "alpha": LossParams.alpha, "lr_schedule": "exp", "dt_s": 0.5e-6}
 
 
 def lr_at(c: EventPropConfig, epoch: int) -> float:
@@ -181,7 +182,7 @@ def train_eventprop(
     else:
         chip_info = {"chip": "given", "fingerprint": chip.fingerprint()}
     run_dir = ensure_writable_dir(c.out)
-    backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal)
+    backend = ChipEmulator(chip, seed=c.seed, noise=c.noise, nominal=nominal, dt_s=c.dt_s)
     tables = (chip.process.weight_table_exc, chip.process.weight_table_inh)
     lp = LossParams(kind=c.loss, tau0_s=c.tau0_s, alpha=c.alpha)
     model = make_model(nominal, c.duration_s, lp, tables, backend, c.push)
