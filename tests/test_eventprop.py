@@ -156,6 +156,8 @@ def test_bad_loss_is_rejected(cli, tmp_path):
 def test_cli_run_in_the_loop_writes_a_run_folder(cli, tmp_path):
     import json
 
+    from anamorph.training.eventprop.run import make_eventprop_config
+
     out = tmp_path / "run"
     r = cli(
         "train",
@@ -180,8 +182,9 @@ def test_cli_run_in_the_loop_writes_a_run_folder(cli, tmp_path):
     assert 0.0 <= m["test_accuracy"] <= 1.0 and m["spikes_per_hidden_neuron"] > 0
     for name in ("checkpoint.npz", "weights.npz", "learning_curve.png", "confusion.png", "manifest.json"):
         assert (out / name).is_file()
+    n_hidden = make_eventprop_config("yinyang").n_hidden  # the data set's default
     with np.load(out / "weights.npz") as f:
-        assert np.abs(f["codes0"]).max() <= 63 and f["codes1"].shape == (121 - 1, 3)
+        assert np.abs(f["codes0"]).max() <= 63 and f["codes1"].shape == (n_hidden, 3)
 
 
 @pytest.mark.brian2
