@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -103,14 +103,15 @@ class EventPropConfig:
         d.pop("out")
         if self.lr_schedule != "cosine":  # the cosine schedule spans the run's epochs
             d.pop("epochs")
-        for name, default in _ADDED_LATER.items():  # earlier checkpoints stay resumable
-            if d[name] == default:
+        defaults = {f.name: f.default for f in fields(self)}
+        for name in _ADDED_LATER:  # at their defaults, earlier checkpoints stay resumable
+            if d[name] == defaults[name]:
                 d.pop(name)
         return json.loads(json.dumps(d))
 
 
-#: settings added after the first checkpoints were written, at the values those runs used
-_ADDED_LATER = {"tau0_s": LossParams.tau0_s, "alpha": LossParams.alpha, "lr_schedule": "exp", "dt_s": 0.5e-6}
+#: settings added after the first checkpoints were written (those runs used the defaults)
+_ADDED_LATER = ("tau0_s", "alpha", "lr_schedule", "dt_s")
 
 
 def lr_at(c: EventPropConfig, epoch: int) -> float:
