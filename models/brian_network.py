@@ -6,14 +6,17 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 ``groups`` slot), Brian2's threshold and reset code handle spikes, and Brian2 Synapses
 carry spikes between chip neurons (``I_syn_post += w``), one Synapses object per
 neuron-to-neuron projection of any direction (forward, lateral/recurrent, feedback). The
-input projections' synaptic current jumps arrive through a per-step table (``drive``),
-the teaching current (when the network is built with one) through a second per-step table
-(``teach``), the membrane noise from a counter-based generator in the generated code.
+input projections' synaptic current jumps arrive through a per-neuron buffer (``drive``)
+into which :meth:`BuiltNetwork.run` writes, before each step, only the rows of the
+samples with input spikes in that step (and clears them after), the teaching current
+(when the network is built with one) through a per-step table (``teach``), the membrane
+noise from a counter-based generator in the generated code.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,13 +44,15 @@ t_on : second (shared)
 t_off : second (shared)
 """
 
+# ``active`` is 0.0 or 1.0 as a float and ``refr`` counts down by ``int(refr != 0)``: the
+# values of an integer ``active``, without a 64-bit-integer-to-float conversion per neuron.
 _UPDATE = """
 row = int(t/dt + 0.5)*N
 stim_on = int(t >= t_on)*int(t < t_off)
-active = int(refr == 0)
+active = 1.0*int(refr == 0)
 v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row + i)) + (1 - active)*v
-refr = refr - (1 - active)
-I_syn = I_syn*e_s + drive(row + i)
+refr = refr - int(refr != 0)
+I_syn = I_syn*e_s + drive(i)
 """
 
 # With a teaching current: the same update, the stimulus and teaching currents summed
@@ -59,10 +64,11 @@ assert _UPDATE_TEACH != _UPDATE
 def _step_table(b2: ModuleType, name: str, values: np.ndarray):
     """A Brian2 function ``name(j)`` returning ``values.flat[j]``, read in place.
 
-    The generated code calls it with ``j = step * N + i``. Unlike a TimedArray, the code
+    The generated code calls it with ``j = step * N + i`` (a per-step table) or ``j = i``
+    (a per-neuron buffer rewritten before each step). Unlike a TimedArray, the code
     does not contain the table's shape, so one compiled module serves every batch size and
-    duration; ``values`` is read through a pointer, so writing into it between runs needs
-    no recompilation.
+    duration; ``values`` is read through a pointer, so writing into it between runs or
+    steps needs no recompilation.
     """
     flat = values.reshape(-1)
 
@@ -87,7 +93,8 @@ def _noise_function(b2: ModuleType, key: np.ndarray):
     ``key`` a 64-bit number drawn per run from the recorded seed); the 64-bit result is split into four 16-bit uniforms whose centred, scaled sum
     (Irwin-Hall, n = 4) has mean 0 and variance 1. The membrane sums many such
     increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to
-    a good approximation, while a draw costs a few nanoseconds.
+    a good approximation, while a draw costs a few nanoseconds (the sum, below 2^18,
+    converts to float from a 32-bit integer: the same value, a cheaper instruction).
     """
 
     def python_version(j):
@@ -100,7 +107,7 @@ cdef inline double vnoise(long j) noexcept nogil:
     cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>j) * <uint64_t>0x9E3779B97F4A7C15
     z = (z ^ (z >> 32)) * <uint64_t>0xD6E8FEB86659FD93
     z = z ^ (z >> 32)
-    return (<double>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
+    return (<double><int32_t>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
             - 131070.0) * 2.6428997918226276e-05
 """
     f.implementations.add_implementation("cython", code, namespace={"_vn_key": key}, name="vnoise")
@@ -113,7 +120,8 @@ class BuiltNetwork:
     ``links`` lists the neuron-to-neuron projections as (first source neuron, n_source,
     first target neuron, n_target); each becomes one all-to-all Synapses object per copy,
     whose weights ``w[k]`` are ordered (copy, source, target). ``teaching``: build with the
-    per-step teaching table ``teach`` (n_steps, batch * n_used).
+    per-step teaching table ``teach`` (n_steps, batch * n_used). ``drive`` (batch * n_used)
+    is the input current jump of the current step, zero between runs.
     """
 
     def __init__(
@@ -131,7 +139,7 @@ class BuiltNetwork:
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
         self.clock = b2.Clock(dt=dt_s * b2.second)
-        self.drive = np.zeros((n_steps, n_total))
+        self.drive = np.zeros(n_total)
         self.teach = np.zeros((n_steps, n_total)) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
         namespace = {
@@ -163,8 +171,6 @@ class BuiltNetwork:
             s.connect(i=pre.ravel(), j=post.ravel())
             self.synapses.append(s)
             objects.append(s)
-        self.spikes = b2.SpikeMonitor(g)
-        objects.append(self.spikes)
         self.net = b2.Network(*objects)
         prefs = b2.prefs.codegen.target
         try:
@@ -175,6 +181,14 @@ class BuiltNetwork:
         self.vars = {k: g.variables[k].get_value() for k in ("v", "I_syn", "refr", "i_stim")}
         self.t_on = g.variables["t_on"].get_value()
         self.t_off = g.variables["t_off"].get_value()
+        self.spikespace = g.variables["_spikespace"].get_value()
+        self._calls = []  # the objects' code objects in schedule order, called by run()
+        for obj in self.net.sorted_objects:
+            for code in obj._code_objects if obj.active else ():
+                if code.nonconstant_values:  # arrays resized during runs: refreshed per call
+                    self._calls.append(code)
+                elif code.compiled_code["run"] is not None:
+                    self._calls.append(partial(code.compiled_code["run"].main, code.namespace))
         self.w = [s.variables["w"].get_value() for s in self.synapses]
 
     def set_params(self, prop: Propagator, sig: np.ndarray) -> None:
@@ -196,27 +210,33 @@ class BuiltNetwork:
         g.variables["n_ref"].get_value()[:] = np.tile(prop.n_ref, batch)
 
     def run(
-        self, adc_steps: np.ndarray | None = None, neurons: np.ndarray | None = None
-    ) -> np.ndarray | None:
-        """Reset the state and monitor, then step every object ``n_steps`` times.
+        self,
+        adc_steps: np.ndarray | None = None,
+        neurons: np.ndarray | None = None,
+        drive: tuple[np.ndarray, slice, np.ndarray] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Reset the state, then step every object ``n_steps`` times.
 
-        At the start of each step in ``adc_steps`` (before its update, where Brian2's
-        StateMonitor would record) the membranes of ``neurons`` of every copy are copied;
-        returns them as (len(adc_steps), batch, len(neurons)).
+        ``drive = (rows, cols, values)``: the input current jumps, nonzero only in the
+        (step, sample) rows ``rows = step * batch + sample`` (increasing) and the neurons
+        ``cols`` (a slice of each copy's ``n_used``), ``values`` (len(rows), len(cols));
+        before step ``n`` its rows are written into ``self.drive`` (and cleared before the
+        next step). At the start of each step in ``adc_steps`` (before its
+        update, where Brian2's StateMonitor would record) the membranes of ``neurons`` of
+        every copy are copied, as (len(adc_steps), batch, len(neurons)). After each step
+        the threshold's spike space (the neurons that fired, in increasing order; what
+        Brian2's SpikeMonitor records) is copied. Returns (neuron, time, trace): the spikes'
+        neuron indices and times ``step * dt`` in step order, and the membranes (or None).
         """
         self.vars["v"][:] = self.v0
         self.vars["I_syn"][:] = 0.0
         self.vars["refr"][:] = 0
-        sm = self.spikes
-        sm.resize(0)
-        sm.variables["N"].set_value(0)
-        sm.variables["count"].get_value()[:] = 0
         timestep = self.clock.variables["timestep"].get_value()
         t = self.clock.variables["t"].get_value()
         dt = float(self.clock.variables["dt"].get_value()[0])
         timestep[0] = 0
         t[0] = 0.0
-        objects = [o for o in self.net.sorted_objects if o.active]
+        calls = self._calls
         v = self.vars["v"].reshape(self.batch, self.n_used)
         trace = None
         if adc_steps is not None:
@@ -224,11 +244,35 @@ class BuiltNetwork:
             sample_at = np.full(self.n_steps, -1)
             sample_at[adc_steps] = np.arange(len(adc_steps))
             whole = len(neurons) == self.n_used and np.array_equal(neurons, np.arange(self.n_used))
+        buf = self.drive.reshape(self.batch, self.n_used)
+        buf[:] = 0.0  # (already zero unless a previous run stopped with an error)
+        if drive is None:
+            bounds = [0] * (self.n_steps + 1)
+        else:
+            rows, cols, values = drive
+            samples = rows % self.batch
+            bounds = np.searchsorted(rows // self.batch, np.arange(self.n_steps + 1)).tolist()
+        written = None
+        spikespace, fired, fired_steps = self.spikespace, [], []
         for n in range(self.n_steps):
+            if written is not None:
+                buf[written, cols] = 0.0
+                written = None
+            lo, hi = bounds[n], bounds[n + 1]
+            if hi > lo:
+                written = samples[lo:hi]
+                buf[written, cols] = values[lo:hi]
             if trace is not None and sample_at[n] >= 0:
                 trace[sample_at[n]] = v if whole else v[:, neurons]
-            for obj in objects:
-                obj.run()
+            for call in calls:
+                call()
+            if spikespace[-1]:
+                fired.append(spikespace[: spikespace[-1]].copy())
+                fired_steps.append(n)
             timestep[0] = n + 1
             t[0] = (n + 1) * dt
-        return trace
+        if written is not None:
+            buf[written, cols] = 0.0
+        counts = [f.size for f in fired]
+        neuron = np.concatenate(fired).astype(np.int64) if fired else np.zeros(0, dtype=np.int64)
+        return neuron, np.repeat(np.asarray(fired_steps, dtype=np.int64), counts) * dt, trace

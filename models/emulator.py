@@ -17,13 +17,17 @@ Speed (what dominates, measured by ``bench/emulator.py``):
 
 * The input projections do not depend on the chip's dynamics, so their synaptic events
   (``B x n_in x n_1`` synapses, the bulk of all synapses) are summed per step with one
-  sparse matrix product in numpy and enter through a per-step table (``drive``) instead of
-  millions of Brian2 synapses. The result is identical: each input spike adds its
-  synapses' current jumps to ``I_syn`` in the step it is delivered.
+  sparse matrix product in numpy instead of millions of Brian2 synapses. The result is
+  identical: each input spike adds its synapses' current jumps to ``I_syn`` in the step it
+  is delivered. Only the (step, sample) rows with input spikes are computed
+  (:func:`~anamorph.models.reference.input_drive_rows`; latency codes fire once per
+  channel, so about 8 % of the rows in the benchmark) and written, before each step, into
+  a per-neuron buffer (``drive``) read by the generated code; building and streaming a
+  dense (steps x neurons) table took about a quarter of a batch's time.
 * The network is built once per (batch size, network structure, steps, with or without
   teaching) and cached (compiled code is shared by all sizes; the codes are not part of
-  the structure); a batch only writes the drive (and teaching) table, the synaptic
-  weights and the initial state in place, and steps the network's objects directly.
+  the structure); a batch only writes the teaching table (if any), the synaptic weights
+  and the initial state in place, and calls the objects' compiled code directly.
   ``Network.run`` is used once (it creates the code objects); later batches skip its
   per-call set-up (namespace
   resolution, code-object creation and a full garbage collection, ~0.3 s per call).
@@ -32,9 +36,11 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   (recorded in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the
   whole network update.
 * ADC samples are copied from the membrane array at the sampled steps inside the step
-  loop (no StateMonitor recording every step).
-* The tables are read by a small Cython function whose code does not depend on the
-  network's size, so a new batch size or duration needs no new compilation.
+  loop (no StateMonitor recording every step), spikes from the threshold's spike space
+  after each step (no SpikeMonitor).
+* The drive buffer and the teaching table are read by small Cython functions whose code
+  does not depend on the network's size, so a new batch size or duration needs no new
+  compilation.
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ from anamorph.models.brian_network import BuiltNetwork
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
-from anamorph.models.reference import input_drive, stimulus_steps
+from anamorph.models.reference import input_drive_rows, stimulus_steps
 
 if TYPE_CHECKING:
     from anamorph.models.neuron import Propagator
@@ -188,6 +194,39 @@ class ChipEmulator(ReferenceADCChannels):
         net = network if isinstance(network, ChipNetwork) else ChipNetwork.from_layers(network)
         return projection_currents(self.chip, net, self._true)
 
+    def _input_rows(
+        self, inputs: SpikeEvents, network: ChipNetwork, currents: list[np.ndarray], n_steps: int
+    ) -> tuple[np.ndarray, slice, np.ndarray]:
+        """The input projections' current jumps as ``(rows, cols, values)`` for :meth:`BuiltNetwork.run`.
+
+        ``rows = step * batch + sample`` (increasing) are the rows with input spikes, ``cols``
+        the chip neurons from the first to the last input target, ``values`` (len(rows),
+        len(cols)) their jumps: per target population the first input projection's
+        :func:`~anamorph.models.reference.input_drive` row plus the next ones' (the order of
+        the dense sum); zero for neurons without input projections.
+        """
+        parts = [
+            (network.slice(proj.target), *input_drive_rows(inputs, cur, self.dt_s, n_steps))
+            for proj, cur in zip(network.projections, currents)
+            if proj.source == INPUT
+        ]
+        if not parts:
+            return np.zeros(0, dtype=np.int64), slice(0, 0), np.zeros((0, 0))
+        if len(parts) == 1:
+            return parts[0][1], parts[0][0], parts[0][2]
+        cols = slice(min(t.start for t, _, _ in parts), max(t.stop for t, _, _ in parts))
+        rows = np.unique(np.concatenate([r for _, r, _ in parts]))
+        values = np.zeros((rows.size, cols.stop - cols.start))
+        done = set()
+        for tgt, r, part in parts:
+            k, c = np.searchsorted(rows, r), slice(tgt.start - cols.start, tgt.stop - cols.start)
+            if tgt.start in done:
+                values[k, c] += part
+            else:
+                values[k, c] = part  # rows without its spikes stay 0.0 (input_drive's zeros)
+                done.add(tgt.start)
+        return rows, cols, values
+
     def run(
         self,
         inputs: SpikeEvents,
@@ -210,19 +249,7 @@ class ChipEmulator(ReferenceADCChannels):
             )
         net = self._built(batch, network, n_steps, teaching is not None)
         currents = self.synaptic_currents(network)
-        drive = net.drive.reshape(n_steps, batch, n_used)
-        inputs_done = set()
-        for proj, cur in zip(network.projections, currents):
-            if proj.source != INPUT:
-                continue
-            tgt = network.slice(proj.target)
-            part = input_drive(inputs, cur, self.dt_s, n_steps)
-            if proj.target in inputs_done:
-                drive[:, :, tgt] += part
-            else:
-                drive[:, :, tgt] = part
-                inputs_done.add(proj.target)
-        # populations without input projections: their drive stays zero (fixed per structure)
+        drive = self._input_rows(inputs, network, currents, n_steps)
         neuron_currents = [cur for proj, cur in zip(network.projections, currents) if proj.source != INPUT]
         for w_var, cur in zip(net.w, neuron_currents):
             w_var[:] = np.tile(cur.ravel(), batch)
@@ -236,13 +263,8 @@ class ChipEmulator(ReferenceADCChannels):
         net.t_on[:] = (k_on - 0.5) * self.dt_s
         net.t_off[:] = (k_off - 0.5) * self.dt_s
         steps = None if rec is None else adc_steps(n_steps, self.dt_s, self.adc_period_s)
-        trace = net.run(steps, rec)
+        idx, t_s, trace = net.run(steps, rec, drive)  # ordered by time, then neuron
         self.n_runs += 1
-        sm = net.spikes
-        idx = np.asarray(sm.variables["i"].get_value(), dtype=np.int64)
-        t_s = np.asarray(sm.variables["t"].get_value(), dtype=np.float64)
-        order = np.lexsort((idx, t_s))
-        idx, t_s = idx[order], t_s[order]
         spikes = SpikeEvents(t_s, idx % n_used, idx // n_used, batch)
         raw = None if rec is None else np.ascontiguousarray(trace.transpose(1, 0, 2))
         return report(self, network, inputs, spikes, n_steps, noise_seed, self._fingerprint, raw, steps, rec)

@@ -31,15 +31,31 @@ def event_steps(times_s: np.ndarray, dt_s: float) -> np.ndarray:
 
 def input_drive(inputs: SpikeEvents, w_in_a: np.ndarray, dt_s: float, n_steps: int) -> np.ndarray:
     """Synaptic current jumps of layer 1 per step: shape (n_steps, n_samples, n_1)."""
+    rows, values = input_drive_rows(inputs, w_in_a, dt_s, n_steps)
+    table = np.zeros((n_steps * inputs.n_samples, w_in_a.shape[1]))
+    table[rows] = values
+    return table.reshape(n_steps, inputs.n_samples, w_in_a.shape[1])
+
+
+def input_drive_rows(
+    inputs: SpikeEvents, w_in_a: np.ndarray, dt_s: float, n_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of :func:`input_drive` that have input spikes: ``(rows, values)``.
+
+    ``rows`` (increasing) are the flat indices ``step * n_samples + sample`` of the (step,
+    sample) pairs with at least one input spike (binned by ``event_steps``); ``values[k]``
+    is the sum of the weight rows of that pair's spikes (one sparse product); every other
+    row of the table is zero.
+    """
     from scipy import sparse
 
     steps = event_steps(inputs.times_s, dt_s)
     ok = (steps >= 0) & (steps < n_steps)
-    rows = steps[ok] * inputs.n_samples + inputs.samples[ok]
+    rows, inverse = np.unique(steps[ok] * inputs.n_samples + inputs.samples[ok], return_inverse=True)
     raster = sparse.csr_matrix(
-        (np.ones(rows.size), (rows, inputs.units[ok])), shape=(n_steps * inputs.n_samples, w_in_a.shape[0])
+        (np.ones(inverse.size), (inverse.ravel(), inputs.units[ok])), shape=(rows.size, w_in_a.shape[0])
     )
-    return np.asarray(raster @ w_in_a).reshape(n_steps, inputs.n_samples, w_in_a.shape[1])
+    return rows, np.asarray(raster @ w_in_a).reshape(rows.size, w_in_a.shape[1])
 
 
 def stimulus_steps(stimulus: Stimulus | None, dt_s: float) -> tuple[int, int]:
