@@ -26,6 +26,11 @@ import time
 
 import numpy as np
 
+try:  # run as a script: bench/ is on sys.path
+    from _history import print_comparison
+except ImportError:  # imported as bench.eqspike
+    from bench._history import print_comparison
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,23 +105,6 @@ def main() -> None:
         compare_training(chip, nominal, args.seed, args.train_epochs, args.n_train, args.n_test)
 
 
-def _time_to(history: list[dict], accuracy: float, steady: bool = False) -> float:
-    """Cumulative wall time until the first epoch at or above ``accuracy`` (inf: never).
-
-    ``steady``: the first epoch counted at the median of the others' wall times (the first
-    includes building and compiling the run's Brian2 networks, which later runs reuse).
-    """
-    walls = [h["wall_s"] for h in history]
-    if steady and len(walls) > 1:
-        walls[0] = float(np.median(walls[1:]))
-    total = 0.0
-    for h, wall in zip(history, walls):
-        total += wall
-        if h["test_accuracy"] >= accuracy:
-            return total
-    return float("inf")
-
-
 def compare_training(chip, nominal, seed: int, epochs: int, n_train: int | None, n_test: int | None) -> None:
     """EqSpike and the surrogate algorithm on digits, same chip: accuracy and wall time per epoch."""
     from anamorph.training.config import make_config
@@ -133,22 +121,7 @@ def compare_training(chip, nominal, seed: int, epochs: int, n_train: int | None,
             "digits", out=f"{tmp}/sg", epochs=epochs, seed=seed, n_train=n_train, n_test=n_test, mode="chip"
         )
         train_run(s, chip=chip, nominal=nominal, progress=histories["surrogate"].append)
-    for algo, hist in histories.items():
-        for h in hist:
-            print(
-                f"{algo}_digits_epoch_{h['epoch']}: test {100 * h['test_accuracy']:.1f} %, "
-                f"wall {h['wall_s']:.1f} s (chip runs {h['chip_s']:.1f} s, software {h['software_s']:.1f} s)"
-            )
-        print(f"{algo}_digits_wall_time_per_epoch: {sum(h['wall_s'] for h in hist) / len(hist):.1f} s")
-        print(f"{algo}_digits_time_to_90_percent: {_time_to(hist, 0.9):.1f} s")
-        print(f"{algo}_digits_time_to_90_percent_steady: {_time_to(hist, 0.9, steady=True):.1f} s")
-    for tag, steady in (("", False), ("_steady", True)):
-        t_eq = _time_to(histories["eqspike"], 0.9, steady)
-        t_sg = _time_to(histories["surrogate"], 0.9, steady)
-        if np.isfinite(t_eq) and np.isfinite(t_sg):
-            print(f"eqspike_over_surrogate_time_to_90_percent{tag}: {t_eq / t_sg:.2f} x")
-        else:
-            print(f"eqspike_over_surrogate_time_to_90_percent{tag}: not reached by both in these epochs")
+    print_comparison(histories, "digits", 0.9)
 
 
 if __name__ == "__main__":

@@ -231,8 +231,8 @@ def register(sub) -> None:
         "--loss",
         choices=("ttfs", "mse"),
         default=None,
-        help="eventprop only: mse (spike-time targets, jaxsnn's BrainScaleS-2 example; default) "
-        "| ttfs (first-spike cross-entropy, Wunderlich & Pehle 2021)",
+        help="eventprop only: mse (spike-time targets, jaxsnn's BrainScaleS-2 example; the default "
+        "except on digits) | ttfs (first-spike cross-entropy, Wunderlich & Pehle 2021; digits' default)",
     )
     p.add_argument(
         "--update",

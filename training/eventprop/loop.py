@@ -49,15 +49,14 @@ def spikes_by_layer(events: SpikeEvents, sizes: list[int], dt_s: float) -> list[
     out, first = [], 0
     for n in sizes:
         ev = events.select(first, n)
-        B = events.n_samples
-        cnt = np.zeros((B, n), dtype=np.int64)
-        S = max(1, int(ev.counts(n).max(initial=0)))
-        arr = np.full((B, n, S), np.inf)
         order = np.lexsort((ev.times_s, ev.units, ev.samples))
-        for k in order:
-            b, u = ev.samples[k], ev.units[k]
-            arr[b, u, cnt[b, u]] = ev.times_s[k] + 0.5 * dt_s
-            cnt[b, u] += 1
+        b, u, t = ev.samples[order], ev.units[order], ev.times_s[order]
+        k = np.arange(len(order))
+        new_neuron = np.ones(len(order), dtype=bool)
+        new_neuron[1:] = (b[1:] != b[:-1]) | (u[1:] != u[:-1])
+        rank = k - np.maximum.accumulate(np.where(new_neuron, k, 0))  # spike index within its neuron
+        arr = np.full((events.n_samples, n, max(1, int(rank.max(initial=0)) + 1)), np.inf)
+        arr[b, u, rank] = t + 0.5 * dt_s
         out.append(arr)
         first += n
     return out
