@@ -152,6 +152,7 @@ def test_bad_loss_is_rejected(cli, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow  # a whole CLI run: imports, compilation, an epoch in the loop
 @pytest.mark.brian2
 def test_cli_run_in_the_loop_writes_a_run_folder(cli, tmp_path):
     import json

@@ -48,6 +48,8 @@ def _chip():
     return sample_chip(ProcessModel.default(), 0)
 
 
+@pytest.mark.slow  # two short training runs each
+@pytest.mark.brian2
 @pytest.mark.parametrize("dataset", ["digits", "yinyang"])  # yinyang: with a validation split
 def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(tmp_path, dataset):
     from anamorph.training.config import make_config
