@@ -105,35 +105,45 @@ class ChipForward:
     tables: tuple | None = None
     model: NetParams | None = None
 
-    def run(self, inputs, weights: list[np.ndarray], run_id: int | None = None):
+    def run(self, inputs, weights: list[np.ndarray], run_id: int | None = None, hidden_v: bool = True):
         """Run one batch; returns (Traces, Observables).
 
         ``inputs`` are the batch's input :class:`SpikeEvents`; ``weights`` the float
         weights in effect (written as codes). Spikes of layer l are the chip's events of
         that layer's neurons; V of every layer comes from its ADC trace (above). ``run_id``
         fixes the chip's noise draw (the emulator's run ``k`` uses rng([seed, k])), so a
-        resumed run sees the same noise as an uninterrupted one.
+        resumed run sees the same noise as an uninterrupted one. ``hidden_v=False`` (an
+        evaluation: only the readout's trace and the spikes are used) records only the
+        readout's membranes and leaves the hidden layers' V as None.
         """
         if run_id is not None and hasattr(self.backend, "n_runs"):
             self.backend.n_runs = int(run_id)
         codes = [to_codes(w, self.scale, self.tables) for w in weights]
         duration_s = self.n_steps * self.dt_s
-        obs = self.backend.run(inputs, codes, duration_s, record="all")
+        n_out = weights[-1].shape[1]
+        first_out = sum(w.shape[1] for w in weights[:-1])
+        record = "all" if hidden_v else np.arange(first_out, first_out + n_out)
+        obs = self.backend.run(inputs, codes, duration_s, record=record)
         adc = membrane_to_model(obs.adc_v, self.nominal)
         pos = {int(n): k for k, n in enumerate(obs.adc_neurons)}
         vs, ss = [], []
         first = 0
-        s_in = inputs.raster(weights[0].shape[0], self.dt_s, self.n_steps) if self.model else None
+        s_in = (
+            inputs.raster(weights[0].shape[0], self.dt_s, self.n_steps) if self.model and hidden_v else None
+        )
         for l, w in enumerate(weights):
             n = w.shape[1]
-            layer_adc = adc[:, :, [pos[first + k] for k in range(n)]]
-            if l == len(weights) - 1:
+            last = l == len(weights) - 1
+            layer_adc = adc[:, :, [pos[first + k] for k in range(n)]] if hidden_v or last else None
+            if last:
                 vs.append(interpolate_traces(obs.adc_t_s, layer_adc, self.dt_s, self.n_steps))
                 ss.append(np.zeros_like(vs[-1]))
             else:
                 events = spikes_on_grid(obs.spikes.select(first, n), self.backend.dt_s, self.dt_s)
                 ss.append(events.raster(n, self.dt_s, self.n_steps))
-                if self.model is None:
+                if not hidden_v:
+                    vs.append(None)
+                elif self.model is None:
                     vs.append(interpolate_traces(obs.adc_t_s, layer_adc, self.dt_s, self.n_steps))
                 else:
                     vs.append(

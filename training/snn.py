@@ -141,7 +141,8 @@ def observe_readout(v: np.ndarray, p: NetParams) -> np.ndarray:
 class Traces:
     """What the backward pass needs: V[t] and S[t] of every layer, shape (batch, T, n_l).
 
-    In the loop these come from the chip (spikes and ADC traces) instead of :func:`forward`.
+    In the loop these come from the chip (spikes and ADC traces) instead of :func:`forward`;
+    an evaluation on the chip leaves the hidden layers' V as None (only the readout's is read).
     """
 
     v: list[np.ndarray]

@@ -73,15 +73,18 @@ class Runner:
         feats = self.prep.features(X, self.c.input_repeat)
         return self.prep.code.raster(feats, self.c.dt_s, self.n_steps), feats
 
-    def forward(self, X: np.ndarray, weights, on_chip: bool, run_id: int | None = None):
-        """(input raster, traces) of a batch."""
+    def forward(
+        self, X: np.ndarray, weights, on_chip: bool, run_id: int | None = None, hidden_v: bool = True
+    ):
+        """(input raster, traces) of a batch; on the chip ``hidden_v=False`` skips the hidden
+        layers' membranes (:meth:`ChipForward.run`)."""
         x, feats = self.inputs(X)
         if not on_chip:
             return x, forward(x, weights, self.p)
         if self.chip_fwd is None:
             raise InputError("this run has no chip to evaluate on", None, "chip")
         t0 = time.perf_counter()
-        traces, _ = self.chip_fwd.run(self.prep.code.events(feats), weights, run_id)
+        traces, _ = self.chip_fwd.run(self.prep.code.events(feats), weights, run_id, hidden_v)
         self.chip_s += time.perf_counter() - t0
         return x, traces
 
@@ -95,7 +98,7 @@ class Runner:
             idx = np.arange(s, s + B)
             valid = idx < n
             idx = np.minimum(idx, n - 1)
-            x, tr = self.forward(X[idx], weights, on_chip, EVAL_RUN_BASE + run_base + k)
+            x, tr = self.forward(X[idx], weights, on_chip, EVAL_RUN_BASE + run_base + k, hidden_v=False)
             for l, s_l in enumerate([x, *tr.s[:-1]]):
                 presyn[l] += np.asarray(s_l)[valid].sum(axis=(0, 1))
             m = tr.v[-1].max(axis=1)
