@@ -145,7 +145,7 @@ class Traces:
     an evaluation on the chip leaves the hidden layers' V as None (only the readout's is read).
     """
 
-    v: list[np.ndarray]
+    v: list[np.ndarray | None]
     s: list[np.ndarray]
 
 
