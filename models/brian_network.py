@@ -121,7 +121,7 @@ class BuiltNetwork:
     first target neuron, n_target); each becomes one all-to-all Synapses object per copy,
     whose weights ``w[k]`` are ordered (copy, source, target). ``teaching``: build with the
     per-step teaching table ``teach`` (n_steps, batch * n_used). ``drive`` (batch * n_used)
-    is the input current jump of the current step, zero between runs.
+    is the input current jump of the current step (zeroed at the start of each run).
     """
 
     def __init__(
@@ -221,9 +221,9 @@ class BuiltNetwork:
         (step, sample) rows ``rows = step * batch + sample`` (increasing) and the neurons
         ``cols`` (a slice of each copy's ``n_used``), ``values`` (len(rows), len(cols));
         before step ``n`` its rows are written into ``self.drive`` (and cleared before the
-        next step). At the start of each step in ``adc_steps`` (before its
-        update, where Brian2's StateMonitor would record) the membranes of ``neurons`` of
-        every copy are copied, as (len(adc_steps), batch, len(neurons)). After each step
+        next step; the buffer is zeroed when a run starts). At the start of each step in
+        ``adc_steps`` (before its update, where Brian2's StateMonitor would record) the
+        membranes of ``neurons`` of every copy are copied, as (len(adc_steps), batch, len(neurons)). After each step
         the threshold's spike space (the neurons that fired, in increasing order; what
         Brian2's SpikeMonitor records) is copied. Returns (neuron, time, trace): the spikes'
         neuron indices and times ``step * dt`` in step order, and the membranes (or None).
@@ -245,7 +245,7 @@ class BuiltNetwork:
             sample_at[adc_steps] = np.arange(len(adc_steps))
             whole = len(neurons) == self.n_used and np.array_equal(neurons, np.arange(self.n_used))
         buf = self.drive.reshape(self.batch, self.n_used)
-        buf[:] = 0.0  # (already zero unless a previous run stopped with an error)
+        buf[:] = 0.0  # a run starts without input; only the rows written per step are cleared
         if drive is None:
             bounds = [0] * (self.n_steps + 1)
         else:
@@ -271,8 +271,6 @@ class BuiltNetwork:
                 fired_steps.append(n)
             timestep[0] = n + 1
             t[0] = (n + 1) * dt
-        if written is not None:
-            buf[written, cols] = 0.0
         counts = [f.size for f in fired]
         neuron = np.concatenate(fired).astype(np.int64) if fired else np.zeros(0, dtype=np.int64)
         return neuron, np.repeat(np.asarray(fired_steps, dtype=np.int64), counts) * dt, trace
