@@ -223,9 +223,9 @@ class BuiltNetwork:
         before step ``n`` its rows are written into ``self.drive`` (and cleared before the
         next step; the buffer is zeroed when a run starts). At the start of each step in
         ``adc_steps`` (before its update, where Brian2's StateMonitor would record) the
-        membranes of ``neurons`` of every copy are copied, as (len(adc_steps), batch, len(neurons)). After each step
-        the threshold's spike space (the neurons that fired, in increasing order; what
-        Brian2's SpikeMonitor records) is copied. Returns (neuron, time, trace): the spikes'
+        membranes of ``neurons`` of every copy are copied, as (len(adc_steps), batch,
+        len(neurons)). After each step the threshold's spike space (the neurons that fired,
+        in increasing order; what Brian2's SpikeMonitor records) is copied. Returns (neuron, time, trace): the spikes'
         neuron indices and times ``step * dt`` in step order, and the membranes (or None).
         """
         self.vars["v"][:] = self.v0
