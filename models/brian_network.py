@@ -3,8 +3,9 @@
 One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_used ..
 (s+1)*n_used-1``) integrates the exact one-step propagator of
 :mod:`anamorph.models.neuron` as generated Cython code (``run_regularly`` in the
-``groups`` slot), Brian2's threshold and reset code handle spikes, and Brian2 Synapses
-carry spikes between chip neurons (``I_syn_post += w``), one Synapses object per
+``groups`` slot), Brian2's threshold and reset code handle spikes (the update and the
+threshold condition in loops the compiler vectorises, :mod:`anamorph.models.brian_simd`),
+and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``), one Synapses object per
 neuron-to-neuron projection of any direction (forward, lateral/recurrent, feedback). The
 input projections' synaptic current jumps arrive through a per-neuron buffer (``drive``)
 into which :meth:`BuiltNetwork.run` writes, before each step, only the rows of the
@@ -20,6 +21,8 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from anamorph.models.brian_simd import simd_code_object
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -44,74 +47,117 @@ t_on : second (shared)
 t_off : second (shared)
 """
 
-# ``active`` is 0.0 or 1.0 as a float and ``refr`` counts down by ``int(refr != 0)``: the
-# values of an integer ``active``, without a 64-bit-integer-to-float conversion per neuron.
+# ``step``, ``row`` and the noise keys are scalar (computed once per step); ``active`` is 0.0
+# or 1.0 as a float and ``refr`` counts down by ``int(refr != 0)``: the values of an integer
+# ``active``, without a 64-bit-integer-to-float conversion per neuron.
 _UPDATE = """
-row = int(t/dt + 0.5)*N
+step = int(t/dt + 0.5)
+row = step*N
+k_lo = noise_key(step, 0)
+k_hi = noise_key(step, 1)
 stim_on = int(t >= t_on)*int(t < t_off)
 active = 1.0*int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row + i)) + (1 - active)*v
+v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(k_lo, k_hi)) + (1 - active)*v
 refr = refr - int(refr != 0)
-I_syn = I_syn*e_s + drive(i)
+I_syn = I_syn*e_s + drive()
 """
 
 # With a teaching current: the same update, the stimulus and teaching currents summed
 # before the propagator (the numpy reference's order of operations).
-_UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teach(row + i))*p_stim")
+_UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teach(row))*p_stim")
 assert _UPDATE_TEACH != _UPDATE
 
 
-def _step_table(b2: ModuleType, name: str, values: np.ndarray):
-    """A Brian2 function ``name(j)`` returning ``values.flat[j]``, read in place.
+def _generated_only(name: str):
+    def python_version(*args):
+        raise NotImplementedError(f"{name} runs only inside the emulator's generated code")
 
-    The generated code calls it with ``j = step * N + i`` (a per-step table) or ``j = i``
-    (a per-neuron buffer rewritten before each step). Unlike a TimedArray, the code
-    does not contain the table's shape, so one compiled module serves every batch size and
+    return python_version
+
+
+def _function(b2: ModuleType, name: str, code: str, namespace: dict, n_args: int, per_neuron: bool):
+    """A Brian2 function ``name(a, ...)`` of ``n_args`` integers, implemented in Cython by ``code``.
+
+    ``per_neuron``: the implementation receives the neuron index as a last argument
+    (``auto_vectorise``: Brian2 passes ``_vectorisation_idx``, the loop counter, which the
+    compiler sees as such, so a read at ``row + index`` is a contiguous vector load rather
+    than a gather through the group's ``i`` array), and the function is not stateless:
+    Brian2 must not hoist a call whose visible arguments are the same for every neuron out
+    of the neuron loop.
+    """
+    f = b2.Function(
+        _generated_only(name),
+        arg_units=[1] * n_args,
+        return_unit=1,
+        arg_types=["integer"] * n_args,
+        return_type="float" if per_neuron else "integer",
+        stateless=not per_neuron,
+        auto_vectorise=per_neuron,
+    )
+    f.implementations.add_implementation("cython", code, namespace=namespace, name=name)
+    return f
+
+
+def _step_table(b2: ModuleType, name: str, values: np.ndarray, per_step: bool):
+    """A Brian2 function returning ``values.flat[row + i]`` for neuron ``i``, read in place.
+
+    ``per_step``: ``name(row)`` with ``row = step * N`` (a per-step table); else ``name()``
+    (a per-neuron buffer rewritten before each step). Unlike a TimedArray, the code does
+    not contain the table's shape, so one compiled module serves every batch size and
     duration; ``values`` is read through a pointer, so writing into it between runs or
     steps needs no recompilation.
     """
-    flat = values.reshape(-1)
-
-    def python_version(j):  # for calls outside generated code
-        return flat[np.asarray(j, dtype=np.int64)]
-
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"], return_type="float")
+    row = "long row, " if per_step else ""
     code = f"""
-cdef inline double {name}(long j) noexcept nogil:
-    global _namespace_{name}_values
-    return _namespace_{name}_values[j]
+cdef inline double {name}({row}size_t i) noexcept nogil:
+    return _namespace_{name}_values[{"row + " if per_step else ""}i]
 """
-    f.implementations.add_implementation("cython", code, namespace={f"_{name}_values": flat}, name=name)
-    return f
+    namespace = {f"_{name}_values": values.reshape(-1)}
+    return _function(b2, name, code, namespace, n_args=int(per_step), per_neuron=True)
 
 
-def _noise_function(b2: ModuleType, key: np.ndarray):
-    """A Brian2 function ``vnoise(j)``: approximately standard-normal numbers, fast.
+def _noise_functions(b2: ModuleType, key: np.ndarray) -> dict:
+    """``noise_key(step, half)`` and ``vnoise(k_lo, k_hi)``: approximately standard-normal
+    numbers, one per neuron and step, fast.
 
-    Counter-based: a multiply-xorshift hash (two rounds, in the style of the splitmix64
-    finaliser of Steele, Lea & Flood 2014) of ``key[0] + j`` (``j = step * N + i``,
-    ``key`` a 64-bit number drawn per run from the recorded seed); the 64-bit result is split into four 16-bit uniforms whose centred, scaled sum
-    (Irwin-Hall, n = 4) has mean 0 and variance 1. The membrane sums many such
-    increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to
-    a good approximation, while a draw costs a few nanoseconds (the sum, below 2^18,
-    converts to float from a 32-bit integer: the same value, a cheaper instruction).
+    Counter-based, in two levels. Per step, in scalar code: a 64-bit key, the splitmix64
+    finaliser (Steele, Lea & Flood 2014, OOPSLA) of ``key[0] + step`` (``key``: a 64-bit
+    number drawn per run from the recorded seed), passed on as its two 32-bit halves
+    (Brian2's integers are 32-bit). Per neuron ``i``: the 32-bit multiply-xorshift hash
+    "lowbias32" (Wellons 2018, hash prospector) of ``i ^ k_lo`` and of ``i ^ k_hi``, 64
+    bits split into four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4) has
+    mean 0 and variance 1. Within a step the neurons' numbers are distinct (the hash is a
+    bijection of ``i``); from step to step the keys change. The membrane sums many such
+    increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to a
+    good approximation. 32-bit multiplies are single AVX2 instructions (64-bit ones are
+    not), so the neuron loop runs 4 neurons per instruction, and the sum (below 2^18)
+    converts to float from a 32-bit integer.
     """
-
-    def python_version(j):
-        raise NotImplementedError("vnoise runs only inside the emulator's generated code")
-
-    f = b2.Function(python_version, arg_units=[1], return_unit=1, arg_types=["integer"], return_type="float")
-    code = """
-cdef inline double vnoise(long j) noexcept nogil:
-    global _namespace_vn_key
-    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>j) * <uint64_t>0x9E3779B97F4A7C15
-    z = (z ^ (z >> 32)) * <uint64_t>0xD6E8FEB86659FD93
-    z = z ^ (z >> 32)
-    return (<double><int32_t>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
-            - 131070.0) * 2.6428997918226276e-05
+    key_code = """
+cdef inline int noise_key(int step, int half) noexcept nogil:
+    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>step) * <uint64_t>0x9E3779B97F4A7C15
+    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
+    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
+    z = z ^ (z >> 31)
+    return <int>(z >> (32 * half))
 """
-    f.implementations.add_implementation("cython", code, namespace={"_vn_key": key}, name="vnoise")
-    return f
+    noise_code = """
+from libc.stdint cimport uint32_t
+
+cdef inline uint32_t _lowbias32(uint32_t x) noexcept nogil:
+    x = (x ^ (x >> 16)) * <uint32_t>0x7FEB352D
+    x = (x ^ (x >> 15)) * <uint32_t>0x846CA68B
+    return x ^ (x >> 16)
+
+cdef inline double vnoise(int k_lo, int k_hi, size_t i) noexcept nogil:
+    cdef uint32_t a = _lowbias32(<uint32_t>i ^ <uint32_t>k_lo)
+    cdef uint32_t b = _lowbias32(<uint32_t>i ^ <uint32_t>k_hi)
+    return (<double><int32_t>((a & 0xFFFF) + (a >> 16) + (b & 0xFFFF) + (b >> 16)) - 131070.0) * 2.6428997918226276e-05
+"""
+    return {
+        "noise_key": _function(b2, "noise_key", key_code, {"_vn_key": key}, n_args=2, per_neuron=False),
+        "vnoise": _function(b2, "vnoise", noise_code, {}, n_args=2, per_neuron=True),
+    }
 
 
 class BuiltNetwork:
@@ -143,11 +189,11 @@ class BuiltNetwork:
         self.teach = np.zeros((n_steps, n_total)) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
         namespace = {
-            "drive": _step_table(b2, "drive", self.drive),
-            "vnoise": _noise_function(b2, self.noise_key),
+            "drive": _step_table(b2, "drive", self.drive, per_step=False),
+            **_noise_functions(b2, self.noise_key),
         }
         if teaching:
-            namespace["teach"] = _step_table(b2, "teach", self.teach)
+            namespace["teach"] = _step_table(b2, "teach", self.teach, per_step=True)
         g = b2.NeuronGroup(
             n_total,
             _NEURON_MODEL,
@@ -155,6 +201,7 @@ class BuiltNetwork:
             reset="v = v_reset; refr = n_ref",
             clock=self.clock,
             namespace=namespace,
+            codeobj_class=simd_code_object(),  # the update and the threshold, vectorised
         )
         g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
@@ -223,7 +270,7 @@ class BuiltNetwork:
         before step ``n`` its rows are written into ``self.drive`` (and cleared before the
         next step; the buffer is zeroed when a run starts). At the start of each step in
         ``adc_steps`` (before its update, where Brian2's StateMonitor would record) the
-        membranes of ``neurons`` of every copy are copied, as (len(adc_steps), batch,
+        membranes of ``neurons`` of every copy are copied, as (batch, len(adc_steps),
         len(neurons)). After each step the threshold's spike space (the neurons that fired,
         in increasing order; what Brian2's SpikeMonitor records) is copied. Returns (neuron, time, trace): the spikes'
         neuron indices and times ``step * dt`` in step order, and the membranes (or None).
@@ -240,7 +287,7 @@ class BuiltNetwork:
         v = self.vars["v"].reshape(self.batch, self.n_used)
         trace = None
         if adc_steps is not None:
-            trace = np.empty((len(adc_steps), self.batch, len(neurons)))
+            trace = np.empty((self.batch, len(adc_steps), len(neurons)))
             sample_at = np.full(self.n_steps, -1)
             sample_at[adc_steps] = np.arange(len(adc_steps))
             whole = len(neurons) == self.n_used and np.array_equal(neurons, np.arange(self.n_used))
@@ -263,7 +310,7 @@ class BuiltNetwork:
                 written = samples[lo:hi]
                 buf[written, cols] = values[lo:hi]
             if trace is not None and sample_at[n] >= 0:
-                trace[sample_at[n]] = v if whole else v[:, neurons]
+                trace[:, sample_at[n]] = v if whole else v[:, neurons]
             for call in calls:
                 call()
             if spikespace[-1]:

@@ -118,6 +118,9 @@ def _decode(d: dict, path: str | Path | None, name: str) -> np.ndarray:
     return a.astype(np.float64)
 
 
+_ADC_BLOCK_VALUES = 16_384  # values converted per block (128 kB, within L2)
+
+
 @dataclass(frozen=True, eq=False)
 class Chip:
     """One sampled chip: its configured DAC codes and its hidden (true) properties."""
@@ -182,15 +185,22 @@ class Chip:
         lsb = (a["v_hi"] - a["v_lo"]) / levels
         gain = self.hidden["adc_gain"][neurons] / lsb
         shift = (self.hidden["adc_offset_v"][neurons] - a["v_lo"]) / lsb
-        code = v_v * gain  # (v gain + offset - v_lo) / lsb, in place
-        code += shift
-        np.rint(code, out=code)
-        if offset_lsb is not None:
-            code += np.asarray(offset_lsb, dtype=np.float64)[neurons]
-        np.clip(code, 0, levels, out=code)
-        code *= lsb
-        code += a["v_lo"]
-        return code
+        digital = None if offset_lsb is None else np.asarray(offset_lsb, dtype=np.float64)[neurons]
+        v_v = np.asarray(v_v, dtype=np.float64)
+        out = np.empty(v_v.shape)
+        rows_in, rows_out = v_v.reshape(-1, gain.size), out.reshape(-1, gain.size)
+        block = max(1, _ADC_BLOCK_VALUES // max(gain.size, 1))
+        for lo in range(0, rows_in.shape[0], block):  # blocks that stay in cache for all passes
+            code = rows_out[lo : lo + block]
+            np.multiply(rows_in[lo : lo + block], gain, out=code)  # (v gain + offset - v_lo) / lsb
+            code += shift
+            np.rint(code, out=code)
+            if digital is not None:
+                code += digital
+            np.clip(code, 0, levels, out=code)
+            code *= lsb
+            code += a["v_lo"]
+        return out
 
     # ----------------------------------------------------------------- files
     def to_dict(self) -> dict:

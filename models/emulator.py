@@ -31,10 +31,15 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   ``Network.run`` is used once (it creates the code objects); later batches skip its
   per-call set-up (namespace
   resolution, code-object creation and a full garbage collection, ~0.3 s per call).
+* The membrane update and the threshold condition run in loops that GCC vectorises (4
+  neurons per AVX2 instruction): Brian2's Cython code gives the compiler no guarantee that
+  its arrays do not overlap, :mod:`anamorph.models.brian_simd` passes them to the loop as
+  ``restrict`` arguments. The per-neuron reads go through the loop counter (contiguous
+  loads, no gather through the ``i`` array).
 * Membrane noise comes from a small counter-based generator inside the generated code
-  (:mod:`anamorph.models.brian_network`), seeded per run from ``default_rng([seed, run])``
-  (recorded in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the
-  whole network update.
+  (:mod:`anamorph.models.brian_network`; 32-bit hashes, which AVX2 multiplies natively),
+  seeded per run from ``default_rng([seed, run])`` (recorded in ``meta``); drawing 2.6 M
+  normals per batch with numpy took as long as the whole network update.
 * ADC samples are copied from the membrane array at the sampled steps inside the step
   loop (no StateMonitor recording every step), spikes from the threshold's spike space
   after each step (no SpikeMonitor).
@@ -266,5 +271,6 @@ class ChipEmulator(ReferenceADCChannels):
         idx, t_s, trace = net.run(steps, rec, drive)  # ordered by time, then neuron
         self.n_runs += 1
         spikes = SpikeEvents(t_s, idx % n_used, idx // n_used, batch)
-        raw = None if rec is None else np.ascontiguousarray(trace.transpose(1, 0, 2))
-        return report(self, network, inputs, spikes, n_steps, noise_seed, self._fingerprint, raw, steps, rec)
+        return report(
+            self, network, inputs, spikes, n_steps, noise_seed, self._fingerprint, trace, steps, rec
+        )

@@ -1,0 +1,79 @@
+"""A Brian2 code object whose per-neuron loop the C compiler vectorises.
+
+Brian2's Cython target declares every state and parameter array as a plain ``double *``
+local variable. The compiler must then assume that a store to one array (``v``) may change
+another (``I_syn``, ``e_m``, ...), and it keeps the neuron loop scalar, one neuron per
+iteration. :class:`SIMDCythonCodeObject` renders the ``stateupdate`` template (the one
+``run_regularly`` uses) from ``brian_templates/stateupdate.pyx`` instead: the scalar code
+runs in ``main`` as before, and the neuron loop moves into a C function that receives
+every array as a ``restrict`` pointer argument (GCC honours ``restrict`` on arguments,
+not on local variables). That promise holds for Brian2's arrays, one per variable, and
+it lets GCC (``-O3 -march=native``, Brian2's default flags) update 4 neurons per AVX2
+instruction. The arithmetic per neuron is unchanged, and so are the results.
+
+Threshold, reset and synaptic propagation keep Brian2's own templates.
+Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import NamedTuple
+
+# The pointer types the template declares a restrict alias for (``_restrict_<type>_ptr``).
+RESTRICT_TYPES = ("double", "float", "int32_t", "int64_t", "char")
+_POINTER = re.compile(r"cdef (\w+) \* (\w+) = ")
+_SCALAR = re.compile(r"cdef (\w+) (\w+)\b")
+
+
+class Kernel(NamedTuple):
+    """The neuron loop's C function: its parameters, its own locals, the call's arguments."""
+
+    params: str
+    locals: list[str]
+    args: str
+
+
+def kernel(load_namespace: str, scalar_code: str) -> Kernel:
+    """Split the variables that ``load_namespace`` declares between the loop function's
+    arguments and its locals.
+
+    Arrays become ``restrict`` pointer arguments; scalars that come from the namespace or
+    that the scalar code assigns (``N``, ``row``) become value arguments; the rest are the
+    per-neuron values the vector code loads, computes and stores, declared in the function.
+    """
+    params, args, local = [], [], []
+    for line in load_namespace.splitlines():
+        line = line.strip()
+        if m := _POINTER.match(line):
+            ctype, name = m.groups()
+            if ctype not in RESTRICT_TYPES:
+                raise TypeError(f"no restrict pointer type for arrays of {ctype} ({name})")
+            params.append(f"_restrict_{ctype}_ptr {name}")
+            args.append(name)
+        elif (m := _SCALAR.match(line)) and not m.group(1).startswith("_numpy"):
+            ctype, name = m.groups()
+            from_namespace = "_namespace[" in line
+            if from_namespace or re.search(rf"^\s*{name}\s*=", scalar_code, re.M):
+                params.append(f"{ctype} {name}")
+                args.append(name)
+            else:
+                local.append(f"cdef {ctype} {name}")
+    return Kernel(", ".join(params), local, ", ".join(args))
+
+
+@cache
+def simd_code_object() -> type:
+    """The code-object class (defined on first use: importing this module does not import
+    Brian2). Pass it as ``codeobj_class`` to ``run_regularly``."""
+    from brian2.codegen.runtime.cython_rt.cython_rt import CythonCodeObject
+
+    class SIMDCythonCodeObject(CythonCodeObject):
+        templater = CythonCodeObject.templater.derive(
+            "anamorph.models",
+            templates_dir="brian_templates",
+            env_globals={"kernel": kernel, "restrict_types": RESTRICT_TYPES},
+        )
+
+    return SIMDCythonCodeObject

@@ -1,0 +1,33 @@
+{# The per-neuron update of anamorph's emulator in a loop that the C compiler vectorises
+   (anamorph.models.brian_simd): the scalar code runs in main(), the neuron loop in a C
+   function that takes every array as a restrict pointer argument. #}
+{# USES_VARIABLES { N } #}
+{# ITERATE_ALL { _idx } #}
+{# ALLOWS_SCALAR_WRITE #}
+{% import 'simd_common.pyx' as common %}
+{% macro run() %}
+{{ common.header() }}
+
+{{ support_code_lines | autoindent }}
+
+{% set k = kernel(load_namespace, scalar_code) %}
+cdef void _neuron_loop({{ k.params }}) noexcept:
+    cdef size_t _idx
+    cdef size_t _vectorisation_idx
+    {% for line in k.locals %}
+    {{ line }}
+    {% endfor %}
+    for _idx in range(N):
+        _vectorisation_idx = _idx
+        {{ vector_code | autoindent }}
+
+def main(_namespace):
+    cdef size_t _idx
+    cdef size_t _vectorisation_idx
+    {{ load_namespace | autoindent }}
+
+    _vectorisation_idx = 1
+    {{ scalar_code | autoindent }}
+
+    _neuron_loop({{ k.args }})
+{% endmacro %}
