@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anamorph.models.brian_simd import simd_code_object
+from anamorph.models.brian_simd import UNIT_PERIOD, simd_code_object
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -41,7 +41,7 @@ e_s : 1 (constant)
 p_syn : 1 (constant)
 p_stim : 1 (constant)
 sig : 1 (constant)
-i_stim : 1
+i_stim : 1 (constant)
 n_ref : integer (constant)
 t_on : second (shared)
 t_off : second (shared)
@@ -232,6 +232,8 @@ class BuiltNetwork:
         self._calls = []  # the objects' code objects in schedule order, called by run()
         for obj in self.net.sorted_objects:
             for code in obj._code_objects if obj.active else ():
+                if isinstance(code, simd_code_object()):  # the group's constants are tiled per copy
+                    code.namespace[UNIT_PERIOD] = n_used
                 if code.nonconstant_values:  # arrays resized during runs: refreshed per call
                     self._calls.append(code)
                 elif code.compiled_code["run"] is not None:

@@ -27,17 +27,39 @@ _POINTER = re.compile(r"cdef (\w+) \* (\w+) = ")
 _SCALAR = re.compile(r"cdef (\w+) (\w+)\b")
 
 
+# The key of a code object's namespace that holds the period of the per-unit arrays.
+UNIT_PERIOD = "_unit_period"
+
+
 class Kernel(NamedTuple):
-    """The neuron loop's C function: its parameters, its own locals, the call's arguments."""
+    """The neuron loop's C function: its parameters, its own locals, the call's arguments,
+    and the vector code with the per-unit arrays read at the unit index."""
 
     params: str
     locals: list[str]
     args: str
+    vector_code: str
 
 
-def kernel(load_namespace: str, scalar_code: str) -> Kernel:
+def per_unit_arrays(variables: dict, get_array_name) -> list[str]:
+    """The array names of the group's constant, non-scalar, non-unique variables.
+
+    In a batch of identical copies these hold the same ``n_unit`` values in every copy
+    (the parameters of the chip's neurons); the index ``i`` (unique) is not one of them.
+    """
+    return [
+        get_array_name(var)
+        for var in variables.values()
+        if getattr(var, "constant", False)
+        and not getattr(var, "scalar", True)
+        and not getattr(var, "unique", False)
+        and hasattr(var, "size")
+    ]
+
+
+def kernel(load_namespace: str, scalar_code: str, vector_code: str, per_unit: list[str]) -> Kernel:
     """Split the variables that ``load_namespace`` declares between the loop function's
-    arguments and its locals.
+    arguments and its locals, and point the reads of the ``per_unit`` arrays at the unit.
 
     Arrays become ``restrict`` pointer arguments; scalars that come from the namespace or
     that the scalar code assigns (``N``, ``row``) become value arguments; the rest are the
@@ -60,7 +82,9 @@ def kernel(load_namespace: str, scalar_code: str) -> Kernel:
                 args.append(name)
             else:
                 local.append(f"cdef {ctype} {name}")
-    return Kernel(", ".join(params), local, ", ".join(args))
+    for name in per_unit:
+        vector_code = vector_code.replace(f"{name}[_idx]", f"{name}[_unit]")
+    return Kernel(", ".join(params), local, ", ".join(args), vector_code)
 
 
 @cache
@@ -73,7 +97,12 @@ def simd_code_object() -> type:
         templater = CythonCodeObject.templater.derive(
             "anamorph.models",
             templates_dir="brian_templates",
-            env_globals={"kernel": kernel, "restrict_types": RESTRICT_TYPES},
+            env_globals={
+                "kernel": kernel,
+                "per_unit_arrays": per_unit_arrays,
+                "restrict_types": RESTRICT_TYPES,
+                "unit_period": UNIT_PERIOD,
+            },
         )
 
     return SIMDCythonCodeObject

@@ -25,3 +25,29 @@ cdef extern from *:
     ctypedef {{ t }}* _restrict_{{ t }}_ptr "{{ t }} * __restrict__"
     {% endfor %}
 {% endmacro %}
+
+{# The neuron loop: copies of ``_period`` units each; per-unit arrays are read at ``_unit``
+   (anamorph.models.brian_simd.kernel), every other array at ``_idx``. #}
+{% macro neuron_loop(name, k, extra_params='') %}
+cdef void {{ name }}({{ k.params }}{{ extra_params }}, size_t _period) noexcept:
+    cdef size_t _idx
+    cdef size_t _vectorisation_idx
+    cdef size_t _copy
+    cdef size_t _unit
+    {% for line in k.locals %}
+    {{ line }}
+    {% endfor %}
+    for _copy in range(<size_t>N // _period):
+        for _unit in range(_period):
+            _idx = _copy * _period + _unit
+            _vectorisation_idx = _idx
+            {{ caller() | autoindent }}
+{% endmacro %}
+
+{# The period of the per-unit arrays, from the code object's namespace (0 or absent: no
+   copies, every array read at ``_idx``). #}
+{% macro period() %}
+cdef size_t _period = _namespace.get("{{ unit_period }}", 0)
+if _period == 0 or N % _period != 0:
+    _period = max(N, 1)
+{% endmacro %}

@@ -4,30 +4,25 @@
 {# USES_VARIABLES { N } #}
 {# ITERATE_ALL { _idx } #}
 {# ALLOWS_SCALAR_WRITE #}
-{% import 'simd_common.pyx' as common %}
+{% import 'simd_common.pyx' as common with context %}
 {% macro run() %}
 {{ common.header() }}
 
 {{ support_code_lines | autoindent }}
 
-{% set k = kernel(load_namespace, scalar_code) %}
-cdef void _neuron_loop({{ k.params }}) noexcept:
-    cdef size_t _idx
-    cdef size_t _vectorisation_idx
-    {% for line in k.locals %}
-    {{ line }}
-    {% endfor %}
-    for _idx in range(N):
-        _vectorisation_idx = _idx
-        {{ vector_code | autoindent }}
+{% set k = kernel(load_namespace, scalar_code, vector_code, per_unit_arrays(variables, get_array_name)) %}
+{% call common.neuron_loop('_neuron_loop', k) %}
+{{ k.vector_code }}
+{% endcall %}
 
 def main(_namespace):
     cdef size_t _idx
     cdef size_t _vectorisation_idx
     {{ load_namespace | autoindent }}
+    {{ common.period() | autoindent }}
 
     _vectorisation_idx = 1
     {{ scalar_code | autoindent }}
 
-    _neuron_loop({{ k.args }})
+    _neuron_loop({{ k.args }}, _period)
 {% endmacro %}

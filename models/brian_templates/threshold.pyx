@@ -5,7 +5,7 @@
    Groups with Brian2's own refractoriness are not supported (the emulator counts its
    refractory steps itself). #}
 {# USES_VARIABLES { N } #}
-{% import 'simd_common.pyx' as common %}
+{% import 'simd_common.pyx' as common with context %}
 {% set _eventspace = get_array_name(eventspace_variable) %}
 {% macro run() %}
 {{ common.header() }}
@@ -17,23 +17,18 @@ from libc.string cimport memset
 cdef char * _mask = NULL  # N bytes, zero-padded to whole 8-byte words; grown as needed
 cdef size_t _mask_words = 0
 
-{% set k = kernel(load_namespace, scalar_code) %}
-cdef void _condition_loop({{ k.params }}, _restrict_char_ptr _fired) noexcept:
-    cdef size_t _idx
-    cdef size_t _vectorisation_idx
-    {% for line in k.locals %}
-    {{ line }}
-    {% endfor %}
-    for _idx in range(N):
-        _vectorisation_idx = _idx
-        {{ vector_code | autoindent }}
-        _fired[_idx] = _cond
+{% set k = kernel(load_namespace, scalar_code, vector_code, per_unit_arrays(variables, get_array_name)) %}
+{% call common.neuron_loop('_condition_loop', k, ', _restrict_char_ptr _fired') %}
+{{ k.vector_code }}
+_fired[_idx] = _cond
+{% endcall %}
 
 def main(_namespace):
     global _mask, _mask_words
     cdef size_t _idx
     cdef size_t _vectorisation_idx
     {{ load_namespace | autoindent }}
+    {{ common.period() | autoindent }}
 
     _vectorisation_idx = 1
     {{ scalar_code | autoindent }}
@@ -46,7 +41,7 @@ def main(_namespace):
             raise MemoryError()
         memset(_mask, 0, _words * 8)
         _mask_words = _words
-    _condition_loop({{ k.args }}, _mask)
+    _condition_loop({{ k.args }}, _mask, _period)
     cdef uint64_t * _mask64 = <uint64_t *> _mask
     cdef size_t _w, _j, _end
     cdef int32_t _n_events = 0
