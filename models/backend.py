@@ -361,7 +361,8 @@ def report(
 
     The spikes, the run's metadata, the sensor readings of plastic projections and, for
     recorded neurons, the membrane ``raw[sample, k, neuron]`` at ``steps[k]`` read through
-    the chip's ADC (exact volts with ``backend.ideal_adc``). ``fingerprint`` is the chip's,
+    the chip's ADC (exact volts with ``backend.ideal_adc``; ``raw``, the run's own array,
+    is converted in place). ``fingerprint`` is the chip's,
     computed once per configuration by the backend.
     """
     from anamorph.models.plasticity.processor import network_readings
@@ -380,5 +381,8 @@ def report(
     )
     if rec is None:
         return Observables(spikes, meta=meta, sensors=sensors)
-    adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec, getattr(backend, "adc_offset_lsb", None))
+    offset = getattr(backend, "adc_offset_lsb", None)
+    adc_v = (
+        raw if backend.ideal_adc else backend.chip.adc(raw, rec, offset, out=raw)
+    )  # raw: the run's own array
     return Observables(spikes, steps * backend.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)

@@ -171,14 +171,21 @@ class Chip:
         inh = self.process.weight_table_inh[mag] * self.hidden["syn_gain_inh"][:n_pre, post]
         return np.where(codes > 0, exc, -inh) * w_unit[None, :]
 
-    def adc(self, v_v: np.ndarray, neurons: np.ndarray, offset_lsb: np.ndarray | None = None) -> np.ndarray:
+    def adc(
+        self,
+        v_v: np.ndarray,
+        neurons: np.ndarray,
+        offset_lsb: np.ndarray | None = None,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
         """ADC reading in nominal volts of membrane voltages ``v_v[..., k]`` of ``neurons[k]``.
 
         Channel ``n`` converts ``code = clip(rint((g_n V + o_n - v_lo) / lsb) + d_n, 0,
         2^bits - 1)`` and reports ``v_lo + code lsb``: ``g_n``, ``o_n`` its hidden gain and
         offset, ``d_n`` = ``offset_lsb[n]`` its digital offset (integer LSBs, default 0),
         added to the converted value as BrainScaleS-2's per-channel CADC offset is
-        (``CADCChannelConfig.offset``, calix ``ChannelOffsetCalib``).
+        (``CADCChannelConfig.offset``, calix ``ChannelOffsetCalib``). ``out``: a float64 array
+        of ``v_v``'s shape for the result (``v_v`` itself converts in place).
         """
         a = self.process.data["adc"]
         levels = 2 ** int(a["bits"]) - 1
@@ -187,7 +194,9 @@ class Chip:
         shift = (self.hidden["adc_offset_v"][neurons] - a["v_lo"]) / lsb
         digital = None if offset_lsb is None else np.asarray(offset_lsb, dtype=np.float64)[neurons]
         v_v = np.asarray(v_v, dtype=np.float64)
-        out = np.empty(v_v.shape)
+        out = np.empty(v_v.shape) if out is None else out
+        if out.shape != v_v.shape or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError("out must be a C-contiguous float64 array of v_v's shape")
         rows_in, rows_out = v_v.reshape(-1, gain.size), out.reshape(-1, gain.size)
         block = max(1, _ADC_BLOCK_VALUES // max(gain.size, 1))
         for lo in range(0, rows_in.shape[0], block):  # blocks that stay in cache for all passes
