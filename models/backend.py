@@ -382,7 +382,5 @@ def report(
     if rec is None:
         return Observables(spikes, meta=meta, sensors=sensors)
     offset = getattr(backend, "adc_offset_lsb", None)
-    adc_v = (
-        raw if backend.ideal_adc else backend.chip.adc(raw, rec, offset, out=raw)
-    )  # raw: the run's own array
+    adc_v = raw if backend.ideal_adc else backend.chip.adc(raw, rec, offset, out=raw)
     return Observables(spikes, steps * backend.dt_s, adc_v, rec.astype(np.int64), meta=meta, sensors=sensors)

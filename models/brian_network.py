@@ -5,8 +5,9 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 :mod:`anamorph.models.neuron` as generated Cython code (``run_regularly`` in the
 ``groups`` slot), Brian2's threshold and reset code handle spikes (the update and the
 threshold condition in loops the compiler vectorises, :mod:`anamorph.models.brian_simd`),
-and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``), one Synapses object per
-neuron-to-neuron projection of any direction (forward, lateral/recurrent, feedback). The
+and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``), one Synapses
+object per neuron-to-neuron projection of any direction (forward, lateral/recurrent,
+feedback). The
 input projections' synaptic current jumps arrive through a per-neuron buffer (``drive``)
 into which :meth:`BuiltNetwork.run` writes, before each step, only the rows of the
 samples with input spikes in that step (and clears them after), the teaching current

@@ -1,17 +1,23 @@
-"""A Brian2 code object whose per-neuron loop the C compiler vectorises.
+"""A Brian2 code object whose per-neuron loops the C compiler vectorises.
 
 Brian2's Cython target declares every state and parameter array as a plain ``double *``
 local variable. The compiler must then assume that a store to one array (``v``) may change
 another (``I_syn``, ``e_m``, ...), and it keeps the neuron loop scalar, one neuron per
-iteration. :class:`SIMDCythonCodeObject` renders the ``stateupdate`` template (the one
-``run_regularly`` uses) from ``brian_templates/stateupdate.pyx`` instead: the scalar code
-runs in ``main`` as before, and the neuron loop moves into a C function that receives
-every array as a ``restrict`` pointer argument (GCC honours ``restrict`` on arguments,
-not on local variables). That promise holds for Brian2's arrays, one per variable, and
-it lets GCC (``-O3 -march=native``, Brian2's default flags) update 4 neurons per AVX2
-instruction. The arithmetic per neuron is unchanged, and so are the results.
+iteration. :class:`SIMDCythonCodeObject` renders two templates of its own
+(``brian_templates/``): ``stateupdate`` (the one ``run_regularly`` uses) and
+``threshold``. Their scalar code runs in ``main`` as before; the neuron loop moves into a C
+function that receives every array as a ``restrict`` pointer argument (GCC honours
+``restrict`` on arguments, not on local variables). That promise holds for Brian2's
+arrays, one per variable, and it lets GCC (``-O3 -march=native``, Brian2's default flags)
+update 4 neurons per AVX2 instruction. The threshold's loop writes a byte mask, from
+which the spike space is filled in increasing order.
 
-Threshold, reset and synaptic propagation keep Brian2's own templates.
+A batch of identical copies of a network repeats every parameter in each copy. When the
+code object's namespace holds the copy size under :data:`UNIT_PERIOD`, the loops run over
+(copy, unit) and read the group's constant arrays (:func:`per_unit_arrays`) at the unit:
+a table that stays in the L1 cache, so that only the state is streamed. The arithmetic per
+neuron is unchanged, and so are the results. Reset and synaptic propagation keep Brian2's
+own templates.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
@@ -90,7 +96,7 @@ def kernel(load_namespace: str, scalar_code: str, vector_code: str, per_unit: li
 @cache
 def simd_code_object() -> type:
     """The code-object class (defined on first use: importing this module does not import
-    Brian2). Pass it as ``codeobj_class`` to ``run_regularly``."""
+    Brian2). Pass it as a NeuronGroup's ``codeobj_class``."""
     from brian2.codegen.runtime.cython_rt.cython_rt import CythonCodeObject
 
     class SIMDCythonCodeObject(CythonCodeObject):
