@@ -52,6 +52,9 @@ def test_wheel_maps_folders_into_the_namespace(tmp_path):
         "circuits/gated_synapse/gated_synapse.va",
         "circuits/tstdp/fitted.json",
         "models/data/process_default.json",
+        "models/brian_templates/stateupdate.pyx",
+        "models/brian_templates/threshold.pyx",
+        "models/brian_templates/simd_common.pyx",
     ):
         assert f"anamorph/{data}" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))
