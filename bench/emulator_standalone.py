@@ -24,7 +24,7 @@ with the per-neuron constants of ``ChipEmulator._constants`` (the sampled chip's
 parameters), Brian2's threshold ``v >= v_th and refr == 0`` and reset ``v = v_reset; refr =
 n_ref``, and hidden-to-output Synapses per copy (``I_syn_post += w``). The membrane noise
 is a C++ copy of the emulator's counter-based generator (a 64-bit hash of ``key + step``,
-then two 32-bit hashes of the neuron index with its halves, Irwin-Hall n = 4; see
+then two chained 32-bit hashes of the neuron index with its halves, Irwin-Hall n = 4; see
 ``models/brian_network.py``), keyed per batch through two shared variables: with the same
 key a run draws the same numbers as the emulator. Should the emulator's generator change
 without this copy, the noisy spikes would differ in detail only (same statistics), and only
@@ -129,7 +129,7 @@ static inline double vnoise(const int64_t step, const int64_t i, const double ke
     z = (z ^ (z >> 27)) * (uint64_t)0x94D049BB133111EBULL;
     z = z ^ (z >> 31);
     const uint32_t a = lowbias32((uint32_t)i ^ (uint32_t)z);
-    const uint32_t b = lowbias32((uint32_t)i ^ (uint32_t)(z >> 32));
+    const uint32_t b = lowbias32(a ^ (uint32_t)(z >> 32));
     return ((double)(int32_t)((a & 0xFFFF) + (a >> 16) + (b & 0xFFFF) + (b >> 16)) - 131070.0)
            * 2.6428997918226276e-05;
 }

@@ -125,10 +125,12 @@ def _noise_functions(b2: ModuleType, key: np.ndarray) -> dict:
     finaliser (Steele, Lea & Flood 2014, OOPSLA) of ``key[0] + step`` (``key``: a 64-bit
     number drawn per run from the recorded seed), passed on as its two 32-bit halves
     (Brian2's integers are 32-bit). Per neuron ``i``: the 32-bit multiply-xorshift hash
-    "lowbias32" (Wellons 2018, hash prospector) of ``i ^ k_lo`` and of ``i ^ k_hi``, 64
-    bits split into four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4) has
-    mean 0 and variance 1. Within a step the neurons' numbers are distinct (the hash is a
-    bijection of ``i``); from step to step the keys change. The membrane sums many such
+    "lowbias32" (Wellons 2018, hash prospector) ``a = h(i ^ k_lo)`` and ``b = h(a ^ k_hi)``,
+    64 bits split into four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4)
+    has mean 0 and variance 1. Within a step the neurons' ``a`` are distinct (the hash is a
+    bijection); from step to step the keys change. (Hashing ``i ^ k_hi`` for ``b`` instead
+    would give neurons ``i`` and ``i ^ k_lo ^ k_hi`` the same pair in swapped order, so the
+    same sum.) The membrane sums many such
     increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to a
     good approximation. 32-bit multiplies are single AVX2 instructions (64-bit ones are
     not), so the neuron loop runs 4 neurons per instruction, and the sum (below 2^18)
@@ -152,7 +154,7 @@ cdef inline uint32_t _lowbias32(uint32_t x) noexcept nogil:
 
 cdef inline double vnoise(int k_lo, int k_hi, size_t i) noexcept nogil:
     cdef uint32_t a = _lowbias32(<uint32_t>i ^ <uint32_t>k_lo)
-    cdef uint32_t b = _lowbias32(<uint32_t>i ^ <uint32_t>k_hi)
+    cdef uint32_t b = _lowbias32(a ^ <uint32_t>k_hi)
     return (<double><int32_t>((a & 0xFFFF) + (a >> 16) + (b & 0xFFFF) + (b >> 16)) - 131070.0) * 2.6428997918226276e-05
 """
     return {
