@@ -17,15 +17,14 @@ NeuronGroup of ``batch x 256`` neurons (copy ``s`` owns neurons ``256 s .. 256 s
 246 hidden, 10 output) whose ``run_regularly`` update (``groups`` slot) is the exact
 one-step propagator of :mod:`anamorph.models.neuron`,
 
-    v <- v_leak + (v - v_leak) e_m + I_syn p_syn + sig * vnoise(step, i)   (if refr == 0),
+    v <- v_leak + (v - v_leak) e_m + I_syn p_syn + sig * vnoise(step * N + i)   (if refr == 0),
     refr <- refr - [refr != 0],   I_syn <- I_syn e_s + drive,
 
 with the per-neuron constants of ``ChipEmulator._constants`` (the sampled chip's true
 parameters), Brian2's threshold ``v >= v_th and refr == 0`` and reset ``v = v_reset; refr =
 n_ref``, and hidden-to-output Synapses per copy (``I_syn_post += w``). The membrane noise
-is a C++ copy of the emulator's counter-based generator (a 64-bit hash of ``key + step``,
-then two chained 32-bit hashes of the neuron index with its halves, Irwin-Hall n = 4; see
-``models/brian_network.py``), keyed per batch through two shared variables: with the same
+is a C++ copy of the emulator's counter-based generator (a multiply-xorshift hash of
+``key + step * N + i``, Irwin-Hall n = 4; see ``models/brian_network.py``), keyed per batch through two shared variables: with the same
 key a run draws the same numbers as the emulator. Should the emulator's generator change
 without this copy, the noisy spikes would differ in detail only (same statistics), and only
 the noise-off comparison would remain a spike-by-spike check. The stimulus current (zero in this benchmark) is left
@@ -106,32 +105,23 @@ key_lo : 1 (shared)
 
 # The emulator's update (models/brian_network.py) without the stimulus term.
 _UPDATE = """
+row = int(t/dt + 0.5)*N
 active = 1.0*int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + sig*vnoise(int(t/dt + 0.5), i, key_hi, key_lo)) + (1 - active)*v
+v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + sig*vnoise(row + i, key_hi, key_lo)) + (1 - active)*v
 refr = refr - int(refr != 0)
 I_syn = I_syn*e_s{drive}
 """
 
 # The emulator's Cython ``vnoise`` in C++; the 64-bit key arrives as two 32-bit halves.
 _VNOISE_CPP = """
-static inline uint32_t lowbias32(uint32_t x)
-{
-    x = (x ^ (x >> 16)) * 0x7FEB352DU;
-    x = (x ^ (x >> 15)) * 0x846CA68BU;
-    return x ^ (x >> 16);
-}
-
-static inline double vnoise(const int64_t step, const int64_t i, const double key_hi, const double key_lo)
+static inline double vnoise(const int64_t j, const double key_hi, const double key_lo)
 {
     const uint64_t key = (((uint64_t)key_hi) << 32) | ((uint64_t)key_lo);
-    uint64_t z = (key + (uint64_t)step) * (uint64_t)0x9E3779B97F4A7C15ULL;
-    z = (z ^ (z >> 30)) * (uint64_t)0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * (uint64_t)0x94D049BB133111EBULL;
-    z = z ^ (z >> 31);
-    const uint32_t a = lowbias32((uint32_t)i ^ (uint32_t)z);
-    const uint32_t b = lowbias32(a ^ (uint32_t)(z >> 32));
-    return ((double)(int32_t)((a & 0xFFFF) + (a >> 16) + (b & 0xFFFF) + (b >> 16)) - 131070.0)
-           * 2.6428997918226276e-05;
+    uint64_t z = (key + (uint64_t)j) * (uint64_t)0x9E3779B97F4A7C15ULL;
+    z = (z ^ (z >> 32)) * (uint64_t)0xD6E8FEB86659FD93ULL;
+    z = z ^ (z >> 32);
+    return ((double)(int32_t)((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
+            - 131070.0) * 2.6428997918226276e-05;
 }
 """
 
@@ -167,10 +157,10 @@ class StandaloneNetwork:
         self.cur = emu.synaptic_currents(w)
         n_total = batch * N_USED
         vnoise = b2.Function(
-            lambda step, i, hi, lo: 0.0,
-            arg_units=[1, 1, 1, 1],
+            lambda j, hi, lo: 0.0,
+            arg_units=[1, 1, 1],
             return_unit=1,
-            arg_types=["integer", "integer", "float", "float"],
+            arg_types=["integer", "float", "float"],
             return_type="float",
         )
         vnoise.implementations.add_implementation("cpp", _VNOISE_CPP, name="vnoise")

@@ -48,17 +48,14 @@ t_on : second (shared)
 t_off : second (shared)
 """
 
-# ``step``, ``row`` and the noise keys are scalar (computed once per step); ``active`` is 0.0
-# or 1.0 as a float and ``refr`` counts down by ``int(refr != 0)``: the values of an integer
-# ``active``, without a 64-bit-integer-to-float conversion per neuron.
+# ``row`` and ``stim_on`` are scalar (computed once per step); ``active`` is 0.0 or 1.0 as a
+# float and ``refr`` counts down by ``int(refr != 0)``: the values of an integer ``active``,
+# without a 64-bit-integer-to-float conversion per neuron.
 _UPDATE = """
-step = int(t/dt + 0.5)
-row = step*N
-k_lo = noise_key(step, 0)
-k_hi = noise_key(step, 1)
+row = int(t/dt + 0.5)*N
 stim_on = int(t >= t_on)*int(t < t_off)
 active = 1.0*int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(k_lo, k_hi)) + (1 - active)*v
+v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row)) + (1 - active)*v
 refr = refr - int(refr != 0)
 I_syn = I_syn*e_s + drive()
 """
@@ -117,50 +114,28 @@ cdef inline double {name}({row}size_t i) noexcept nogil:
     return _function(b2, name, code, namespace, n_args=int(per_step), per_neuron=True)
 
 
-def _noise_functions(b2: ModuleType, key: np.ndarray) -> dict:
-    """``noise_key(step, half)`` and ``vnoise(k_lo, k_hi)``: approximately standard-normal
-    numbers, one per neuron and step, fast.
+def _noise_function(b2: ModuleType, key: np.ndarray):
+    """A Brian2 function ``vnoise(row)``: approximately standard-normal numbers, one per
+    neuron ``i`` and step (``row = step * N``), fast.
 
-    Counter-based, in two levels. Per step, in scalar code: a 64-bit key, the splitmix64
-    finaliser (Steele, Lea & Flood 2014, OOPSLA) of ``key[0] + step`` (``key``: a 64-bit
-    number drawn per run from the recorded seed), passed on as its two 32-bit halves
-    (Brian2's integers are 32-bit). Per neuron ``i``: the 32-bit multiply-xorshift hash
-    "lowbias32" (Wellons 2018, hash prospector) ``a = h(i ^ k_lo)`` and ``b = h(a ^ k_hi)``,
-    64 bits split into four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4)
-    has mean 0 and variance 1. Within a step the neurons' ``a`` are distinct (the hash is a
-    bijection); from step to step the keys change. (Hashing ``i ^ k_hi`` for ``b`` instead
-    would give neurons ``i`` and ``i ^ k_lo ^ k_hi`` the same pair in swapped order, so the
-    same sum.) The membrane sums many such
-    increments (its time constant spans 6-12 steps), so its fluctuations are Gaussian to a
-    good approximation. 32-bit multiplies are single AVX2 instructions (64-bit ones are
-    not), so the neuron loop runs 4 neurons per instruction, and the sum (below 2^18)
-    converts to float from a 32-bit integer.
+    Counter-based: a multiply-xorshift hash (two rounds, in the style of the splitmix64
+    finaliser of Steele, Lea & Flood 2014, OOPSLA) of ``key[0] + row + i`` (``key``: a
+    64-bit number drawn per run from the recorded seed); the 64-bit result is split into
+    four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4) has mean 0 and
+    variance 1. The membrane sums many such increments (its time constant spans 6-12
+    steps), so its fluctuations are Gaussian to a good approximation, while a draw costs
+    a few nanoseconds (the sum, below 2^18, converts to float from a 32-bit integer: the
+    same value, a cheaper instruction).
     """
-    key_code = """
-cdef inline int noise_key(int step, int half) noexcept nogil:
-    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>step) * <uint64_t>0x9E3779B97F4A7C15
-    z = (z ^ (z >> 30)) * <uint64_t>0xBF58476D1CE4E5B9
-    z = (z ^ (z >> 27)) * <uint64_t>0x94D049BB133111EB
-    z = z ^ (z >> 31)
-    return <int>(z >> (32 * half))
+    code = """
+cdef inline double vnoise(long row, size_t i) noexcept nogil:
+    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>(row + i)) * <uint64_t>0x9E3779B97F4A7C15
+    z = (z ^ (z >> 32)) * <uint64_t>0xD6E8FEB86659FD93
+    z = z ^ (z >> 32)
+    return (<double><int32_t>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
+            - 131070.0) * 2.6428997918226276e-05
 """
-    noise_code = """
-from libc.stdint cimport uint32_t
-
-cdef inline uint32_t _lowbias32(uint32_t x) noexcept nogil:
-    x = (x ^ (x >> 16)) * <uint32_t>0x7FEB352D
-    x = (x ^ (x >> 15)) * <uint32_t>0x846CA68B
-    return x ^ (x >> 16)
-
-cdef inline double vnoise(int k_lo, int k_hi, size_t i) noexcept nogil:
-    cdef uint32_t a = _lowbias32(<uint32_t>i ^ <uint32_t>k_lo)
-    cdef uint32_t b = _lowbias32(a ^ <uint32_t>k_hi)
-    return (<double><int32_t>((a & 0xFFFF) + (a >> 16) + (b & 0xFFFF) + (b >> 16)) - 131070.0) * 2.6428997918226276e-05
-"""
-    return {
-        "noise_key": _function(b2, "noise_key", key_code, {"_vn_key": key}, n_args=2, per_neuron=False),
-        "vnoise": _function(b2, "vnoise", noise_code, {}, n_args=2, per_neuron=True),
-    }
+    return _function(b2, "vnoise", code, {"_vn_key": key}, n_args=1, per_neuron=True)
 
 
 class BuiltNetwork:
@@ -193,7 +168,7 @@ class BuiltNetwork:
         self.noise_key = np.zeros(1, dtype=np.uint64)
         namespace = {
             "drive": _step_table(b2, "drive", self.drive, per_step=False),
-            **_noise_functions(b2, self.noise_key),
+            "vnoise": _noise_function(b2, self.noise_key),
         }
         if teaching:
             namespace["teach"] = _step_table(b2, "teach", self.teach, per_step=True)

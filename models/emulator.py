@@ -37,9 +37,9 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   ``restrict`` arguments. The per-neuron reads go through the loop counter (contiguous
   loads, no gather through the ``i`` array).
 * Membrane noise comes from a small counter-based generator inside the generated code
-  (:mod:`anamorph.models.brian_network`; 32-bit hashes, which AVX2 multiplies natively),
-  seeded per run from ``default_rng([seed, run])`` (recorded in ``meta``); drawing 2.6 M
-  normals per batch with numpy took as long as the whole network update.
+  (:mod:`anamorph.models.brian_network`), seeded per run from ``default_rng([seed, run])``
+  (recorded in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the
+  whole network update.
 * ADC samples are copied from the membrane array at the sampled steps inside the step
   loop (no StateMonitor recording every step), spikes from the threshold's spike space
   after each step (no SpikeMonitor).
