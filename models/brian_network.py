@@ -7,12 +7,11 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 threshold condition in loops the compiler vectorises, :mod:`anamorph.models.brian_simd`),
 and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``), one Synapses
 object per neuron-to-neuron projection of any direction (forward, lateral/recurrent,
-feedback). The
-input projections' synaptic current jumps arrive through a per-neuron buffer (``drive``)
-into which :meth:`BuiltNetwork.run` writes, before each step, only the rows of the
-samples with input spikes in that step (and clears them after), the teaching current
-(when the network is built with one) through a per-step table (``teach``), the membrane
-noise from a counter-based generator in the generated code.
+feedback). The input projections' synaptic current jumps arrive through a per-neuron
+buffer (``drive``) into which :meth:`BuiltNetwork.run` writes, before each step, only the
+rows of the samples with input spikes in that step (and clears them after), the teaching
+current (when the network is built with one) through a per-step table (``teach``), the
+membrane noise from a counter-based generator in the generated code.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
@@ -73,24 +72,23 @@ def _generated_only(name: str):
     return python_version
 
 
-def _function(b2: ModuleType, name: str, code: str, namespace: dict, n_args: int, per_neuron: bool):
-    """A Brian2 function ``name(a, ...)`` of ``n_args`` integers, implemented in Cython by ``code``.
+def _per_neuron_function(b2: ModuleType, name: str, code: str, namespace: dict, n_args: int):
+    """A Brian2 function ``name(a, ...)`` of ``n_args`` integers, implemented in Cython by
+    ``code``, whose implementation receives the neuron index as a last argument.
 
-    ``per_neuron``: the implementation receives the neuron index as a last argument
-    (``auto_vectorise``: Brian2 passes ``_vectorisation_idx``, the loop counter, which the
+    ``auto_vectorise``: Brian2 passes ``_vectorisation_idx``, the loop counter, which the
     compiler sees as such, so a read at ``row + index`` is a contiguous vector load rather
-    than a gather through the group's ``i`` array), and the function is not stateless:
-    Brian2 must not hoist a call whose visible arguments are the same for every neuron out
-    of the neuron loop.
+    than a gather through the group's ``i`` array. Not stateless: Brian2 must not hoist a
+    call whose visible arguments are the same for every neuron out of the neuron loop.
     """
     f = b2.Function(
         _generated_only(name),
         arg_units=[1] * n_args,
         return_unit=1,
         arg_types=["integer"] * n_args,
-        return_type="float" if per_neuron else "integer",
-        stateless=not per_neuron,
-        auto_vectorise=per_neuron,
+        return_type="float",
+        stateless=False,
+        auto_vectorise=True,
     )
     f.implementations.add_implementation("cython", code, namespace=namespace, name=name)
     return f
@@ -111,7 +109,7 @@ cdef inline double {name}({row}size_t i) noexcept nogil:
     return _namespace_{name}_values[{"row + " if per_step else ""}i]
 """
     namespace = {f"_{name}_values": values.reshape(-1)}
-    return _function(b2, name, code, namespace, n_args=int(per_step), per_neuron=True)
+    return _per_neuron_function(b2, name, code, namespace, n_args=int(per_step))
 
 
 def _noise_function(b2: ModuleType, key: np.ndarray):
@@ -135,7 +133,7 @@ cdef inline double vnoise(long row, size_t i) noexcept nogil:
     return (<double><int32_t>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
             - 131070.0) * 2.6428997918226276e-05
 """
-    return _function(b2, "vnoise", code, {"_vn_key": key}, n_args=1, per_neuron=True)
+    return _per_neuron_function(b2, "vnoise", code, {"_vn_key": key}, n_args=1)
 
 
 class BuiltNetwork:
