@@ -197,6 +197,8 @@ class Chip:
         out = np.empty(v_v.shape) if out is None else out
         if out.shape != v_v.shape or out.dtype != np.float64 or not out.flags.c_contiguous:
             raise ValueError("out must be a C-contiguous float64 array of v_v's shape")
+        if v_v.size == 0:
+            return out
         rows_in, rows_out = v_v.reshape(-1, gain.size), out.reshape(-1, gain.size)
         block = max(1, _ADC_BLOCK_VALUES // max(gain.size, 1))
         for lo in range(0, rows_in.shape[0], block):  # blocks that stay in cache for all passes
