@@ -72,6 +72,7 @@ import time
 
 import numpy as np
 
+from anamorph.models.brian_network import noise_key
 from anamorph.models.chip import sample_chip
 from anamorph.models.emulator import ChipEmulator
 from anamorph.models.process_model import ProcessModel
@@ -126,15 +127,10 @@ static inline double vnoise(const int64_t j, const double key_hi, const double k
 """
 
 
-def noise_key(seed: int, run: int) -> int:
-    """The emulator's noise key of its run ``run`` (``ChipEmulator.run``)."""
-    return int(np.random.default_rng([seed, run]).integers(0, 2**63, dtype=np.uint64))
-
-
-def spike_keys(sample, neuron, step, only_output=True) -> np.ndarray:
-    """Sorted unique codes of (sample, neuron, step) spikes, output neurons only by default."""
+def spike_keys(sample, neuron, step) -> np.ndarray:
+    """Sorted unique codes of the output neurons' (sample, neuron, step) spikes."""
     sample, neuron, step = (np.asarray(a, dtype=np.int64) for a in (sample, neuron, step))
-    keep = neuron >= N_HID if only_output else np.ones(neuron.shape, dtype=bool)
+    keep = neuron >= N_HID
     return np.unique((sample[keep] * N_USED + neuron[keep]) * (N_STEPS + 1) + step[keep])
 
 

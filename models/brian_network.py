@@ -65,6 +65,12 @@ _UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teac
 assert _UPDATE_TEACH != _UPDATE
 
 
+def noise_key(seed: int, run: int) -> int:
+    """The 64-bit key of the membrane noise of run ``run`` of an emulator seeded ``seed``
+    (drawn from ``default_rng([seed, run])``; :func:`_noise_function` hashes it)."""
+    return int(np.random.default_rng([seed, run]).integers(0, 2**63, dtype=np.uint64))
+
+
 def _generated_only(name: str):
     def python_version(*args):
         raise NotImplementedError(f"{name} runs only inside the emulator's generated code")

@@ -67,7 +67,7 @@ from anamorph.models.backend import (
     report,
     validate_run,
 )
-from anamorph.models.brian_network import BuiltNetwork
+from anamorph.models.brian_network import BuiltNetwork, noise_key
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
@@ -261,7 +261,7 @@ class ChipEmulator(ReferenceADCChannels):
         if teaching is not None:
             net.teach.reshape(n_steps, batch, n_used)[:] = teaching.per_step(self.dt_s, n_steps)
         noise_seed = [self.seed, self.n_runs]
-        net.noise_key[0] = np.random.default_rng(noise_seed).integers(0, 2**63, dtype=np.uint64)
+        net.noise_key[0] = noise_key(self.seed, self.n_runs)
         i_stim = np.zeros(n_used) if stimulus is None else np.asarray(stimulus.i_a, dtype=np.float64)[:n_used]
         net.vars["i_stim"][:] = np.tile(i_stim, batch)
         k_on, k_off = stimulus_steps(stimulus, self.dt_s)  # compared half a step early: exact
