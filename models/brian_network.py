@@ -5,9 +5,9 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 :mod:`anamorph.models.neuron` as generated Cython code (``run_regularly`` in the
 ``groups`` slot), Brian2's threshold and reset code handle spikes (the update and the
 threshold condition in loops the compiler vectorises, :mod:`anamorph.models.brian_simd`),
-and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``), one Synapses
-object per neuron-to-neuron projection of any direction (forward, lateral/recurrent,
-feedback). The input projections' synaptic current jumps arrive through a per-neuron
+and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``, delivered from
+the spike space without a queue), one Synapses object per neuron-to-neuron projection of
+any direction (forward, lateral/recurrent, feedback). The input projections' synaptic current jumps arrive through a per-neuron
 buffer (``drive``) into which :meth:`BuiltNetwork.run` writes, before each step, only the
 rows of the samples with input spikes in that step (and clears them after), the teaching
 current (when the network is built with one) through a per-step table (``teach``), the
@@ -118,7 +118,16 @@ cdef inline double {name}({row}size_t i) noexcept nogil:
     return _per_neuron_function(b2, name, code, namespace, n_args=int(per_step))
 
 
-def _noise_function(b2: ModuleType, key: np.ndarray):
+_HASH_MUL = (0x9E3779B97F4A7C15, 0xD6E8FEB86659FD93)  # the two rounds' odd multipliers
+
+
+def noise_counters(n: int) -> np.ndarray:
+    """``i * _HASH_MUL[0]`` modulo 2^64 for neurons ``i < n``: :func:`_noise_function`'s
+    first multiply, distributed over the sum ``(key + row + i) * m``, read from a table."""
+    return np.arange(n, dtype=np.uint64) * np.uint64(_HASH_MUL[0])
+
+
+def _noise_function(b2: ModuleType, key: np.ndarray, counters: np.ndarray):
     """A Brian2 function ``vnoise(row)``: approximately standard-normal numbers, one per
     neuron ``i`` and step (``row = step * N``), fast.
 
@@ -127,19 +136,33 @@ def _noise_function(b2: ModuleType, key: np.ndarray):
     64-bit number drawn per run from the recorded seed); the 64-bit result is split into
     four 16-bit uniforms whose centred, scaled sum (Irwin-Hall, n = 4) has mean 0 and
     variance 1. The membrane sums many such increments (its time constant spans 6-12
-    steps), so its fluctuations are Gaussian to a good approximation, while a draw costs
-    a few nanoseconds (the sum, below 2^18, converts to float from a 32-bit integer: the
-    same value, a cheaper instruction).
+    steps), so its fluctuations are Gaussian to a good approximation.
+
+    The arithmetic is arranged for the vector units, and every step is exact, so the
+    numbers do not depend on it: the first round's product ``(key + row + i) * m`` as
+    ``(key + row) * m`` (once per step) plus ``counters[i] = i * m`` (a table, see
+    :func:`noise_counters`: AVX2 has no 64-bit multiply); the four fields summed in two
+    32-bit lanes, then the lanes; the sum (below 2^18) converted to float by placing it in
+    the mantissa of 2^52 (exact, and no 64-bit-integer conversion instruction either).
     """
-    code = """
+    m0, m1 = (hex(m) for m in _HASH_MUL)
+    code = f'''
+cdef extern from *:
+    """
+    static inline double _vn_mantissa(uint64_t b) {{ double d; memcpy(&d, &b, 8); return d; }}
+    """
+    double _vn_mantissa(uint64_t b) noexcept nogil
+
 cdef inline double vnoise(long row, size_t i) noexcept nogil:
-    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>(row + i)) * <uint64_t>0x9E3779B97F4A7C15
-    z = (z ^ (z >> 32)) * <uint64_t>0xD6E8FEB86659FD93
+    cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>row) * <uint64_t>{m0} + _namespace_vn_counters[i]
+    z = (z ^ (z >> 32)) * <uint64_t>{m1}
     z = z ^ (z >> 32)
-    return (<double><int32_t>((z & 0xFFFF) + ((z >> 16) & 0xFFFF) + ((z >> 32) & 0xFFFF) + (z >> 48))
-            - 131070.0) * 2.6428997918226276e-05
-"""
-    return _per_neuron_function(b2, "vnoise", code, {"_vn_key": key}, n_args=1)
+    z = (z & <uint64_t>0x0000FFFF0000FFFF) + ((z >> 16) & <uint64_t>0x0000FFFF0000FFFF)
+    z = (z & <uint64_t>0xFFFFFFFF) + (z >> 32)
+    return (_vn_mantissa(z | <uint64_t>0x4330000000000000) - (4503599627370496.0 + 131070.0)) * 2.6428997918226276e-05
+'''
+    namespace = {"_vn_key": key, "_vn_counters": counters}
+    return _per_neuron_function(b2, "vnoise", code, namespace, n_args=1)
 
 
 class BuiltNetwork:
@@ -172,7 +195,7 @@ class BuiltNetwork:
         self.noise_key = np.zeros(1, dtype=np.uint64)
         namespace = {
             "drive": _step_table(b2, "drive", self.drive, per_step=False),
-            "vnoise": _noise_function(b2, self.noise_key),
+            "vnoise": _noise_function(b2, self.noise_key, noise_counters(n_total)),
         }
         if teaching:
             namespace["teach"] = _step_table(b2, "teach", self.teach, per_step=True)
@@ -192,7 +215,15 @@ class BuiltNetwork:
         objects = [g]
         base = (np.arange(batch) * n_used)[:, None, None]
         for first_pre, n_pre, first_post, n_post in links:
-            s = b2.Synapses(g, g, "w : 1", on_pre="I_syn_post += w", clock=self.clock)
+            s = b2.Synapses(
+                g,
+                g,
+                "w : 1",
+                on_pre="I_syn_post += w",
+                delay={"pre": 0 * b2.second},
+                clock=self.clock,
+                codeobj_class=simd_code_object(),  # delivered from the spike space, no queue
+            )
             pre = (base + first_pre + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
             post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[
                 None, :, None

@@ -1,10 +1,11 @@
 """The vectorising code object against Brian2's own Cython code object.
 
-A NeuronGroup with a leaky update (``run_regularly``), a threshold and a reset runs once
-with Brian2's Cython templates and once with :func:`simd_code_object`'s (through
-Brian2's ordinary ``Network.run``, without the per-unit period: every array is read at
-the neuron's index). Membranes, currents and spikes must agree bit for bit: the templates
-change how the loop is compiled, not the arithmetic. The per-unit reads of a batch of
+A NeuronGroup with a leaky update (``run_regularly``), a threshold, a reset and recurrent
+synapses runs once with Brian2's Cython templates and once with :func:`simd_code_object`'s
+(through Brian2's ordinary ``Network.run``, without the per-unit period: every array is
+read at the neuron's index). Membranes, currents and spikes must agree bit for bit: the
+templates change how the loops are compiled and how spikes reach the synapses (without
+Brian2's spike queue), not the arithmetic or its order. The per-unit reads of a batch of
 copies are checked through the emulator against the numpy reference
 (``test_models_emulator.py``).
 """
@@ -51,12 +52,16 @@ def _run(codeobj_class):
     )
     g.run_regularly(UPDATE, when="groups")
     rng = np.random.default_rng(4)
+    syn = b2.Synapses(g, g, "w : 1", on_pre="I_post += w", codeobj_class=codeobj_class)
+    pre, post = np.nonzero(rng.random((N, N)) < 0.3)  # sorted by source, shared targets
+    syn.connect(i=pre, j=post)
+    syn.w = rng.normal(0, 0.02, pre.size)
     g.decay = rng.uniform(0.8, 0.95, N)
     g.gain = rng.uniform(0.5, 2.0, N)
     g.thr = rng.uniform(0.2, 0.6, N)
     g.v = rng.uniform(0, 0.3, N)
     spikes = b2.SpikeMonitor(g)
-    net = b2.Network(g, spikes)
+    net = b2.Network(g, syn, spikes)
     net.run(200 * b2.defaultclock.dt)
     i, t = spikes.it
     return np.array(g.v[:]), np.array(g.I[:]), np.asarray(i), np.asarray(t / b2.second)
@@ -70,6 +75,27 @@ def test_vectorised_loops_equal_brians_own():
     assert n0.size > 2 * N  # every neuron fires a few times: the threshold is exercised
     assert np.array_equal(v0, v1) and np.array_equal(i0, i1)
     assert np.array_equal(n0, n1) and np.array_equal(t0, t1)
+
+
+def test_queue_free_delivery_refuses_what_it_cannot_deliver():
+    import brian2 as b2
+
+    from anamorph.models.brian_simd import simd_code_object, source_offsets
+
+    assert np.array_equal(source_offsets(np.array([0, 0, 2, 2, 2]), 4), [0, 2, 2, 5, 5])
+    with pytest.raises(ValueError, match="increasing order"):
+        source_offsets(np.array([1, 0]), 2)
+    b2.start_scope()
+    b2.prefs.codegen.target = "cython"
+    g = b2.NeuronGroup(3, "v : 1", threshold="v > 1", reset="v = 0")
+    syn = b2.Synapses(g, g, on_pre="v_post += 1", delay=1e-3 * b2.second, codeobj_class=simd_code_object())
+    syn.connect()
+    with pytest.raises(Exception) as err:
+        b2.Network(g, syn).run(1e-4 * b2.second)
+    causes = [err.value]
+    while causes[-1].__cause__ is not None:  # Brian2 wraps the template's error twice
+        causes.append(causes[-1].__cause__)
+    assert any("zero delays" in str(e) for e in causes)
 
 
 def test_per_unit_arrays_are_the_constant_per_neuron_ones():

@@ -139,6 +139,33 @@ def test_membrane_noise_level_and_seed():
     assert not np.array_equal(obs.adc_v, obs3.adc_v)
 
 
+def _hash_noise(key: int, counters: np.ndarray) -> np.ndarray:
+    """The emulator's noise numbers from their definition (two multiply-xorshift rounds of
+    ``key + counter``, four 16-bit fields summed, centred and scaled), in plain uint64 numpy."""
+    z = (np.uint64(key) + counters) * np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(32))) * np.uint64(0xD6E8FEB86659FD93)
+    z = z ^ (z >> np.uint64(32))
+    fields = [(z >> np.uint64(s)) & np.uint64(0xFFFF) for s in (0, 16, 32, 48)]
+    return (sum(f.astype(np.float64) for f in fields) - 131070.0) / np.sqrt(4 * (2**32 - 1) / 12)
+
+
+def test_membrane_noise_equals_its_generator_definition():
+    """Each step's increment is sig * n with n the hash of (key + step * N + neuron): the
+    vectorised arrangement of the generated code draws exactly the defined numbers."""
+    from anamorph.models.brian_network import noise_key
+
+    chip = sample_chip(ProcessModel.default(), seed=4)
+    emu = ChipEmulator(chip, dt_s=DT, noise=True, seed=11, ideal_adc=True, adc_period_s=DT)
+    obs = emu.run(SpikeEvents([], [], [], 1), [], 3 * DT, record="all")
+    prop, sig = emu._constants(512)
+    v0, v1, v2 = obs.adc_v[0][:3] - prop.v_leak_v  # from rest: v1 = sig * n0
+    drawn = np.stack([v1, v2 - v1 * prop.e_m]) / sig
+    counters = np.arange(1024, dtype=np.uint64).reshape(2, 512)  # step * N + neuron
+    expected = _hash_noise(noise_key(11, 0), counters)
+    assert np.all(v0 == 0) and np.std(expected) > 0.9
+    np.testing.assert_allclose(drawn, expected, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize(
     "weights, message",
     [

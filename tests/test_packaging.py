@@ -55,6 +55,8 @@ def test_wheel_maps_folders_into_the_namespace(tmp_path):
         "models/brian_templates/stateupdate.pyx",
         "models/brian_templates/threshold.pyx",
         "models/brian_templates/simd_common.pyx",
+        "models/brian_templates/synapses.pyx",
+        "models/brian_templates/synapses_push_spikes.pyx",
     ):
         assert f"anamorph/{data}" in names
     entry = next(n for n in names if n.endswith("entry_points.txt"))

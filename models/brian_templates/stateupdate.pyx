@@ -18,7 +18,7 @@
 def main(_namespace):
     cdef size_t _idx
     cdef size_t _vectorisation_idx
-    {{ load_namespace | autoindent }}
+    {{ untyped_buffers(load_namespace) | autoindent }}
     {{ common.period() | autoindent }}
 
     _vectorisation_idx = 1
