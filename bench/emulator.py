@@ -6,7 +6,9 @@ images of the mnist5k data set, MNIST at 16x16), 100 µs of chip time per sample
 Side by side:
 
 * the emulator (ChipEmulator.run), at dt = 0.5 µs and 1 µs, spikes only and with the
-  membranes of all hidden and output neurons recorded (the training path);
+  membranes of all hidden and output neurons recorded (the training path); at 0.5 µs also
+  in float32 (``dtype="float32"``), with the fraction of (neuron, sample) spike counts
+  equal to float64's (the same noise, rounded);
 * a plain loop that builds and runs one Brian2 network per sample (SpikeGeneratorGroup,
   Synapses, NeuronGroup with the LIF equations, the same parameters);
 * the numpy reference (:func:`anamorph.models.reference.simulate_reference`);
@@ -181,6 +183,13 @@ def main(argv=None):
         print(f"hidden_spikes_per_sample_{tag}: {hidden:.1f} spikes")
         if dt_s == 0.5e-6:
             emu_rate_05, emu_cpu_05 = rate, cpu_rate
+            emu32 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, dtype="float32")
+            rate32, cpu32, obs32 = time_emulator(emu32, inputs, w, args.batches, None)
+            print(f"emulator_float32_{tag}: {rate32:.0f} samples/s")
+            print(f"emulator_float32_{tag}_per_cpu_second: {cpu32:.0f} samples/s")
+            print(f"float32_to_float64_ratio_{tag}: {rate32 / rate:.2f} x")
+            same = obs32.spikes.counts(SIZES[1] + SIZES[2]) == obs.spikes.counts(SIZES[1] + SIZES[2])
+            print(f"float32_same_spike_counts_{tag}: {same.mean():.4f} of neurons and samples")
     for name in peers.PEERS if args.peers else ():
         if not peers.available(name):
             print(f"peer_{name}: not installed (pip install -e .[peers])")

@@ -45,16 +45,19 @@ i_stim : 1 (constant)
 n_ref : integer (constant)
 t_on : second (shared)
 t_off : second (shared)
+one : 1 (constant, shared)
 """
 
 # ``row`` and ``stim_on`` are scalar (computed once per step); ``active`` is 0.0 or 1.0 as a
 # float and ``refr`` counts down by ``int(refr != 0)``: the values of an integer ``active``,
-# without a 64-bit-integer-to-float conversion per neuron.
+# without a 64-bit-integer-to-float conversion per neuron. ``one`` (1, a variable of the
+# network's dtype) rather than a literal, which the generated code would write as a double:
+# in float32 that would turn the whole update into double arithmetic.
 _UPDATE = """
 row = int(t/dt + 0.5)*N
 stim_on = int(t >= t_on)*int(t < t_off)
-active = 1.0*int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row)) + (1 - active)*v
+active = one*int(refr == 0)
+v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row)) + (one - active)*v
 refr = refr - int(refr != 0)
 I_syn = I_syn*e_s + drive()
 """
@@ -111,7 +114,7 @@ def _step_table(b2: ModuleType, name: str, values: np.ndarray, per_step: bool):
     """
     row = "long row, " if per_step else ""
     code = f"""
-cdef inline double {name}({row}size_t i) noexcept nogil:
+cdef inline {_C_TYPE[values.dtype.type]} {name}({row}size_t i) noexcept nogil:
     return _namespace_{name}_values[{"row + " if per_step else ""}i]
 """
     namespace = {f"_{name}_values": values.reshape(-1)}
@@ -119,6 +122,13 @@ cdef inline double {name}({row}size_t i) noexcept nogil:
 
 
 _HASH_MUL = (0x9E3779B97F4A7C15, 0xD6E8FEB86659FD93)  # the two rounds' odd multipliers
+_C_TYPE = {np.float64: "double", np.float32: "float"}
+# The sum of the four fields, 0 <= s < 2^18, placed in the mantissa of 2^52 (double) or
+# 2^23 (float): ``bits(s | exponent) - (2^k + 131070)`` is ``s - 131070`` exactly.
+_MANTISSA = {
+    np.float64: ("double", "uint64_t", "0x4330000000000000", "4503599627370496.0 + 131070.0"),
+    np.float32: ("float", "unsigned int", "0x4B000000", "8388608.0 + 131070.0"),
+}
 
 
 def noise_counters(n: int) -> np.ndarray:
@@ -127,7 +137,7 @@ def noise_counters(n: int) -> np.ndarray:
     return np.arange(n, dtype=np.uint64) * np.uint64(_HASH_MUL[0])
 
 
-def _noise_function(b2: ModuleType, key: np.ndarray, counters: np.ndarray):
+def _noise_function(b2: ModuleType, key: np.ndarray, counters: np.ndarray, dtype: type):
     """A Brian2 function ``vnoise(row)``: approximately standard-normal numbers, one per
     neuron ``i`` and step (``row = step * N``), fast.
 
@@ -144,25 +154,41 @@ def _noise_function(b2: ModuleType, key: np.ndarray, counters: np.ndarray):
     :func:`noise_counters`: AVX2 has no 64-bit multiply); the four fields summed in two
     32-bit lanes, then the lanes; the sum (below 2^18) converted to float by placing it in
     the mantissa of 2^52 (exact, and no 64-bit-integer conversion instruction either).
+    With ``dtype`` float32 the sum goes into the mantissa of 2^23 and the number is
+    computed in float: the float64 number rounded to float32.
     """
     m0, m1 = (hex(m) for m in _HASH_MUL)
+    real, bits, exponent, offset = _MANTISSA[dtype]
     code = f'''
 cdef extern from *:
     """
-    static inline double _vn_mantissa(uint64_t b) {{ double d; memcpy(&d, &b, 8); return d; }}
+    static inline {real} _vn_mantissa({bits} b) {{ {real} x; memcpy(&x, &b, sizeof(x)); return x; }}
     """
-    double _vn_mantissa(uint64_t b) noexcept nogil
+    {real} _vn_mantissa({bits} b) noexcept nogil
 
-cdef inline double vnoise(long row, size_t i) noexcept nogil:
+cdef inline {real} vnoise(long row, size_t i) noexcept nogil:
     cdef uint64_t z = (_namespace_vn_key[0] + <uint64_t>row) * <uint64_t>{m0} + _namespace_vn_counters[i]
     z = (z ^ (z >> 32)) * <uint64_t>{m1}
     z = z ^ (z >> 32)
     z = (z & <uint64_t>0x0000FFFF0000FFFF) + ((z >> 16) & <uint64_t>0x0000FFFF0000FFFF)
     z = (z & <uint64_t>0xFFFFFFFF) + (z >> 32)
-    return (_vn_mantissa(z | <uint64_t>0x4330000000000000) - (4503599627370496.0 + 131070.0)) * 2.6428997918226276e-05
+    return (_vn_mantissa(<{bits}>z | <{bits}>{exponent}) - <{real}>({offset})) * <{real}>2.6428997918226276e-05
 '''
     namespace = {"_vn_key": key, "_vn_counters": counters}
     return _per_neuron_function(b2, "vnoise", code, namespace, n_args=1)
+
+
+def _check_compiled(code) -> None:
+    """Raise if a block of a code object has code but no compiled module: Brian2's Cython
+    target logs a failed compilation and leaves the block out, which would run the
+    network without, say, its update (no error, no spikes)."""
+    for block, compiled in code.compiled_code.items():
+        source = getattr(code.code, block, "").strip()
+        if compiled is None and source and "EMPTY_CODE_BLOCK" not in source:
+            raise RuntimeError(
+                f"Brian2 could not compile the {block!r} block of {code.name} "
+                "(the Cython or C compiler's error is logged above)"
+            )
 
 
 class BuiltNetwork:
@@ -173,6 +199,8 @@ class BuiltNetwork:
     whose weights ``w[k]`` are ordered (copy, source, target). ``teaching``: build with the
     per-step teaching table ``teach`` (n_steps, batch * n_used). ``drive`` (batch * n_used)
     is the input current jump of the current step (zeroed at the start of each run).
+    ``dtype``: the floating-point type of every state, parameter, table and temporary of
+    the generated code (float64, or float32 for speed; the clock stays float64).
     """
 
     def __init__(
@@ -186,16 +214,17 @@ class BuiltNetwork:
         prop: Propagator,
         sig: np.ndarray,
         teaching: bool = False,
+        dtype: type = np.float64,
     ) -> None:
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
         self.clock = b2.Clock(dt=dt_s * b2.second)
-        self.drive = np.zeros(n_total)
-        self.teach = np.zeros((n_steps, n_total)) if teaching else None
+        self.drive = np.zeros(n_total, dtype=dtype)
+        self.teach = np.zeros((n_steps, n_total), dtype=dtype) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
         namespace = {
             "drive": _step_table(b2, "drive", self.drive, per_step=False),
-            "vnoise": _noise_function(b2, self.noise_key, noise_counters(n_total)),
+            "vnoise": _noise_function(b2, self.noise_key, noise_counters(n_total), dtype),
         }
         if teaching:
             namespace["teach"] = _step_table(b2, "teach", self.teach, per_step=True)
@@ -207,9 +236,11 @@ class BuiltNetwork:
             clock=self.clock,
             namespace=namespace,
             codeobj_class=simd_code_object(),  # the update and the threshold, vectorised
+            dtype=dtype,
         )
         g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
+        g.one = 1.0
         self.set_params(prop, sig)
         self.synapses = []
         objects = [g]
@@ -218,11 +249,12 @@ class BuiltNetwork:
             s = b2.Synapses(
                 g,
                 g,
-                "w : 1",
+                "w : 1 (constant)",  # written between runs, read per copy (brian_simd)
                 on_pre="I_syn_post += w",
                 delay={"pre": 0 * b2.second},
                 clock=self.clock,
                 codeobj_class=simd_code_object(),  # delivered from the spike space, no queue
+                dtype=dtype,
             )
             pre = (base + first_pre + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
             post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[
@@ -232,12 +264,12 @@ class BuiltNetwork:
             self.synapses.append(s)
             objects.append(s)
         self.net = b2.Network(*objects)
-        prefs = b2.prefs.codegen.target
-        try:
-            b2.prefs.codegen.target = "cython"
+        prefs = b2.prefs.codegen.target, b2.prefs.core.default_float_dtype
+        try:  # the generated code's temporaries (``active``) in ``dtype`` too
+            b2.prefs.codegen.target, b2.prefs.core.default_float_dtype = "cython", dtype
             self.net.run(0 * b2.second, namespace={})  # compiles and creates the code objects
         finally:
-            b2.prefs.codegen.target = prefs
+            b2.prefs.codegen.target, b2.prefs.core.default_float_dtype = prefs
         self.vars = {k: g.variables[k].get_value() for k in ("v", "I_syn", "refr", "i_stim")}
         self.t_on = g.variables["t_on"].get_value()
         self.t_off = g.variables["t_off"].get_value()
@@ -245,11 +277,11 @@ class BuiltNetwork:
         self._calls = []  # the objects' code objects in schedule order, called by run()
         for obj in self.net.sorted_objects:
             for code in obj._code_objects if obj.active else ():
+                _check_compiled(code)
                 if isinstance(code, simd_code_object()):  # the group's constants are tiled per copy
                     code.namespace[UNIT_PERIOD] = n_used
-                if code.nonconstant_values:  # arrays resized during runs: refreshed per call
-                    self._calls.append(code)
-                elif code.compiled_code["run"] is not None:
+                code.update_namespace()  # the synapses' dynamic arrays: fixed once connected
+                if code.compiled_code["run"] is not None:
                     self._calls.append(partial(code.compiled_code["run"].main, code.namespace))
         self.w = [s.variables["w"].get_value() for s in self.synapses]
 

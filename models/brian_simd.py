@@ -16,8 +16,9 @@ A batch of identical copies of a network repeats every parameter in each copy. W
 code object's namespace holds the copy size under :data:`UNIT_PERIOD`, the loops run over
 (copy, unit) and read the group's constant arrays (:func:`per_unit_arrays`) at the unit:
 a table that stays in the L1 cache, so that only the state is streamed. The arithmetic per
-neuron is unchanged, and so are the results. Both templates read their arrays without
-typed-buffer checks (:func:`untyped_buffers`), which cost microseconds per step.
+neuron is unchanged, and so are the results. Every template of this code object, Brian2's
+own included, reads its arrays without typed-buffer checks (:func:`untyped_buffers`),
+which cost microseconds per call, that is per step.
 
 Synapses with this code object deliver spikes without Brian2's spike queue
 (``synapses`` and ``synapses_push_spikes`` templates). The queue copies every spiking
@@ -26,7 +27,10 @@ reads them back: 60-70 ns per synaptic event. For zero delays it is not needed: 
 delivery reads the source group's spike space and runs through each spiking neuron's
 synapses, a contiguous index range when the synapses are stored sorted by source
 (:func:`source_offsets`, computed once before a run), in the order the queue would
-deliver them. Reset keeps Brian2's own template.
+deliver them. With :data:`UNIT_PERIOD` set, the copies' synapses form equal blocks and
+their constant variables (the weights) are read in the first block: a spike's weights
+then come from a table that stays in the cache, not from a copy of it that the neuron
+loops have evicted. Reset keeps Brian2's own template.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
@@ -73,7 +77,15 @@ def per_unit_arrays(variables: dict, get_array_name) -> list[str]:
         and not getattr(var, "scalar", True)
         and not getattr(var, "unique", False)
         and hasattr(var, "size")
+        and not var.name.startswith("_")  # Brian2's own: a Synapses object's indices
     ]
+
+
+def at_unit(vector_code: str, per_unit: list[str]) -> str:
+    """``vector_code`` with the reads of the ``per_unit`` arrays at ``_unit``, not ``_idx``."""
+    for name in per_unit:
+        vector_code = vector_code.replace(f"{name}[_idx]", f"{name}[_unit]")
+    return vector_code
 
 
 def kernel(load_namespace: str, scalar_code: str, vector_code: str, per_unit: list[str]) -> Kernel:
@@ -101,9 +113,7 @@ def kernel(load_namespace: str, scalar_code: str, vector_code: str, per_unit: li
                 args.append(name)
             else:
                 local.append(f"cdef {ctype} {name}")
-    for name in per_unit:
-        vector_code = vector_code.replace(f"{name}[_idx]", f"{name}[_unit]")
-    return Kernel(", ".join(params), local, ", ".join(args), vector_code)
+    return Kernel(", ".join(params), local, ", ".join(args), at_unit(vector_code, per_unit))
 
 
 _TYPED_BUFFER = re.compile(r"_numpy\.ndarray\[[^\]]*\]")
@@ -135,15 +145,23 @@ def source_offsets(pre: np.ndarray, n_source: int) -> np.ndarray:
 def simd_code_object() -> type:
     """The code-object class (defined on first use: importing this module does not import
     Brian2). Pass it as a NeuronGroup's ``codeobj_class``."""
+    from brian2.codegen.generators.cython_generator import CythonCodeGenerator
     from brian2.codegen.runtime.cython_rt.cython_rt import CythonCodeObject
 
+    class UntypedBufferGenerator(CythonCodeGenerator):
+        def determine_keywords(self):
+            keywords = super().determine_keywords()
+            keywords["load_namespace"] = untyped_buffers(keywords["load_namespace"])
+            return keywords
+
     class SIMDCythonCodeObject(CythonCodeObject):
+        generator_class = UntypedBufferGenerator  # in every template, Brian2's too
         templater = CythonCodeObject.templater.derive(
             "anamorph.models",
             templates_dir="brian_templates",
             env_globals={
                 "kernel": kernel,
-                "untyped_buffers": untyped_buffers,
+                "at_unit": at_unit,
                 "per_unit_arrays": per_unit_arrays,
                 "restrict_types": RESTRICT_TYPES,
                 "unit_period": UNIT_PERIOD,

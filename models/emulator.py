@@ -104,6 +104,10 @@ class ChipEmulator(ReferenceADCChannels):
         The plasticity processor reads (and resets) the correlation sensors after every
         sample and sums the readings, instead of reading them once after the run
         (:func:`anamorph.models.plasticity.processor.network_readings`).
+    dtype : {"float64", "float32"}
+        Floating-point type of the simulation. float64 (the default) equals the numpy
+        reference exactly with noise off; float32 is faster, and its rounding moves the
+        membranes by far less than the chip's own noise (README, "float32").
     """
 
     n_neurons = N_NEURONS
@@ -120,9 +124,13 @@ class ChipEmulator(ReferenceADCChannels):
         nominal: NeuronParams | None = None,
         ideal_adc: bool = False,
         read_sensors_every_sample: bool = False,
+        dtype: str = "float64",
     ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ChipEmulator", "dt_s")
+        if dtype not in ("float64", "float32"):
+            raise InputError(f"must be 'float64' or 'float32', not {dtype!r}", "ChipEmulator", "dtype")
+        self.dtype = np.dtype(dtype).type
         self.chip = chip
         self.dt_s = float(dt_s)
         self.noise = bool(noise)
@@ -161,6 +169,7 @@ class ChipEmulator(ReferenceADCChannels):
             self.dt_s,
             *self._constants(network.n_used),
             teaching=teaching,
+            dtype=self.dtype,
         )
         self._cache[key] = built
         while len(self._cache) > _CACHE_SIZE:

@@ -72,6 +72,39 @@ def test_emulator_matches_numpy_reference(mismatch):
             assert np.allclose(chip.true_params().w_unit_a, DEFAULT_TARGETS.w_unit_a, rtol=3e-3)
 
 
+def test_float32_emulator_stays_within_rounding_of_the_reference():
+    """float32 against the float64 reference, noise off: every membrane within 1e-5 V
+    (about 100 float32 rounding steps of a 1 V membrane; the chip's noise is 2 mV rms),
+    and the same spikes, but for the rare step where a membrane sits within rounding of
+    its threshold."""
+    chip = sample_chip(ProcessModel.default(), seed=5)
+    emu = ChipEmulator(chip, dt_s=DT, noise=False, ideal_adc=True, adc_period_s=DT, dtype="float32")
+    rng = np.random.default_rng(8)
+    sizes = (60, 40, 10)
+    weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(2)]
+    inputs = _random_inputs(rng, 10, sizes[0], 40e-6)
+    obs = emu.run(inputs, weights, 60e-6, record="all")
+    ref = simulate_reference(
+        chip.true_params(),
+        inputs,
+        emu.synaptic_currents(weights),
+        60e-6,
+        DT,
+        record="all",
+        weights_in_amperes=True,
+    )
+    spikes = [
+        set(zip(np.rint(x.spikes.times_s / DT).astype(int), x.spikes.units, x.spikes.samples))
+        for x in (obs, ref)
+    ]
+    assert len(spikes[1]) > 200 and len(spikes[0] & spikes[1]) >= 0.99 * len(spikes[1])
+    same = np.ones((10, obs.adc_v.shape[2]), bool)  # (sample, neuron) with identical spike trains
+    for _, unit, sample in spikes[0] ^ spikes[1]:
+        same[sample, unit] = False
+    dv = np.abs(obs.adc_v - ref.adc_v[:, : obs.adc_v.shape[1]]).transpose(0, 2, 1)[same]
+    assert 0 < dv.max() < 1e-5 and np.all(chip.hidden["noise_v_rms"] > 100 * 1e-5)
+
+
 def test_reference_matches_analytic_psp_and_current_step():
     """tau_m == tau_syn: V(t) = v_leak + (q/c) t exp(-t/tau); a step: V = v_inf (1 - e^(-t/tau))."""
     p = DEFAULT_TARGETS
@@ -164,6 +197,21 @@ def test_membrane_noise_equals_its_generator_definition():
     expected = _hash_noise(noise_key(11, 0), counters)
     assert np.all(v0 == 0) and np.std(expected) > 0.9
     np.testing.assert_allclose(drawn, expected, rtol=0, atol=1e-9)
+
+
+def test_a_failed_compilation_is_an_error(monkeypatch):
+    """Brian2 logs a failed Cython compilation and runs without the block; the emulator
+    refuses to (it would run without its neuron update: no error, no spikes)."""
+    import anamorph.models.brian_network as bn
+
+    def broken(b2, key, counters, dtype):
+        code = "cdef inline double vnoise(long row, size_t i) noexcept nogil:\n    return undefined_name\n"
+        return bn._per_neuron_function(b2, "vnoise", code, {}, n_args=1)
+
+    monkeypatch.setattr(bn, "_noise_function", broken)
+    emu = ChipEmulator(sample_chip(ProcessModel.default(), seed=0))
+    with pytest.raises(RuntimeError, match="could not compile the 'run' block"):
+        emu.run(SpikeEvents([1e-6], [0], [0], 1), [np.ones((4, 3), int)], 10e-6)
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def main(_namespace):
     global _mask, _mask_words
     cdef size_t _idx
     cdef size_t _vectorisation_idx
-    {{ untyped_buffers(load_namespace) | autoindent }}
+    {{ load_namespace | autoindent }}
     {{ common.period() | autoindent }}
 
     _vectorisation_idx = 1
