@@ -7,11 +7,12 @@ One NeuronGroup of ``batch x n_used`` neurons (copy ``s`` owns neurons ``s*n_use
 threshold condition in loops the compiler vectorises, :mod:`anamorph.models.brian_simd`),
 and Brian2 Synapses carry spikes between chip neurons (``I_syn_post += w``, delivered from
 the spike space without a queue), one Synapses object per neuron-to-neuron projection of
-any direction (forward, lateral/recurrent, feedback). The input projections' synaptic current jumps arrive through a per-neuron
-buffer (``drive``) into which :meth:`BuiltNetwork.run` writes, before each step, only the
-rows of the samples with input spikes in that step (and clears them after), the teaching
-current (when the network is built with one) through a per-step table (``teach``), the
-membrane noise from a counter-based generator in the generated code.
+any direction (forward, lateral/recurrent, feedback). The input projections' synaptic
+current jumps arrive through a per-neuron buffer (``drive``) into which
+:meth:`BuiltNetwork.run` writes, before each step, only the rows of the samples with input
+spikes in that step (and clears them after), the teaching current (when the network is
+built with one) through a per-step table (``teach``), the membrane noise from a
+counter-based generator in the generated code.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
@@ -249,7 +250,7 @@ class BuiltNetwork:
             s = b2.Synapses(
                 g,
                 g,
-                "w : 1 (constant)",  # written between runs, read per copy (brian_simd)
+                "w : 1 (constant)",  # written between runs; copy 0's are read (brian_simd)
                 on_pre="I_syn_post += w",
                 delay={"pre": 0 * b2.second},
                 clock=self.clock,
@@ -278,7 +279,7 @@ class BuiltNetwork:
         for obj in self.net.sorted_objects:
             for code in obj._code_objects if obj.active else ():
                 _check_compiled(code)
-                if isinstance(code, simd_code_object()):  # the group's constants are tiled per copy
+                if isinstance(code, simd_code_object()):  # constants and weights tiled per copy
                     code.namespace[UNIT_PERIOD] = n_used
                 code.update_namespace()  # the synapses' dynamic arrays: fixed once connected
                 if code.compiled_code["run"] is not None:

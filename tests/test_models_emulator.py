@@ -237,6 +237,8 @@ def test_bad_run_arguments_are_refused():
 
     emu = ChipEmulator(sample_chip(ProcessModel.default(), seed=0))
     assert isinstance(emu, Backend) and emu.n_neurons == 512 and emu.max_fan_in == 256
+    with pytest.raises(InputError, match="'float64' or 'float32'"):
+        ChipEmulator(emu.chip, dtype="float16")
     w = [np.ones((4, 3), int)]
     with pytest.raises(InputError, match="finite"):
         emu.run(SpikeEvents([np.nan], [0], [0], 1), w, 10e-6)
