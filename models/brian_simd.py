@@ -144,7 +144,7 @@ def source_offsets(pre: np.ndarray, n_source: int) -> np.ndarray:
 @cache
 def simd_code_object() -> type:
     """The code-object class (defined on first use: importing this module does not import
-    Brian2). Pass it as a NeuronGroup's ``codeobj_class``."""
+    Brian2). Pass it as a NeuronGroup's or a Synapses object's ``codeobj_class``."""
     from brian2.codegen.generators.cython_generator import CythonCodeGenerator
     from brian2.codegen.runtime.cython_rt.cython_rt import CythonCodeObject
 
