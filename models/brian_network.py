@@ -197,7 +197,8 @@ class BuiltNetwork:
 
     ``links`` lists the neuron-to-neuron projections as (first source neuron, n_source,
     first target neuron, n_target); each becomes one all-to-all Synapses object per copy,
-    whose weights ``w[k]`` are ordered (copy, source, target). ``teaching``: build with the
+    whose weights ``w[k]`` are ordered (copy, source, target) and equal in every copy (the
+    delivery reads copy 0's). ``teaching``: build with the
     per-step teaching table ``teach`` (n_steps, batch * n_used). ``drive`` (batch * n_used)
     is the input current jump of the current step (zeroed at the start of each run).
     ``dtype``: the floating-point type of every state, parameter, table and temporary of

@@ -43,6 +43,19 @@ def _compare(obs, ref):
     np.testing.assert_allclose(obs.adc_v, ref.adc_v[:, steps, :], rtol=1e-6, atol=0)
 
 
+def _emulator_and_reference(emu, chip, rng, sizes, n_samples):
+    """A random network of layer ``sizes`` run 60 µs on ``emu`` and on the numpy reference,
+    every membrane recorded."""
+    weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(len(sizes) - 1)]
+    inputs = _random_inputs(rng, n_samples, sizes[0], 40e-6)
+    obs = emu.run(inputs, weights, 60e-6, record="all")
+    cur = emu.synaptic_currents(weights)
+    ref = simulate_reference(
+        chip.true_params(), inputs, cur, 60e-6, DT, record="all", weights_in_amperes=True
+    )
+    return obs, ref
+
+
 @pytest.mark.parametrize("mismatch", [False, True])
 def test_emulator_matches_numpy_reference(mismatch):
     process = ProcessModel.default()
@@ -55,18 +68,7 @@ def test_emulator_matches_numpy_reference(mismatch):
             codes = {p: rng.integers(c - 60, c + 60) for p, c in chip.codes.items()}
             chip = chip.with_codes(codes)
             emu.reconfigure(chip)
-        weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(3)]
-        inputs = _random_inputs(rng, 3, sizes[0], 40e-6)
-        obs = emu.run(inputs, weights, 60e-6, record="all")
-        ref = simulate_reference(
-            chip.true_params(),
-            inputs,
-            emu.synaptic_currents(weights),
-            60e-6,
-            DT,
-            record="all",
-            weights_in_amperes=True,
-        )
+        obs, ref = _emulator_and_reference(emu, chip, rng, sizes, 3)
         _compare(obs, ref)
         if not mismatch:  # an ideal chip: the current per code unit is the target (1 DAC step)
             assert np.allclose(chip.true_params().w_unit_a, DEFAULT_TARGETS.w_unit_a, rtol=3e-3)
@@ -80,19 +82,7 @@ def test_float32_emulator_stays_within_rounding_of_the_reference():
     chip = sample_chip(ProcessModel.default(), seed=5)
     emu = ChipEmulator(chip, dt_s=DT, noise=False, ideal_adc=True, adc_period_s=DT, dtype="float32")
     rng = np.random.default_rng(8)
-    sizes = (60, 40, 10)
-    weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(2)]
-    inputs = _random_inputs(rng, 10, sizes[0], 40e-6)
-    obs = emu.run(inputs, weights, 60e-6, record="all")
-    ref = simulate_reference(
-        chip.true_params(),
-        inputs,
-        emu.synaptic_currents(weights),
-        60e-6,
-        DT,
-        record="all",
-        weights_in_amperes=True,
-    )
+    obs, ref = _emulator_and_reference(emu, chip, rng, (60, 40, 10), 10)
     spikes = [
         set(zip(np.rint(x.spikes.times_s / DT).astype(int), x.spikes.units, x.spikes.samples))
         for x in (obs, ref)
