@@ -24,8 +24,9 @@ with the per-neuron constants of ``ChipEmulator._constants`` (the sampled chip's
 parameters), Brian2's threshold ``v >= v_th and refr == 0`` and reset ``v = v_reset; refr =
 n_ref``, and hidden-to-output Synapses per copy (``I_syn_post += w``). The membrane noise
 is a C++ copy of the emulator's counter-based generator (a multiply-xorshift hash of
-``key + step * N + i``, Irwin-Hall n = 4; see ``models/brian_network.py``), keyed per batch through two shared variables: with the same
-key a run draws the same numbers as the emulator. Should the emulator's generator change
+``key + step * N + i``, Irwin-Hall n = 4; see ``models/brian_network.py``), keyed per
+batch through two shared variables: with the same key a run draws the same numbers as the
+emulator. Should the emulator's generator change
 without this copy, the noisy spikes would differ in detail only (same statistics), and only
 the noise-off comparison would remain a spike-by-spike check. The stimulus current (zero in this benchmark) is left
 out. Two ways to bring in the inputs (``input_mode``):

@@ -127,8 +127,8 @@ _C_TYPE = {np.float64: "double", np.float32: "float"}
 # The sum of the four fields, 0 <= s < 2^18, placed in the mantissa of 2^52 (double) or
 # 2^23 (float): ``bits(s | exponent) - (2^k + 131070)`` is ``s - 131070`` exactly.
 _MANTISSA = {
-    np.float64: ("double", "uint64_t", "0x4330000000000000", "4503599627370496.0 + 131070.0"),
-    np.float32: ("float", "unsigned int", "0x4B000000", "8388608.0 + 131070.0"),
+    np.float64: ("uint64_t", "0x4330000000000000", "4503599627370496.0 + 131070.0"),
+    np.float32: ("unsigned int", "0x4B000000", "8388608.0 + 131070.0"),
 }
 
 
@@ -159,7 +159,7 @@ def _noise_function(b2: ModuleType, key: np.ndarray, counters: np.ndarray, dtype
     computed in float: the float64 number rounded to float32.
     """
     m0, m1 = (hex(m) for m in _HASH_MUL)
-    real, bits, exponent, offset = _MANTISSA[dtype]
+    real, (bits, exponent, offset) = _C_TYPE[dtype], _MANTISSA[dtype]
     code = f'''
 cdef extern from *:
     """

@@ -35,7 +35,10 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   neurons per AVX2 instruction): Brian2's Cython code gives the compiler no guarantee that
   its arrays do not overlap, :mod:`anamorph.models.brian_simd` passes them to the loop as
   ``restrict`` arguments. The per-neuron reads go through the loop counter (contiguous
-  loads, no gather through the ``i`` array).
+  loads, no gather through the ``i`` array). ``dtype="float32"`` halves the state and
+  doubles the vector width.
+* Spikes between chip neurons reach their synapses straight from the threshold's spike
+  space, without Brian2's spike queue (zero delays; the same order of delivery).
 * Membrane noise comes from a small counter-based generator inside the generated code
   (:mod:`anamorph.models.brian_network`), seeded per run from ``default_rng([seed, run])``
   (recorded in ``meta``); drawing 2.6 M normals per batch with numpy took as long as the
