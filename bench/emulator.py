@@ -8,7 +8,8 @@ Side by side:
 * the emulator (ChipEmulator.run), at dt = 0.5 µs and 1 µs, spikes only and with the
   membranes of all hidden and output neurons recorded (the training path); at 0.5 µs also
   in float32 (``dtype="float32"``), with the fraction of (neuron, sample) spike counts
-  equal to float64's (the same noise, rounded);
+  equal to float64's (the same noise, rounded), and with one OpenMP thread (the others
+  run with the emulator's default, every CPU, or ``--threads``);
 * a plain loop that builds and runs one Brian2 network per sample (SpikeGeneratorGroup,
   Synapses, NeuronGroup with the LIF equations, the same parameters);
 * the numpy reference (:func:`anamorph.models.reference.simulate_reference`);
@@ -165,13 +166,18 @@ def main(argv=None):
         default=True,
         help="run the installed peer simulators side by side (the others print 'not installed')",
     )
+    ap.add_argument(
+        "--threads", type=int, default=None, help="the emulator's OpenMP threads (default: its own)"
+    )
     args = ap.parse_args(argv)
     chip = sample_chip(ProcessModel.default(), seed=0)
     inputs = latency_inputs(args.batch_size, seed=1)
     w = weights(2)
     print(f"load_average_1min: {os.getloadavg()[0]:.1f} processes")
+    threads = ChipEmulator(chip, threads=args.threads).threads
+    print(f"emulator_threads: {threads} threads")
     for dt_s in (0.5e-6, 1e-6):
-        emu = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0)
+        emu = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=threads)
         rate, cpu_rate, obs = time_emulator(emu, inputs, w, args.batches, None)
         tag = f"dt{dt_s * 1e6:g}us"
         print(f"emulator_{tag}: {rate:.0f} samples/s")
@@ -183,7 +189,12 @@ def main(argv=None):
         print(f"hidden_spikes_per_sample_{tag}: {hidden:.1f} spikes")
         if dt_s == 0.5e-6:
             emu_rate_05, emu_cpu_05 = rate, cpu_rate
-            emu32 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, dtype="float32")
+            if threads > 1:
+                emu1 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=1)
+                rate1, _, _ = time_emulator(emu1, inputs, w, args.batches, None)
+                print(f"emulator_1thread_{tag}: {rate1:.0f} samples/s")
+                print(f"threads_speedup_{tag}: {rate / rate1:.2f} x")
+            emu32 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, dtype="float32", threads=threads)
             rate32, cpu32, obs32 = time_emulator(emu32, inputs, w, args.batches, None)
             print(f"emulator_float32_{tag}: {rate32:.0f} samples/s")
             print(f"emulator_float32_{tag}_per_cpu_second: {cpu32:.0f} samples/s")
@@ -222,7 +233,8 @@ def main(argv=None):
         plain, plain_cpu = plain_loop(chip, inputs, w, args.plain_samples, 0.5e-6)
         print(f"plain_brian2_loop_dt0.5us: {plain:.2f} samples/s")
         print(f"plain_brian2_loop_dt0.5us_per_cpu_second: {plain_cpu:.2f} samples/s")
-        emu_rate, emu_cpu, _ = time_emulator(ChipEmulator(chip, dt_s=0.5e-6), inputs, w, args.batches, None)
+        emu = ChipEmulator(chip, dt_s=0.5e-6, threads=threads)
+        emu_rate, emu_cpu, _ = time_emulator(emu, inputs, w, args.batches, None)
         print(f"speedup_emulator_vs_plain_loop_dt0.5us: {emu_rate / plain:.0f} x")
         print(f"speedup_emulator_vs_plain_loop_dt0.5us_cpu: {emu_cpu / plain_cpu:.0f} x")
     print(f"peak_memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

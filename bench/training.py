@@ -9,7 +9,8 @@ Prints, as ``name: value unit`` lines, measured side by side in one run:
 
 Usage: .venv/bin/python bench/training.py [--epochs E (data-set default)] [--target 0.92] [--n-train N]
 [--dataset mnist5k]
-Runs on a calibrated chip sampled from the shipped process model (seed 0).
+Runs on a calibrated chip sampled from the shipped process model (seed 0), with the
+emulator's default OpenMP threads (``OMP_NUM_THREADS=1`` for one).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ def main() -> None:
     ap.add_argument("--dataset", default="mnist5k")
     args = ap.parse_args()
 
+    from anamorph.models.brian_simd import default_threads
     from anamorph.training.config import make_config
     from anamorph.training.prepare import load_chip
     from anamorph.training.run import train_run
 
+    print(f"emulator_threads: {default_threads()} threads")
     t0 = time.perf_counter()
     chip, nominal, _ = load_chip(None, None, 0)
     print(f"calibration_or_cache: {time.perf_counter() - t0:.1f} s")

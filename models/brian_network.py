@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anamorph.models.brian_simd import UNIT_PERIOD, simd_code_object
+from anamorph.models.brian_simd import THREADS, UNIT_PERIOD, simd_code_object
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -203,6 +203,7 @@ class BuiltNetwork:
     is the input current jump of the current step (zeroed at the start of each run).
     ``dtype``: the floating-point type of every state, parameter, table and temporary of
     the generated code (float64, or float32 for speed; the clock stays float64).
+    ``threads``: OpenMP threads of the neuron loops (the results do not depend on it).
     """
 
     def __init__(
@@ -217,6 +218,7 @@ class BuiltNetwork:
         sig: np.ndarray,
         teaching: bool = False,
         dtype: type = np.float64,
+        threads: int = 1,
     ) -> None:
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
@@ -282,10 +284,12 @@ class BuiltNetwork:
                 _check_compiled(code)
                 if isinstance(code, simd_code_object()):  # constants and weights tiled per copy
                     code.namespace[UNIT_PERIOD] = n_used
+                    code.namespace[THREADS] = threads
                 code.update_namespace()  # the synapses' dynamic arrays: fixed once connected
                 if code.compiled_code["run"] is not None:
                     self._calls.append(partial(code.compiled_code["run"].main, code.namespace))
         self.w = [s.variables["w"].get_value() for s in self.synapses]
+        self.w_currents = None  # the currents (emulator's list) last written into ``w``
 
     def set_params(self, prop: Propagator, sig: np.ndarray) -> None:
         """Write the per-neuron constants (every copy) into the group's arrays in place."""

@@ -31,11 +31,18 @@ deliver them. With :data:`UNIT_PERIOD` set, the copies' synapses form equal bloc
 their constant variables (the weights) are read in the first block: a spike's weights
 then come from a table that stays in the cache, not from a copy of it that the neuron
 loops have evicted. Reset keeps Brian2's own template.
+
+The neuron loops of the update and the threshold split the copies among OpenMP threads
+(the code object compiles with ``-fopenmp``): :data:`THREADS` in the namespace, one
+contiguous range of copies per thread. Every neuron's arithmetic is the same whichever
+thread runs it, so the results do not depend on the number of threads. With one thread
+the loop is called directly, without OpenMP.
 Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from functools import cache
 from typing import NamedTuple
@@ -52,6 +59,17 @@ _SCALAR = re.compile(r"cdef (\w+) (\w+)\b")
 UNIT_PERIOD = "_unit_period"
 # The key that holds a Synapses object's first synapse of each source neuron.
 SOURCE_OFFSETS = "_source_offsets"
+# The key that holds the number of OpenMP threads of the neuron loops (absent: one).
+THREADS = "_threads"
+
+
+def default_threads() -> int:
+    """OpenMP's default number of threads: ``OMP_NUM_THREADS`` when it is set (Dask's
+    workers set it to 1), otherwise every CPU this process may run on."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return len(os.sched_getaffinity(0))
 
 
 class Kernel(NamedTuple):
@@ -155,6 +173,11 @@ def simd_code_object() -> type:
             return keywords
 
     class SIMDCythonCodeObject(CythonCodeObject):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.extra_compile_args = [*self.extra_compile_args, "-fopenmp"]
+            self.extra_link_args = [*self.extra_link_args, "-fopenmp"]
+
         generator_class = UntypedBufferGenerator  # in every template, Brian2's too
         templater = CythonCodeObject.templater.derive(
             "anamorph.models",
@@ -166,6 +189,7 @@ def simd_code_object() -> type:
                 "restrict_types": RESTRICT_TYPES,
                 "unit_period": UNIT_PERIOD,
                 "offsets_key": SOURCE_OFFSETS,
+                "threads_key": THREADS,
             },
         )
 

@@ -36,7 +36,8 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   its arrays do not overlap, :mod:`anamorph.models.brian_simd` passes them to the loop as
   ``restrict`` arguments. The per-neuron reads go through the loop counter (contiguous
   loads, no gather through the ``i`` array). ``dtype="float32"`` halves the state and
-  doubles the vector width.
+  doubles the vector width. Both loops split the batch's copies among OpenMP threads
+  (``threads``; every CPU by default).
 * Spikes between chip neurons reach their synapses straight from the threshold's spike
   space, without Brian2's spike queue (zero delays; the same order of delivery).
 * Membrane noise comes from a small counter-based generator inside the generated code
@@ -71,6 +72,7 @@ from anamorph.models.backend import (
     validate_run,
 )
 from anamorph.models.brian_network import BuiltNetwork, noise_key
+from anamorph.models.brian_simd import default_threads
 from anamorph.models.chip import MAX_FAN_IN, N_NEURONS, Chip
 from anamorph.models.network import INPUT, ChipNetwork, projection_currents
 from anamorph.models.neuron import DEFAULT_TARGETS, NeuronParams, noise_step_scale, propagator
@@ -111,6 +113,10 @@ class ChipEmulator(ReferenceADCChannels):
         Floating-point type of the simulation. float64 (the default) equals the numpy
         reference exactly with noise off; float32 is faster, and its rounding moves the
         membranes by far less than the chip's own noise (README, "float32").
+    threads : int, optional
+        OpenMP threads of the neuron update and the threshold, each running a share of the
+        batch's copies; the results do not depend on it. Default: OpenMP's own
+        (``OMP_NUM_THREADS``, otherwise every CPU of the process).
     """
 
     n_neurons = N_NEURONS
@@ -128,12 +134,18 @@ class ChipEmulator(ReferenceADCChannels):
         ideal_adc: bool = False,
         read_sensors_every_sample: bool = False,
         dtype: str = "float64",
+        threads: int | None = None,
     ) -> None:
         if not (np.isfinite(dt_s) and dt_s > 0) or not (np.isfinite(adc_period_s) and adc_period_s >= dt_s):
             raise InputError("dt_s must be > 0 and adc_period_s >= dt_s", "ChipEmulator", "dt_s")
         if dtype not in ("float64", "float32"):
             raise InputError(f"must be 'float64' or 'float32', not {dtype!r}", "ChipEmulator", "dtype")
         self.dtype = np.dtype(dtype).type
+        if threads is not None and (
+            isinstance(threads, bool) or not (isinstance(threads, int | np.integer) and threads >= 1)
+        ):
+            raise InputError(f"must be a whole number >= 1, not {threads!r}", "ChipEmulator", "threads")
+        self.threads = default_threads() if threads is None else int(threads)
         self.chip = chip
         self.dt_s = float(dt_s)
         self.noise = bool(noise)
@@ -147,6 +159,7 @@ class ChipEmulator(ReferenceADCChannels):
         self._true = chip.true_params()
         self._fingerprint = chip.fingerprint()
         self._cache: OrderedDict = OrderedDict()
+        self._last_currents: tuple | None = None  # (structure, codes, currents) of the last batch
 
     # ----------------------------------------------------------------- running
     def _built(self, batch: int, network: ChipNetwork, n_steps: int, teaching: bool) -> BuiltNetwork:
@@ -173,6 +186,7 @@ class ChipEmulator(ReferenceADCChannels):
             *self._constants(network.n_used),
             teaching=teaching,
             dtype=self.dtype,
+            threads=self.threads,
         )
         self._cache[key] = built
         while len(self._cache) > _CACHE_SIZE:
@@ -198,6 +212,7 @@ class ChipEmulator(ReferenceADCChannels):
         self.chip = chip
         self._true = chip.true_params()
         self._fingerprint = chip.fingerprint()
+        self._last_currents = None
         for built in self._cache.values():
             built.set_params(*self._constants(built.n_used))
 
@@ -210,6 +225,22 @@ class ChipEmulator(ReferenceADCChannels):
         """TRUE current jump of every synapse, per projection (tests and benchmarks only)."""
         net = network if isinstance(network, ChipNetwork) else ChipNetwork.from_layers(network)
         return projection_currents(self.chip, net, self._true)
+
+    def _currents(self, network: ChipNetwork) -> list[np.ndarray]:
+        """:meth:`synaptic_currents`, reused while the weight codes stay those of the last
+        batch (a chip's synapse memory keeps them between runs too)."""
+        codes = [p.codes for p in network.projections]
+        last = self._last_currents
+        if (
+            last is not None
+            and last[0] == network.key
+            and all(np.array_equal(a, b) for a, b in zip(last[1], codes))
+        ):
+            return last[2]
+        currents = projection_currents(self.chip, network, self._true)
+        if not any(getattr(p, "devices", None) is not None for p in network.projections):
+            self._last_currents = (network.key, [np.array(c) for c in codes], currents)
+        return currents
 
     def _input_rows(
         self, inputs: SpikeEvents, network: ChipNetwork, currents: list[np.ndarray], n_steps: int
@@ -265,11 +296,15 @@ class ChipEmulator(ReferenceADCChannels):
                 "record",
             )
         net = self._built(batch, network, n_steps, teaching is not None)
-        currents = self.synaptic_currents(network)
+        currents = self._currents(network)
         drive = self._input_rows(inputs, network, currents, n_steps)
-        neuron_currents = [cur for proj, cur in zip(network.projections, currents) if proj.source != INPUT]
-        for w_var, cur in zip(net.w, neuron_currents):
-            w_var[:] = np.tile(cur.ravel(), batch)
+        if net.w_currents is not currents:  # the same currents are in place already
+            neuron_currents = [
+                cur for proj, cur in zip(network.projections, currents) if proj.source != INPUT
+            ]
+            for w_var, cur in zip(net.w, neuron_currents):
+                w_var[:] = np.tile(cur.ravel(), batch)
+            net.w_currents = currents
         if teaching is not None:
             net.teach.reshape(n_steps, batch, n_used)[:] = teaching.per_step(self.dt_s, n_steps)
         noise_seed = [self.seed, self.n_runs]

@@ -196,10 +196,11 @@ class ChipNetwork:
             raise InputError("must be a non-empty 2-D array (n_source, n_target)", path, where)
         if not np.issubdtype(w.dtype, np.number) or np.issubdtype(w.dtype, np.complexfloating):
             raise InputError("must be numeric weight codes", path, where)
-        if not np.all(np.isfinite(w)):
-            raise InputError("contains NaN or infinite values", path, where)
-        if np.any(w != np.round(w)):
-            raise InputError("weight codes must be integers", path, where)
+        if not np.issubdtype(w.dtype, np.integer):  # integer arrays pass both by their type
+            if not np.all(np.isfinite(w)):
+                raise InputError("contains NaN or infinite values", path, where)
+            if np.any(w != np.round(w)):
+                raise InputError("weight codes must be integers", path, where)
         if np.abs(w).max() > WEIGHT_MAX:
             raise InputError(f"weight code outside -{WEIGHT_MAX}..{WEIGHT_MAX}", path, where)
         if w.shape[0] > MAX_FAN_IN:
@@ -211,7 +212,7 @@ class ChipNetwork:
             raise InputError(
                 f"has {w.shape[1]} columns but target {p.target!r} has {n_tgt} neurons", path, where
             )
-        return w.astype(np.int64)
+        return w.astype(np.int64, copy=False)
 
 
 def projection_currents(

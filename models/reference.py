@@ -51,10 +51,18 @@ def input_drive_rows(
 
     steps = event_steps(inputs.times_s, dt_s)
     ok = (steps >= 0) & (steps < n_steps)
-    rows, inverse = np.unique(steps[ok] * inputs.n_samples + inputs.samples[ok], return_inverse=True)
-    raster = sparse.csr_matrix(
-        (np.ones(inverse.size), (inverse.ravel(), inputs.units[ok])), shape=(rows.size, w_in_a.shape[0])
+    n_in = w_in_a.shape[0]
+    # One sort of (row, unit) keys gives the raster in canonical CSR form (units increasing
+    # within a row, a unit's spikes in one step counted): the form, and so the order of the
+    # sums, that scipy gives a raster built from unsorted (row, unit) pairs.
+    pairs, count = np.unique(
+        (steps[ok] * inputs.n_samples + inputs.samples[ok]) * n_in + inputs.units[ok], return_counts=True
     )
+    row_of_pair = pairs // n_in
+    first = np.flatnonzero(np.diff(row_of_pair, prepend=-1))
+    rows = row_of_pair[first]
+    indptr = np.append(first, pairs.size)
+    raster = sparse.csr_matrix((count.astype(np.float64), pairs % n_in, indptr), shape=(rows.size, n_in))
     return rows, np.asarray(raster @ w_in_a).reshape(rows.size, w_in_a.shape[1])
 
 

@@ -9,6 +9,10 @@ from pathlib import Path
 
 import pytest
 
+# pytest-xdist already runs one worker per core: one OpenMP thread each (the emulator's
+# neuron loops, BLAS), as Dask does for its workers. Set before numpy or Brian2 load.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 

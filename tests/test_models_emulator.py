@@ -74,6 +74,44 @@ def test_emulator_matches_numpy_reference(mismatch):
             assert np.allclose(chip.true_params().w_unit_a, DEFAULT_TARGETS.w_unit_a, rtol=3e-3)
 
 
+def test_threads_share_the_batch_without_changing_it():
+    """Several OpenMP threads, each running a share of the copies: equal to the numpy
+    reference with the noise off, and with the noise on, equal to one thread (bit for bit)
+    when the copies do not split evenly (7 samples, 3 threads)."""
+    chip = sample_chip(ProcessModel.default(), seed=5)
+    emu = ChipEmulator(chip, dt_s=DT, noise=False, ideal_adc=True, adc_period_s=1.7e-6, threads=2)
+    _compare(*_emulator_and_reference(emu, chip, np.random.default_rng(9), (40, 18, 12, 6), 3))
+    runs = []
+    for threads in (1, 3):
+        emu = ChipEmulator(chip, dt_s=DT, noise=True, seed=4, ideal_adc=True, threads=threads)
+        runs.append(_emulator_and_reference(emu, chip, np.random.default_rng(10), (40, 18, 12, 6), 7)[0])
+    assert runs[0].spikes.times_s.size > 50
+    for name in ("times_s", "units", "samples"):
+        assert np.array_equal(getattr(runs[0].spikes, name), getattr(runs[1].spikes, name))
+    assert np.array_equal(runs[0].adc_v, runs[1].adc_v)
+
+
+def test_weights_changed_in_place_take_effect_in_the_next_batch():
+    """The emulator reuses the last batch's synaptic currents while the codes are equal:
+    codes changed in place in the caller's array must still reach the next batch."""
+    chip = sample_chip(ProcessModel.default(), seed=5)
+    emu = ChipEmulator(chip, dt_s=DT, noise=False, ideal_adc=True, adc_period_s=1.7e-6)
+    rng = np.random.default_rng(11)
+    weights = [rng.integers(-25, 64, (40, 18)), rng.integers(-25, 64, (18, 12))]
+    inputs = _random_inputs(rng, 3, 40, 40e-6)
+    for change in (None, 0, 1):
+        if change is not None:
+            weights[change][:] = rng.integers(-25, 64, weights[change].shape)
+        obs = emu.run(inputs, weights, 60e-6, record="all")
+        cur = [c.copy() for c in ChipEmulator(chip).synaptic_currents(weights)]
+        _compare(
+            obs,
+            simulate_reference(
+                chip.true_params(), inputs, cur, 60e-6, DT, record="all", weights_in_amperes=True
+            ),
+        )
+
+
 def test_float32_emulator_stays_within_rounding_of_the_reference():
     """float32 against the float64 reference, noise off: every membrane within 1e-5 V
     (about 100 float32 rounding steps of a 1 V membrane; the chip's noise is 2 mV rms),
@@ -229,6 +267,9 @@ def test_bad_run_arguments_are_refused():
     assert isinstance(emu, Backend) and emu.n_neurons == 512 and emu.max_fan_in == 256
     with pytest.raises(InputError, match="'float64' or 'float32'"):
         ChipEmulator(emu.chip, dtype="float16")
+    for threads in (0, 1.5, True):
+        with pytest.raises(InputError, match="threads"):
+            ChipEmulator(emu.chip, threads=threads)
     w = [np.ones((4, 3), int)]
     with pytest.raises(InputError, match="finite"):
         emu.run(SpikeEvents([np.nan], [0], [0], 1), w, 10e-6)

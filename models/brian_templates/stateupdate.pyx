@@ -24,5 +24,5 @@ def main(_namespace):
     _vectorisation_idx = 1
     {{ scalar_code | autoindent }}
 
-    _neuron_loop({{ k.args }}, _period)
+    _neuron_loop({{ k.args }}, _period, _threads)
 {% endmacro %}

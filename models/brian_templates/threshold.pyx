@@ -18,7 +18,7 @@ cdef char * _mask = NULL  # N bytes, zero-padded to whole 8-byte words; grown as
 cdef size_t _mask_words = 0
 
 {% set k = kernel(load_namespace, scalar_code, vector_code, per_unit_arrays(variables, get_array_name)) %}
-{% call common.neuron_loop('_condition_loop', k, ', _restrict_char_ptr _fired') %}
+{% call common.neuron_loop('_condition_loop', k, ', _restrict_char_ptr _fired', ', _fired') %}
 {{ k.vector_code }}
 _fired[_idx] = _cond
 {% endcall %}
@@ -41,7 +41,7 @@ def main(_namespace):
             raise MemoryError()
         memset(_mask, 0, _words * 8)
         _mask_words = _words
-    _condition_loop({{ k.args }}, _mask, _period)
+    _condition_loop({{ k.args }}, _mask, _period, _threads)
     cdef uint64_t * _mask64 = <uint64_t *> _mask
     cdef size_t _w, _j, _end
     cdef int32_t _n_events = 0
