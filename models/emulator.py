@@ -229,6 +229,8 @@ class ChipEmulator(ReferenceADCChannels):
     def _currents(self, network: ChipNetwork) -> list[np.ndarray]:
         """:meth:`synaptic_currents`, reused while the weight codes stay those of the last
         batch (a chip's synapse memory keeps them between runs too)."""
+        if any(getattr(p, "devices", None) is not None for p in network.projections):
+            return projection_currents(self.chip, network, self._true)  # devices: not codes
         codes = [p.codes for p in network.projections]
         last = self._last_currents
         if (
@@ -238,8 +240,7 @@ class ChipEmulator(ReferenceADCChannels):
         ):
             return last[2]
         currents = projection_currents(self.chip, network, self._true)
-        if not any(getattr(p, "devices", None) is not None for p in network.projections):
-            self._last_currents = (network.key, [np.array(c) for c in codes], currents)
+        self._last_currents = (network.key, [np.array(c) for c in codes], currents)
         return currents
 
     def _input_rows(
