@@ -42,9 +42,11 @@ Brian2: Stimberg, Brette & Goodman 2019, eLife 8:e47314.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from functools import cache
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -63,13 +65,22 @@ SOURCE_OFFSETS = "_source_offsets"
 THREADS = "_threads"
 
 
-def default_threads() -> int:
+def default_threads(cpu_max: str = "/sys/fs/cgroup/cpu.max") -> int:
     """OpenMP's default number of threads: ``OMP_NUM_THREADS`` when it is set (Dask's
-    workers set it to 1), otherwise every CPU this process may run on."""
+    workers set it to 1), otherwise every CPU this process may run on, capped by its
+    cgroup's CPU quota (``cpu_max``: a container's ``--cpus``), which the CPU mask does
+    not show: threads beyond the quota wait for each other at every step."""
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
-    return len(os.sched_getaffinity(0))
+    n = len(os.sched_getaffinity(0))
+    try:
+        quota, period = Path(cpu_max).read_text().split()[:2]
+        if quota != "max":
+            n = min(n, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):  # no cgroup v2 quota file, or not readable
+        pass
+    return n
 
 
 class Kernel(NamedTuple):

@@ -115,8 +115,9 @@ class ChipEmulator(ReferenceADCChannels):
         membranes by far less than the chip's own noise (README, "float32").
     threads : int, optional
         OpenMP threads of the neuron update and the threshold, each running a share of the
-        batch's copies; the results do not depend on it. Default: OpenMP's own
-        (``OMP_NUM_THREADS``, otherwise every CPU of the process).
+        batch's copies; the results do not depend on it. Default:
+        :func:`~anamorph.models.brian_simd.default_threads` (``OMP_NUM_THREADS``, otherwise
+        every CPU of the process within its CPU quota).
     """
 
     n_neurons = N_NEURONS

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anamorph.models.brian_simd import per_unit_arrays
+from anamorph.models.brian_simd import default_threads, per_unit_arrays
 
 pytestmark = pytest.mark.brian2
 
@@ -110,3 +110,24 @@ def test_per_unit_arrays_are_the_constant_per_neuron_ones():
     g = b2.NeuronGroup(4, MODEL + "shared_c : 1 (constant, shared)\n")
     names = per_unit_arrays(g.variables, lambda var: var.name)
     assert sorted(names) == ["decay", "gain", "thr"]  # not i, N, v, I, refr or shared_c
+
+
+def test_default_threads_follow_omp_num_threads_then_the_cpu_quota(tmp_path, monkeypatch):
+    """OMP_NUM_THREADS first; otherwise the CPU mask, capped by a cgroup quota (1.5 CPUs:
+    2 threads) and not by an unlimited one or a missing or garbled quota file."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0))
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert default_threads(str(quota)) == 3
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    for text, expected in (
+        ("150000 100000", min(cpus, 2)),
+        ("50000 100000", 1),
+        ("max 100000", cpus),
+        ("x", cpus),
+    ):
+        quota.write_text(text + "\n")
+        assert default_threads(str(quota)) == expected
+    assert default_threads(str(tmp_path / "absent")) == cpus
