@@ -34,6 +34,7 @@ import time
 import numpy as np
 
 from anamorph.models.backend import SpikeEvents
+from anamorph.models.brian_simd import default_threads
 from anamorph.models.chip import sample_chip
 from anamorph.models.emulator import ChipEmulator
 from anamorph.models.process_model import ProcessModel
@@ -174,7 +175,7 @@ def main(argv=None):
     inputs = latency_inputs(args.batch_size, seed=1)
     w = weights(2)
     print(f"load_average_1min: {os.getloadavg()[0]:.1f} processes")
-    threads = ChipEmulator(chip, threads=args.threads).threads
+    threads = default_threads() if args.threads is None else args.threads
     print(f"emulator_threads: {threads} threads")
     for dt_s in (0.5e-6, 1e-6):
         emu = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=threads)

@@ -212,7 +212,7 @@ class ChipNetwork:
             raise InputError(
                 f"has {w.shape[1]} columns but target {p.target!r} has {n_tgt} neurons", path, where
             )
-        return w.astype(np.int64, copy=False)
+        return w.astype(np.int64)
 
 
 def projection_currents(
