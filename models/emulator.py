@@ -231,7 +231,7 @@ class ChipEmulator(ReferenceADCChannels):
         """:meth:`synaptic_currents`, reused while the weight codes stay those of the last
         batch (a chip's synapse memory keeps them between runs too)."""
         if any(getattr(p, "devices", None) is not None for p in network.projections):
-            return projection_currents(self.chip, network, self._true)  # devices: not codes
+            return self.synaptic_currents(network)  # devices: not codes
         codes = [p.codes for p in network.projections]
         last = self._last_currents
         if (
@@ -240,7 +240,7 @@ class ChipEmulator(ReferenceADCChannels):
             and all(np.array_equal(a, b) for a, b in zip(last[1], codes))
         ):
             return last[2]
-        currents = projection_currents(self.chip, network, self._true)
+        currents = self.synaptic_currents(network)
         self._last_currents = (network.key, [np.array(c) for c in codes], currents)
         return currents
 

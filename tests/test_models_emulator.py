@@ -43,17 +43,20 @@ def _compare(obs, ref):
     np.testing.assert_allclose(obs.adc_v, ref.adc_v[:, steps, :], rtol=1e-6, atol=0)
 
 
+def _reference(chip, inputs, weights):
+    """The numpy reference of ``weights`` on ``chip`` for 60 µs, every membrane recorded."""
+    cur = ChipEmulator(chip).synaptic_currents(weights)
+    return simulate_reference(
+        chip.true_params(), inputs, cur, 60e-6, DT, record="all", weights_in_amperes=True
+    )
+
+
 def _emulator_and_reference(emu, chip, rng, sizes, n_samples):
     """A random network of layer ``sizes`` run 60 µs on ``emu`` and on the numpy reference,
     every membrane recorded."""
     weights = [rng.integers(-25, 64, sizes[k : k + 2]) for k in range(len(sizes) - 1)]
     inputs = _random_inputs(rng, n_samples, sizes[0], 40e-6)
-    obs = emu.run(inputs, weights, 60e-6, record="all")
-    cur = emu.synaptic_currents(weights)
-    ref = simulate_reference(
-        chip.true_params(), inputs, cur, 60e-6, DT, record="all", weights_in_amperes=True
-    )
-    return obs, ref
+    return emu.run(inputs, weights, 60e-6, record="all"), _reference(chip, inputs, weights)
 
 
 @pytest.mark.parametrize("mismatch", [False, True])
@@ -102,14 +105,7 @@ def test_weights_changed_in_place_take_effect_in_the_next_batch():
     for change in (None, 0, 1):
         if change is not None:
             weights[change][:] = rng.integers(-25, 64, weights[change].shape)
-        obs = emu.run(inputs, weights, 60e-6, record="all")
-        cur = [c.copy() for c in ChipEmulator(chip).synaptic_currents(weights)]
-        _compare(
-            obs,
-            simulate_reference(
-                chip.true_params(), inputs, cur, 60e-6, DT, record="all", weights_in_amperes=True
-            ),
-        )
+        _compare(emu.run(inputs, weights, 60e-6, record="all"), _reference(chip, inputs, weights))
 
 
 def test_float32_emulator_stays_within_rounding_of_the_reference():
