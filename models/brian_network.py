@@ -222,7 +222,11 @@ class BuiltNetwork:
     ) -> None:
         self.batch, self.n_used, self.n_steps = batch, n_used, n_steps
         n_total = batch * n_used
-        self.clock = b2.Clock(dt=dt_s * b2.second)
+        # Fixed names: the generated code names the arrays after their objects, so every
+        # network of the same structure shares one set of compiled modules (Brian2's
+        # default names, ``neurongroup_1``, ... of the networks alive at the same time, made
+        # each one compile its own, about 30 s on a fresh cache).
+        self.clock = b2.Clock(dt=dt_s * b2.second, name="chip_clock")
         self.drive = np.zeros(n_total, dtype=dtype)
         self.teach = np.zeros((n_steps, n_total), dtype=dtype) if teaching else None
         self.noise_key = np.zeros(1, dtype=np.uint64)
@@ -241,6 +245,7 @@ class BuiltNetwork:
             namespace=namespace,
             codeobj_class=simd_code_object(),  # the update and the threshold, vectorised
             dtype=dtype,
+            name="chip",
         )
         g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
@@ -249,7 +254,7 @@ class BuiltNetwork:
         self.synapses = []
         objects = [g]
         base = (np.arange(batch) * n_used)[:, None, None]
-        for first_pre, n_pre, first_post, n_post in links:
+        for k, (first_pre, n_pre, first_post, n_post) in enumerate(links):
             s = b2.Synapses(
                 g,
                 g,
@@ -259,6 +264,7 @@ class BuiltNetwork:
                 clock=self.clock,
                 codeobj_class=simd_code_object(),  # delivered from the spike space, no queue
                 dtype=dtype,
+                name=f"chip_link_{k}",
             )
             pre = (base + first_pre + np.arange(n_pre)[None, :, None]) + 0 * np.arange(n_post)[None, None, :]
             post = (base + first_post + np.arange(n_post)[None, None, :]) + 0 * np.arange(n_pre)[

@@ -223,6 +223,26 @@ def test_membrane_noise_equals_its_generator_definition():
     np.testing.assert_allclose(drawn, expected, rtol=0, atol=1e-9)
 
 
+def test_networks_of_one_structure_share_their_compiled_code():
+    """Networks of one structure alive at the same time (two batch sizes of one emulator,
+    a second emulator) run the same compiled modules: the generated code names arrays
+    after their objects, and with names of their own each network compiled its own
+    modules, about 30 s per network on a fresh cache."""
+    chip = sample_chip(ProcessModel.default(), seed=5)
+    rng = np.random.default_rng(12)
+    weights = [rng.integers(-25, 64, (10, 6)), rng.integers(-25, 64, (6, 4))]
+    first, second = ChipEmulator(chip, noise=False), ChipEmulator(chip, noise=False)
+    for emu, n_samples in ((first, 2), (first, 3), (second, 2)):
+        emu.run(_random_inputs(rng, n_samples, 10, 20e-6), weights, 30e-6)
+    networks = [*first._cache.values(), *second._cache.values()]
+    modules = [
+        [code.compiled_code["run"] for obj in built.net.sorted_objects for code in obj._code_objects]
+        for built in networks
+    ]
+    assert len(networks) == 3 and len(modules[0]) >= 5
+    assert all(m == modules[0] for m in modules[1:])
+
+
 def test_a_failed_compilation_is_an_error(monkeypatch):
     """Brian2 logs a failed Cython compilation and runs without the block; the emulator
     refuses to (it would run without its neuron update: no error, no spikes)."""
