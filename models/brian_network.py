@@ -46,19 +46,18 @@ i_stim : 1 (constant)
 n_ref : integer (constant)
 t_on : second (shared)
 t_off : second (shared)
-one : 1 (constant, shared)
 """
 
-# ``row`` and ``stim_on`` are scalar (computed once per step); ``active`` is 0.0 or 1.0 as a
-# float and ``refr`` counts down by ``int(refr != 0)``: the values of an integer ``active``,
-# without a 64-bit-integer-to-float conversion per neuron. ``one`` (1, a variable of the
-# network's dtype) rather than a literal, which the generated code would write as a double:
-# in float32 that would turn the whole update into double arithmetic.
+# ``row`` and ``stim_on`` are scalar (computed once per step); a refractory neuron keeps its
+# membrane through ``where`` (a select, as the numpy reference's ``np.where``: one vector
+# blend, where ``active*a + (1 - active)*v`` cost an integer-to-float conversion and three
+# products per neuron) and ``refr`` counts down by ``int(refr != 0)``. No floating-point
+# literal in the per-neuron code: the generated code writes one as a double, which in
+# float32 would turn the whole update into double arithmetic.
 _UPDATE = """
 row = int(t/dt + 0.5)*N
 stim_on = int(t >= t_on)*int(t < t_off)
-active = one*int(refr == 0)
-v = active*(v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row)) + (one - active)*v
+v = where(refr == 0, v_leak + (v - v_leak)*e_m + I_syn*p_syn + i_stim*p_stim*stim_on + sig*vnoise(row), v)
 refr = refr - int(refr != 0)
 I_syn = I_syn*e_s + drive()
 """
@@ -120,6 +119,25 @@ cdef inline {_C_TYPE[values.dtype.type]} {name}({row}size_t i) noexcept nogil:
 """
     namespace = {f"_{name}_values": values.reshape(-1)}
     return _per_neuron_function(b2, name, code, namespace, n_args=int(per_step))
+
+
+def _where_function(b2: ModuleType, dtype: type):
+    """A Brian2 function ``where(condition, a, b)``: ``a`` where ``condition`` holds, else
+    ``b``, as ``np.where`` (stateless; a select the compiler turns into a vector blend)."""
+    real = _C_TYPE[dtype]
+    f = b2.Function(
+        np.where,
+        arg_units=[1, 1, 1],
+        return_unit=1,
+        arg_types=["boolean", "float", "float"],
+        return_type="float",
+    )
+    code = f"""
+cdef inline {real} where(bint condition, {real} a, {real} b) noexcept nogil:
+    return a if condition else b
+"""
+    f.implementations.add_implementation("cython", code, name="where")
+    return f
 
 
 _HASH_MUL = (0x9E3779B97F4A7C15, 0xD6E8FEB86659FD93)  # the two rounds' odd multipliers
@@ -233,6 +251,7 @@ class BuiltNetwork:
         namespace = {
             "drive": _step_table(b2, "drive", self.drive, per_step=False),
             "vnoise": _noise_function(b2, self.noise_key, noise_counters(n_total), dtype),
+            "where": _where_function(b2, dtype),
         }
         if teaching:
             namespace["teach"] = _step_table(b2, "teach", self.teach, per_step=True)
@@ -249,7 +268,6 @@ class BuiltNetwork:
         )
         g.run_regularly(_UPDATE_TEACH if teaching else _UPDATE, when="groups", clock=self.clock)
         self.group = g
-        g.one = 1.0
         self.set_params(prop, sig)
         self.synapses = []
         objects = [g]
