@@ -19,9 +19,12 @@ Side by side:
   tensors (B, T, 256); forward pass only, jit-compiled (compilation not timed). snnTorch and
   Norse are left out: torch from PyPI is the CUDA build (a 555 MB wheel plus GBs of nvidia-*
   CUDA wheels). ``emulator_to_<peer>_ratio`` is the emulator's rate (dt 0.5 µs, spikes only)
-  over the peer's, both measured in this run.
+  over the peer's, the two timed in turns.
 
-Run: ``.venv/bin/python bench/emulator.py [--batches 5] [--plain-samples 4] [--no-peers]``
+Every rate is the median of ``--rounds`` rounds of ``--batches`` batches; the runs compared
+(the emulator's variants; each peer with the emulator) take turns within each round.
+
+Run: ``.venv/bin/python bench/emulator.py [--batches 5] [--rounds 5] [--plain-samples 4] [--no-peers]``
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import argparse
 import os
 import resource
 import time
+from functools import partial
 
 import numpy as np
 
@@ -66,14 +70,29 @@ def weights(seed: int):
     return [w1, w2]
 
 
-def time_emulator(emu, inputs, w, batches, record):
-    """(samples per wall-clock second, samples per CPU second of this process, last result)."""
-    emu.run(inputs, w, DURATION_S, record=record)  # build + compile (not timed)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(batches):
-        obs = emu.run(inputs, w, DURATION_S, record=record)
-    n = batches * inputs.n_samples
-    return n / (time.perf_counter() - t0), n / (time.process_time() - c0), obs
+def in_turns(runs, batches, rounds, n_samples):
+    """Each of ``runs`` (name: a function running one batch of ``n_samples``) timed in
+    ``rounds`` rounds of ``batches`` calls, taking turns within each round: its median
+    samples per wall-clock second and per CPU second of this process, and its last result.
+
+    This machine's speed drifts by a factor of about 1.5 within minutes, so only rates
+    measured in turns compare. Each function is called once first (compilation, not timed).
+    """
+    last = {name: run() for name, run in runs.items()}
+    rates = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(batches):
+                last[name] = run()
+            n = batches * n_samples
+            rates[name].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
+    return {name: (*np.median(rates[name], axis=0), last[name]) for name in runs}
+
+
+def emulator_runs(emus, inputs, w, record=None):
+    """``in_turns``' functions for ``emus`` (name: ChipEmulator): one batch of ``inputs``."""
+    return {name: partial(emu.run, inputs, w, DURATION_S, record=record) for name, emu in emus.items()}
 
 
 def plain_loop(chip, inputs, w, n_samples, dt_s):
@@ -142,24 +161,23 @@ sigma : volt
     return (n_samples - 1) / (time.perf_counter() - t0), (n_samples - 1) / (time.process_time() - c0)
 
 
-def time_peer(name, chip, inputs, w, batches, dt_s=0.5e-6):
-    """(samples per wall-clock second, per CPU second, hidden spikes per sample) of peer ``name``."""
+def time_peer(name, chip, inputs, w, batches, rounds, emu, dt_s=0.5e-6):
+    """Peer ``name`` and ``emu`` timed in turns (:func:`in_turns`): the peer's and the
+    emulator's (samples per wall-clock second, per CPU second), and the peer's hidden
+    spikes per sample."""
     n_steps = int(round(DURATION_S / dt_s))
     x = peers.dense_spikes(inputs, SIZES[0], n_steps, dt_s)
     peer = peers.PEERS[name](ChipEmulator(chip, dt_s=dt_s).synaptic_currents(w), dt_s)
-    peer.forward(x).block_until_ready()  # trace + compile (not timed)
-    t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(batches):
-        peer.forward(x).block_until_ready()
-    n = batches * inputs.n_samples
-    rate, cpu_rate = n / (time.perf_counter() - t0), n / (time.process_time() - c0)
-    return rate, cpu_rate, float(np.asarray(peer.hidden_spikes(x)).mean())
+    runs = {"peer": lambda: peer.forward(x).block_until_ready(), **emulator_runs({"emu": emu}, inputs, w)}
+    timed = in_turns(runs, batches, rounds, inputs.n_samples)
+    return timed["peer"][:2], timed["emu"][:2], float(np.asarray(peer.hidden_spikes(x)).mean())
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--batches", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of --batches batches; medians")
     ap.add_argument("--plain-samples", type=int, default=4)
     ap.add_argument(
         "--peers",
@@ -178,25 +196,31 @@ def main(argv=None):
     threads = default_threads() if args.threads is None else args.threads
     print(f"emulator_threads: {threads} threads")
     for dt_s in (0.5e-6, 1e-6):
-        emu = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=threads)
-        rate, cpu_rate, obs = time_emulator(emu, inputs, w, args.batches, None)
         tag = f"dt{dt_s * 1e6:g}us"
+        emus = {"default": ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=threads)}
+        if dt_s == 0.5e-6:
+            if threads > 1:
+                emus["1thread"] = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=1)
+            emus["float32"] = ChipEmulator(
+                chip, dt_s=dt_s, noise=True, seed=0, dtype="float32", threads=threads
+            )
+        timed = in_turns(emulator_runs(emus, inputs, w), args.batches, args.rounds, inputs.n_samples)
+        rate, cpu_rate, obs = timed["default"]
         print(f"emulator_{tag}: {rate:.0f} samples/s")
         print(f"emulator_{tag}_per_cpu_second: {cpu_rate:.0f} samples/s")
-        rate_rec, cpu_rec, _ = time_emulator(emu, inputs, w, args.batches, "all")
+        recording = emulator_runs({"default": emus["default"]}, inputs, w, record="all")
+        rate_rec, cpu_rec, _ = in_turns(recording, args.batches, args.rounds, inputs.n_samples)["default"]
         print(f"emulator_record_all_{tag}: {rate_rec:.0f} samples/s")
         print(f"emulator_record_all_{tag}_per_cpu_second: {cpu_rec:.0f} samples/s")
         hidden = obs.spikes.select(0, SIZES[1]).counts(SIZES[1]).sum(axis=1).mean()
         print(f"hidden_spikes_per_sample_{tag}: {hidden:.1f} spikes")
         if dt_s == 0.5e-6:
-            emu_rate_05, emu_cpu_05 = rate, cpu_rate
-            if threads > 1:
-                emu1 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, threads=1)
-                rate1, _, _ = time_emulator(emu1, inputs, w, args.batches, None)
+            emu_05 = emus["default"]
+            if "1thread" in timed:
+                rate1 = timed["1thread"][0]
                 print(f"emulator_1thread_{tag}: {rate1:.0f} samples/s")
                 print(f"threads_speedup_{tag}: {rate / rate1:.2f} x")
-            emu32 = ChipEmulator(chip, dt_s=dt_s, noise=True, seed=0, dtype="float32", threads=threads)
-            rate32, cpu32, obs32 = time_emulator(emu32, inputs, w, args.batches, None)
+            rate32, cpu32, obs32 = timed["float32"]
             print(f"emulator_float32_{tag}: {rate32:.0f} samples/s")
             print(f"emulator_float32_{tag}_per_cpu_second: {cpu32:.0f} samples/s")
             print(f"float32_to_float64_ratio_{tag}: {rate32 / rate:.2f} x")
@@ -206,12 +230,15 @@ def main(argv=None):
         if not peers.available(name):
             print(f"peer_{name}: not installed (pip install -e .[peers])")
             continue
-        rate, cpu_rate, hidden = time_peer(name, chip, inputs, w, args.batches)
+        (rate, cpu_rate), (emu_rate, emu_cpu), hidden = time_peer(
+            name, chip, inputs, w, args.batches, args.rounds, emu_05
+        )
         print(f"peer_{name}: {rate:.0f} samples/s")
         print(f"peer_{name}_per_cpu_second: {cpu_rate:.0f} samples/s")
         print(f"peer_{name}_hidden_spikes_per_sample: {hidden:.1f} spikes")
-        print(f"emulator_to_{name}_ratio: {emu_rate_05 / rate:.2f} x")
-        print(f"emulator_to_{name}_ratio_cpu: {emu_cpu_05 / cpu_rate:.2f} x")
+        print(f"emulator_in_turns_with_{name}: {emu_rate:.0f} samples/s")
+        print(f"emulator_to_{name}_ratio: {emu_rate / rate:.2f} x")
+        print(f"emulator_to_{name}_ratio_cpu: {emu_cpu / cpu_rate:.2f} x")
     p = chip.true_params()
     emu = ChipEmulator(chip, dt_s=0.5e-6)
     cur = emu.synaptic_currents(w)
@@ -235,7 +262,9 @@ def main(argv=None):
         print(f"plain_brian2_loop_dt0.5us: {plain:.2f} samples/s")
         print(f"plain_brian2_loop_dt0.5us_per_cpu_second: {plain_cpu:.2f} samples/s")
         emu = ChipEmulator(chip, dt_s=0.5e-6, threads=threads)
-        emu_rate, emu_cpu, _ = time_emulator(emu, inputs, w, args.batches, None)
+        emu_rate, emu_cpu, _ = in_turns(
+            emulator_runs({"": emu}, inputs, w), args.batches, 1, inputs.n_samples
+        )[""]
         print(f"speedup_emulator_vs_plain_loop_dt0.5us: {emu_rate / plain:.0f} x")
         print(f"speedup_emulator_vs_plain_loop_dt0.5us_cpu: {emu_cpu / plain_cpu:.0f} x")
     print(f"peak_memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")

@@ -48,8 +48,9 @@ Speed (what dominates, measured by ``bench/emulator.py``):
   loop (no StateMonitor recording every step), spikes from the threshold's spike space
   after each step (no SpikeMonitor).
 * The drive buffer and the teaching table are read by small Cython functions whose code
-  does not depend on the network's size, so a new batch size or duration needs no new
-  compilation.
+  does not depend on the network's size, and the network's objects have fixed names (the
+  generated code names its arrays after them), so a new batch size or duration, or a
+  second emulator, needs no new compilation.
 """
 
 from __future__ import annotations
