@@ -79,13 +79,12 @@ def in_turns(runs, batches, rounds, n_samples):
     measured in turns compare. Each function is called once first (compilation, not timed).
     """
     last = {name: run() for name, run in runs.items()}
-    rates = {name: [] for name in runs}
+    rates, n = {name: [] for name in runs}, batches * n_samples
     for _ in range(rounds):
         for name, run in runs.items():
             t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(batches):
                 last[name] = run()
-            n = batches * n_samples
             rates[name].append((n / (time.perf_counter() - t0), n / (time.process_time() - c0)))
     return {name: (*np.median(rates[name], axis=0), last[name]) for name in runs}
 
