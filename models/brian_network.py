@@ -67,6 +67,9 @@ I_syn = I_syn*e_s + drive()
 _UPDATE_TEACH = _UPDATE.replace("i_stim*p_stim*stim_on", "(i_stim*stim_on + teach(row))*p_stim")
 assert _UPDATE_TEACH != _UPDATE
 
+# The C type of the generated code's floating-point values, per network dtype.
+_C_TYPE = {np.float64: "double", np.float32: "float"}
+
 
 def noise_key(seed: int, run: int) -> int:
     """The 64-bit key of the membrane noise of run ``run`` of an emulator seeded ``seed``
@@ -141,7 +144,6 @@ cdef inline {real} where(bint condition, {real} a, {real} b) noexcept nogil:
 
 
 _HASH_MUL = (0x9E3779B97F4A7C15, 0xD6E8FEB86659FD93)  # the two rounds' odd multipliers
-_C_TYPE = {np.float64: "double", np.float32: "float"}
 # The sum of the four fields, 0 <= s < 2^18, placed in the mantissa of 2^52 (double) or
 # 2^23 (float): ``bits(s | exponent) - (2^k + 131070)`` is ``s - 131070`` exactly.
 _MANTISSA = {

@@ -12,6 +12,8 @@ copies are checked through the emulator against the numpy reference
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -115,8 +117,6 @@ def test_per_unit_arrays_are_the_constant_per_neuron_ones():
 def test_default_threads_follow_omp_num_threads_then_the_cpu_quota(tmp_path, monkeypatch):
     """OMP_NUM_THREADS first; otherwise the CPU mask, capped by a cgroup quota (1.5 CPUs:
     2 threads) and not by an unlimited one or a missing or garbled quota file."""
-    import os
-
     cpus = len(os.sched_getaffinity(0))
     quota = tmp_path / "cpu.max"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
